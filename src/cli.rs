@@ -1,0 +1,238 @@
+//! The command line as the user typed it: flag definitions, help texts and defaults.
+//!
+//! `Args` is syntax only. It must not compile regexes, read files or talk to the cluster;
+//! `config::Config::resolve` is its only reader and gives it meaning. Flag names and
+//! defaults follow stern's wherever stern has the flag.
+
+use clap::{Parser, ValueEnum};
+
+const SELECTION: &str = "Selection";
+const FILTERING: &str = "Filtering";
+const HISTORY: &str = "History";
+const OUTPUT: &str = "Output";
+const KUBERNETES: &str = "Kubernetes";
+
+/// Tail the logs of many Kubernetes pods and containers at once.
+///
+/// ktail watches the pods that match QUERY (a regular expression on the pod name) and/or a
+/// label selector, follows every matching container, and starts and stops streams as pods
+/// come and go. Lines are prefixed with their pod and container in stable colours; `+` and
+/// `-` notices on stderr say when a container's stream starts and ends.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ktail",
+    version,
+    about,
+    long_about = None,
+    after_help = "Run `ktail demo` to see ktail on a built-in simulated cluster.",
+    max_term_width = 100
+)]
+pub struct Args {
+    /// Pod name regex (unanchored), e.g. 'web-.*'
+    ///
+    /// Every pod whose name contains a match is selected. Use '^name$' for an exact name.
+    /// Required unless --selector or --field-selector is given.
+    #[arg(value_name = "QUERY", help_heading = SELECTION)]
+    pub query: Option<String>,
+
+    /// Label selector sent to the API server, e.g. 'app=web,tier!=db'
+    #[arg(short = 'l', long = "selector", value_name = "SELECTOR", help_heading = SELECTION)]
+    pub selector: Option<String>,
+
+    /// Field selector sent to the API server, e.g. 'spec.nodeName=node-1'
+    #[arg(long, value_name = "SELECTOR", help_heading = SELECTION)]
+    pub field_selector: Option<String>,
+
+    /// Namespace(s) to watch; repeat or separate with commas
+    ///
+    /// Defaults to the namespace of the kubeconfig context, else "default".
+    #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE", value_delimiter = ',', help_heading = SELECTION)]
+    pub namespaces: Vec<String>,
+
+    /// Watch pods in every namespace (overrides --namespace)
+    #[arg(short = 'A', long, help_heading = SELECTION)]
+    pub all_namespaces: bool,
+
+    /// Container name regex; only matching containers are tailed
+    #[arg(short = 'c', long, value_name = "REGEX", default_value = ".*", help_heading = SELECTION)]
+    pub container: String,
+
+    /// Container name regex to skip; repeatable
+    #[arg(short = 'E', long, value_name = "REGEX", help_heading = SELECTION)]
+    pub exclude_container: Vec<String>,
+
+    /// Pod name regex to skip; repeatable
+    #[arg(long, value_name = "REGEX", help_heading = SELECTION)]
+    pub exclude_pod: Vec<String>,
+
+    /// Tail init containers too
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, help_heading = SELECTION)]
+    pub init_containers: bool,
+
+    /// Tail ephemeral (debug) containers too
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, help_heading = SELECTION)]
+    pub ephemeral_containers: bool,
+
+    /// Keep only lines whose message matches any of these regexes; repeatable
+    #[arg(short = 'i', long, value_name = "REGEX", help_heading = FILTERING)]
+    pub include: Vec<String>,
+
+    /// Drop lines whose message matches any of these regexes; repeatable
+    #[arg(short = 'e', long, value_name = "REGEX", help_heading = FILTERING)]
+    pub exclude: Vec<String>,
+
+    /// Only lines newer than this, e.g. 5s, 2m, 1h30m
+    ///
+    /// Applies to the containers that exist when ktail starts; a container that starts
+    /// later is read from its first line.
+    #[arg(short = 's', long, value_name = "DURATION", default_value = "48h", help_heading = HISTORY)]
+    pub since: String,
+
+    /// Lines from the end of each log to show first; -1 shows all
+    ///
+    /// Applies to the containers that exist when ktail starts; a container that starts
+    /// later is read from its first line, so even --tail 0 loses none of its lines.
+    #[arg(long, value_name = "N", default_value_t = -1, allow_negative_numbers = true, help_heading = HISTORY)]
+    pub tail: i64,
+
+    /// Print the logs that exist now and exit instead of following
+    #[arg(long, help_heading = HISTORY)]
+    pub no_follow: bool,
+
+    /// Print each line's timestamp: 'default' (RFC3339, nanoseconds) or 'short'
+    #[arg(short = 't', long, value_name = "FORMAT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "default", help_heading = OUTPUT)]
+    pub timestamps: Option<TimestampFormat>,
+
+    /// Output format
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputMode::Default, help_heading = OUTPUT)]
+    pub output: OutputMode,
+
+    /// When to use colours
+    ///
+    /// 'auto' colours output that goes to a terminal, unless NO_COLOR is set or TERM is
+    /// 'dumb'; CLICOLOR_FORCE=1 forces colours like 'always'.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, help_heading = OUTPUT)]
+    pub color: ColorChoice,
+
+    /// Print only log lines: no '+'/'-' notices on stderr (warnings are still shown)
+    #[arg(long, help_heading = OUTPUT)]
+    pub only_log_lines: bool,
+
+    /// Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow
+    ///
+    /// Containers beyond the limit wait in a queue until a stream ends; ktail never exits
+    /// because of the limit.
+    #[arg(long, value_name = "N", default_value_t = -1, allow_negative_numbers = true, help_heading = KUBERNETES)]
+    pub max_log_requests: i64,
+
+    /// Kubeconfig context to use (default: the current context)
+    #[arg(long, value_name = "NAME", help_heading = KUBERNETES)]
+    pub context: Option<String>,
+
+    /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+    #[arg(long, value_name = "FILE", help_heading = KUBERNETES)]
+    pub kubeconfig: Option<std::path::PathBuf>,
+}
+
+/// How each line is rendered on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    /// `pod container message`, coloured per pod
+    Default,
+    /// The message alone
+    Raw,
+    /// One JSON object per line with stern's keys
+    Json,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `--timestamps[=FORMAT]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimestampFormat {
+    /// 2006-01-02T15:04:05.000000000Z, as the API sends it
+    Default,
+    /// 01-02 15:04:05
+    Short,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(argv: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("ktail").chain(argv.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn command_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn namespaces_repeat_and_split_on_commas() {
+        let a = parse(&["x", "-n", "a,b", "--namespace", "c"]);
+        assert_eq!(a.namespaces, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn stern_defaults() {
+        let a = parse(&["x"]);
+        assert_eq!(a.since, "48h");
+        assert_eq!(a.tail, -1);
+        assert_eq!(a.max_log_requests, -1);
+        assert_eq!(a.container, ".*");
+        assert_eq!(a.output, OutputMode::Default);
+        assert_eq!(a.color, ColorChoice::Auto);
+        assert!(a.init_containers && a.ephemeral_containers);
+        assert_eq!(a.timestamps, None);
+    }
+
+    #[test]
+    fn timestamps_take_an_optional_value_after_equals() {
+        assert_eq!(
+            parse(&["x", "-t"]).timestamps,
+            Some(TimestampFormat::Default)
+        );
+        assert_eq!(
+            parse(&["x", "--timestamps=short"]).timestamps,
+            Some(TimestampFormat::Short)
+        );
+        // A bare -t does not swallow the query that follows it.
+        let a = parse(&["-t", "web"]);
+        assert_eq!(a.query.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn negative_numbers_are_values() {
+        assert_eq!(parse(&["x", "--tail", "-1"]).tail, -1);
+        assert_eq!(parse(&["x", "--tail", "10"]).tail, 10);
+    }
+
+    #[test]
+    fn boolean_switches_take_values() {
+        let a = parse(&[
+            "x",
+            "--init-containers=false",
+            "--ephemeral-containers",
+            "false",
+        ]);
+        assert!(!a.init_containers && !a.ephemeral_containers);
+    }
+
+    #[test]
+    fn repeatable_regex_flags_collect() {
+        let a = parse(&["x", "-E", "istio", "-E", "linkerd", "-i", "a", "-e", "b"]);
+        assert_eq!(a.exclude_container, ["istio", "linkerd"]);
+        assert_eq!(a.include, ["a"]);
+        assert_eq!(a.exclude, ["b"]);
+    }
+}
