@@ -1,0 +1,173 @@
+//! The only writer of stdout and stderr.
+//!
+//! Tails send whole formatted lines in batches over one bounded channel; a dedicated
+//! thread owns a block buffer over the locked stdout, writes each batch, and flushes the
+//! moment the channel is empty: low latency when output is idle, large writes under load.
+//! Notices and warnings travel the same channel so nothing tears mid-line. When stdout
+//! blocks, the channel fills and the tails stop reading their sockets: memory stays
+//! bounded and no line is dropped.
+
+use std::io::{self, Write};
+use std::thread;
+
+use tokio::sync::{mpsc, oneshot};
+
+/// Batches in flight between the tails and the writer. With batches of at most
+/// `BATCH_BYTES`, this bounds buffered output to a few MiB.
+pub const CHANNEL_BATCHES: usize = 64;
+/// A tail sends its batch once it grows past this size.
+pub const BATCH_BYTES: usize = 64 * 1024;
+const BUFFER_BYTES: usize = 128 * 1024;
+
+/// One message to the writer.
+#[derive(Debug)]
+pub enum Out {
+    /// Whole formatted lines for stdout.
+    Lines(Vec<u8>),
+    /// A whole notice line for stderr (`+ pod › c`).
+    Notice(Vec<u8>),
+    /// A warning text for stderr, without prefix or newline.
+    Warning(String),
+}
+
+/// How the writer stopped.
+#[derive(Debug)]
+pub enum WriterEnd {
+    /// Every sender is gone and everything was written.
+    Drained,
+    /// The reader of stdout went away (`ktail … | head`): a normal end.
+    Closed,
+    /// Writing failed for another reason.
+    Failed(io::Error),
+}
+
+/// The sending side, cloned into every tail.
+pub type OutTx = mpsc::Sender<Out>;
+
+/// Starts the writer thread. `closed` fires as soon as stdout is gone or broken, so the
+/// run can end at once; the join handle reports how the writer ended.
+pub fn spawn(color_stderr: bool) -> (OutTx, oneshot::Receiver<()>, thread::JoinHandle<WriterEnd>) {
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let (closed_tx, closed_rx) = oneshot::channel();
+    let handle = thread::Builder::new()
+        .name("ktail-writer".into())
+        .spawn(move || {
+            let stdout = io::stdout().lock();
+            let stderr = io::stderr();
+            let end = write_all(rx, stdout, stderr, color_stderr);
+            if !matches!(end, WriterEnd::Drained) {
+                let _ = closed_tx.send(());
+            }
+            end
+        })
+        .expect("the writer thread can be spawned");
+    (tx, closed_rx, handle)
+}
+
+/// The writer loop, generic over its sinks for tests.
+pub fn write_all(
+    mut rx: mpsc::Receiver<Out>,
+    stdout: impl Write,
+    mut stderr: impl Write,
+    color_stderr: bool,
+) -> WriterEnd {
+    let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, stdout);
+    let result = (|| -> io::Result<()> {
+        while let Some(first) = rx.blocking_recv() {
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Out::Lines(bytes) => out.write_all(&bytes)?,
+                    Out::Notice(bytes) => {
+                        out.flush()?;
+                        stderr.write_all(&bytes)?;
+                    }
+                    Out::Warning(text) => {
+                        out.flush()?;
+                        let line = if color_stderr {
+                            format!("\x1b[1;33mktail: warning:\x1b[0m {text}\n")
+                        } else {
+                            format!("ktail: warning: {text}\n")
+                        };
+                        stderr.write_all(line.as_bytes())?;
+                    }
+                }
+                next = rx.try_recv().ok();
+            }
+            // Nothing is waiting: whatever is buffered goes out now.
+            out.flush()?;
+        }
+        out.flush()
+    })();
+    match result {
+        Ok(()) => WriterEnd::Drained,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => WriterEnd::Closed,
+        Err(e) => WriterEnd::Failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counting<'a> {
+        data: &'a mut Vec<u8>,
+        writes: &'a mut usize,
+    }
+    impl Write for Counting<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            *self.writes += 1;
+            self.data.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn batches_are_coalesced_and_notices_keep_their_place() {
+        let (tx, rx) = mpsc::channel(16);
+        for i in 0..10 {
+            tx.try_send(Out::Lines(format!("line {i}\n").into_bytes()))
+                .unwrap();
+        }
+        tx.try_send(Out::Notice(b"+ p > c\n".to_vec())).unwrap();
+        tx.try_send(Out::Warning("careful".into())).unwrap();
+        drop(tx);
+        let (mut data, mut writes, mut err) = (Vec::new(), 0, Vec::new());
+        let end = write_all(
+            rx,
+            Counting {
+                data: &mut data,
+                writes: &mut writes,
+            },
+            &mut err,
+            false,
+        );
+        assert!(matches!(end, WriterEnd::Drained));
+        assert_eq!(data.iter().filter(|b| **b == b'\n').count(), 10);
+        assert_eq!(writes, 1, "ten waiting batches leave in one write");
+        assert_eq!(err, b"+ p > c\nktail: warning: careful\n");
+    }
+
+    #[test]
+    fn broken_pipe_is_a_normal_end() {
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+        }
+        let (tx, rx) = mpsc::channel(4);
+        tx.try_send(Out::Lines(b"x\n".to_vec())).unwrap();
+        drop(tx);
+        assert!(matches!(
+            write_all(rx, Broken, io::sink(), false),
+            WriterEnd::Closed
+        ));
+    }
+}
