@@ -1,0 +1,207 @@
+//! Cluster access exactly as kubectl resolves it, through kube-rs.
+//!
+//! `KUBECONFIG` (several files merged, missing ones skipped as kubectl does) or
+//! `--kubeconfig` or `~/.kube/config`; the current context or `--context`; the context's
+//! namespace as the default; exec credential plugins, tokens and client certificates;
+//! in-cluster config when no kubeconfig exists. This module also turns kube-rs errors into
+//! ktail's one-line messages and exit codes.
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// A connected client and what the kubeconfig said about it.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: kube::Client,
+    /// The context's namespace, or "default".
+    pub default_namespace: String,
+    /// The API server URL, for messages.
+    pub server: String,
+    /// The context used, for messages ("in-cluster" without a kubeconfig).
+    pub context: String,
+}
+
+/// Builds a client from the kubeconfig and context the user chose. No request is sent.
+pub async fn connect(cfg: &Config, env_kubeconfig: Option<&str>) -> Result<Cluster> {
+    let (kubeconfig, source) = load_kubeconfig(cfg.kubeconfig.as_deref(), env_kubeconfig)?;
+    let (config, context) = match kubeconfig {
+        Some(kc) => {
+            let context = cfg
+                .context
+                .clone()
+                .or_else(|| kc.current_context.clone())
+                .unwrap_or_default();
+            if let Some(wanted) = &cfg.context
+                && !kc.contexts.iter().any(|c| &c.name == wanted)
+            {
+                let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+                return Err(Error::Kubeconfig(format!(
+                    "context '{wanted}' not found in {source}; known contexts: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
+            let opts = KubeConfigOptions {
+                context: cfg.context.clone(),
+                ..Default::default()
+            };
+            let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+                .await
+                .map_err(|e| kubeconfig_error(&e, &source))?;
+            (config, context)
+        }
+        None => {
+            let config = kube::Config::incluster().map_err(|_| {
+                Error::Kubeconfig(
+                    "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or create ~/.kube/config".into(),
+                )
+            })?;
+            (config, "in-cluster".to_string())
+        }
+    };
+    let server = config.cluster_url.to_string();
+    let default_namespace = config.default_namespace.clone();
+    let client = kube::Client::try_from(config).map_err(|e| {
+        Error::Kubeconfig(format!(
+            "cannot build a client for context '{context}': {}",
+            describe_error(&e)
+        ))
+    })?;
+    Ok(Cluster {
+        client,
+        default_namespace,
+        server: server.trim_end_matches('/').to_string(),
+        context,
+    })
+}
+
+/// Reads the kubeconfig: `--kubeconfig`, else the `KUBECONFIG` list, else the default
+/// path. `Ok(None)` means none exists (the caller may try in-cluster config).
+fn load_kubeconfig(flag: Option<&Path>, env: Option<&str>) -> Result<(Option<Kubeconfig>, String)> {
+    if let Some(path) = flag {
+        if !path.exists() {
+            return Err(Error::Kubeconfig(format!(
+                "kubeconfig '{}' does not exist: check --kubeconfig",
+                path.display()
+            )));
+        }
+        let source = format!("kubeconfig '{}'", path.display());
+        let kc = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(&e, &source))?;
+        return Ok((Some(kc), source));
+    }
+    if let Some(list) = env.filter(|v| !v.is_empty()) {
+        // kubectl skips files of the list that do not exist and merges the rest in order,
+        // the first file to set a value winning.
+        let paths: Vec<PathBuf> = std::env::split_paths(list)
+            .filter(|p| !p.as_os_str().is_empty() && p.exists())
+            .collect();
+        if paths.is_empty() {
+            return Err(Error::Kubeconfig(format!(
+                "no file listed in KUBECONFIG exists ({list}): fix KUBECONFIG or pass --kubeconfig"
+            )));
+        }
+        let mut merged = Kubeconfig::default();
+        for p in &paths {
+            let source = format!("kubeconfig '{}' (from KUBECONFIG)", p.display());
+            let kc = Kubeconfig::read_from(p).map_err(|e| kubeconfig_error(&e, &source))?;
+            merged = merged
+                .merge(kc)
+                .map_err(|e| kubeconfig_error(&e, "KUBECONFIG"))?;
+        }
+        return Ok((Some(merged), "the KUBECONFIG files".to_string()));
+    }
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return Ok((None, String::new()));
+    };
+    let path = home.join(".kube").join("config");
+    if !path.exists() {
+        return Ok((None, String::new()));
+    }
+    let source = format!("kubeconfig '{}'", path.display());
+    let kc = Kubeconfig::read_from(&path).map_err(|e| kubeconfig_error(&e, &source))?;
+    Ok((Some(kc), source))
+}
+
+fn kubeconfig_error(e: &KubeconfigError, source: &str) -> Error {
+    let what = match e {
+        KubeconfigError::CurrentContextNotSet => {
+            "it sets no current-context: pass --context NAME".to_string()
+        }
+        KubeconfigError::LoadContext(name) => format!("context '{name}' is not defined in it"),
+        KubeconfigError::LoadClusterOfContext(name) => {
+            format!("the cluster '{name}' of the context is not defined in it")
+        }
+        KubeconfigError::ReadConfig(err, path) => {
+            format!("cannot read '{}': {err}", path.display())
+        }
+        KubeconfigError::Parse(err) => {
+            format!(
+                "it is not valid kubeconfig YAML: {}",
+                first_line(&err.to_string())
+            )
+        }
+        other => first_line(&other.to_string()),
+    };
+    Error::Kubeconfig(format!("cannot use {source}: {what}"))
+}
+
+/// One line describing a kube-rs error, without the source chain's debug noise.
+pub fn describe_error(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        other => {
+            // Walk the source chain to its root cause: "connection refused", a TLS
+            // certificate problem, a DNS failure.
+            let mut msg = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(s) = src {
+                let text = s.to_string();
+                if !text.is_empty() && !msg.contains(&text) {
+                    msg = format!("{msg}: {text}");
+                }
+                src = s.source();
+            }
+            first_line(&msg)
+        }
+    }
+}
+
+/// Turns a failed API call made at start-up into the run's error and exit code.
+pub fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> Error {
+    match e {
+        kube::Error::Api(s) if s.code == 401 => Error::Denied(format!(
+            "the API server at {} rejected the credentials of context '{}' (401 Unauthorized): refresh or fix the user in your kubeconfig",
+            cluster.server, cluster.context
+        )),
+        kube::Error::Api(s) if s.code == 403 => {
+            Error::Denied(format!("{what}: {} (403 Forbidden)", s.message))
+        }
+        kube::Error::Api(s) if s.code == 400 => Error::Usage(format!("{what}: {}", s.message)),
+        kube::Error::Api(s) if s.code == 404 => Error::NotFound(format!("{what}: {}", s.message)),
+        kube::Error::Api(s) => {
+            Error::Other(format!("{what}: {} ({} {})", s.message, s.code, s.reason))
+        }
+        kube::Error::Auth(err) => Error::Kubeconfig(format!(
+            "cannot get credentials for context '{}': {}",
+            cluster.context,
+            first_line(&err.to_string())
+        )),
+        other => Error::Unreachable(format!(
+            "cannot reach the API server at {} (context '{}'): {}",
+            cluster.server,
+            cluster.context,
+            describe_error(other)
+        )),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}

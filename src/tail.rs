@@ -1,0 +1,539 @@
+//! One task per container instance: open its log stream, split and format its lines,
+//! send them to the writer, and reconnect without losing or repeating a line.
+//!
+//! The reconnect contract (stern's `tail.go`, improved): timestamps are always requested
+//! (and stripped unless `-t`), a `ResumeCursor` remembers the last second and how many
+//! lines carried it, and a reconnect asks for `sinceTime` and skips exactly those lines.
+//! A clean end of a stream is not the end of the container: the task asks the API where
+//! the instance stands and resumes while it runs, drains it once when it has ended, and
+//! stops only when the instance is complete or gone. Only a final API answer (4xx other
+//! than 429) or a pod that is gone ends a tail early, with a warning.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::{AsyncBufRead, AsyncBufReadExt, FutureExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::LogParams;
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::LineFilter;
+use crate::format::TargetFormat;
+use crate::lines::{LineSplitter, Replay, Resume, ResumeCursor, parse_line};
+use crate::output::{BATCH_BYTES, Out, OutTx};
+use crate::target::{InstanceState, Target, instance_state};
+
+/// A follow stream that delivers nothing for this long is re-opened through the resume
+/// path: a half-dead connection behind a proxy must not stop the output for ever.
+const SILENCE_REOPEN: Duration = Duration::from_secs(300);
+/// After the watch reports the pod deleted, its streams get this long to drain by
+/// themselves (the kubelet ends them when the containers stop) before they are cut.
+const DELETE_GRACE: Duration = Duration::from_secs(5);
+/// Attempts for one read with `--no-follow` before the container counts as failed.
+const NO_FOLLOW_ATTEMPTS: u32 = 5;
+
+/// What every tail shares.
+pub struct TailContext {
+    pub client: kube::Client,
+    pub out: OutTx,
+    pub slots: Arc<Semaphore>,
+    pub max_log_requests: usize,
+    pub queue_noticed: AtomicBool,
+    pub filter: LineFilter,
+    pub follow: bool,
+    pub since: Duration,
+    pub tail: Option<u64>,
+    pub notices: bool,
+}
+
+/// One tail to run.
+pub struct TailJob {
+    pub target: Target,
+    pub format: TargetFormat,
+    /// Apply `--since`/`--tail`: the container existed when ktail started.
+    pub history: bool,
+    /// Becomes true when the watch reports the pod deleted.
+    pub removed: watch::Receiver<bool>,
+}
+
+/// How a tail ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TailEnd {
+    /// Everything the instance logged was printed.
+    Complete,
+    /// The log could not be read completely; the warning was printed.
+    Failed,
+    /// Cut because the pod was deleted and its stream did not end by itself.
+    Cut,
+}
+
+/// Which request to make next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Follow the running instance.
+    Follow,
+    /// Read the instance once to its end; `previous` selects the last terminated instance.
+    Once { previous: bool },
+}
+
+enum StreamEnd {
+    /// The server ended the response normally.
+    Clean,
+    /// The connection broke, or the stream went silent.
+    Broken(String),
+    /// Writer gone or pod removed past its grace: stop now.
+    Stop(TailEnd),
+}
+
+type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
+
+/// Runs one tail to its end.
+pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
+    let _slot = match ctx.slots.clone().try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => {
+            if ctx.notices && !ctx.queue_noticed.swap(true, Ordering::Relaxed) {
+                let _ = ctx
+                    .out
+                    .send(Out::Warning(format!(
+                        "{} log streams are open (--max-log-requests); further containers wait for a free slot",
+                        ctx.max_log_requests
+                    )))
+                    .await;
+            }
+            match ctx.slots.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return TailEnd::Cut,
+            }
+        }
+    };
+    let mut tail = Tail::new(&ctx, &job);
+    let end = tail.run(&mut job).await;
+    if tail.announced && ctx.notices {
+        let _ = ctx
+            .out
+            .send(Out::Notice(job.format.removed_notice().to_vec()))
+            .await;
+    }
+    end
+}
+
+struct Tail<'a> {
+    ctx: &'a TailContext,
+    api: Api<Pod>,
+    cursor: ResumeCursor,
+    splitter: LineSplitter,
+    announced: bool,
+    label: String,
+}
+
+impl<'a> Tail<'a> {
+    fn new(ctx: &'a TailContext, job: &TailJob) -> Tail<'a> {
+        let k = &job.target.key;
+        Tail {
+            ctx,
+            api: Api::namespaced(ctx.client.clone(), &k.namespace),
+            cursor: ResumeCursor::default(),
+            splitter: LineSplitter::default(),
+            announced: false,
+            label: format!("{}/{} › {}", k.namespace, k.pod, k.container),
+        }
+    }
+
+    async fn run(&mut self, job: &mut TailJob) -> TailEnd {
+        let mut mode = match job.target.state {
+            InstanceState::Running if self.ctx.follow => Mode::Follow,
+            InstanceState::Previous => Mode::Once { previous: true },
+            _ => Mode::Once { previous: false },
+        };
+        let mut backoff = Backoff::new();
+        let mut failures = 0u32;
+        loop {
+            let reader = match self.open(job, mode).await {
+                Ok(r) => r,
+                Err(OpenError::Final(msg)) => {
+                    self.warn(msg).await;
+                    return TailEnd::Failed;
+                }
+                Err(OpenError::PodGone) => {
+                    if self.ctx.follow {
+                        return TailEnd::Complete;
+                    }
+                    self.warn("the pod was deleted before its log could be read".into())
+                        .await;
+                    return TailEnd::Failed;
+                }
+                Err(OpenError::Retry(msg)) => {
+                    failures += 1;
+                    if !self.ctx.follow && failures >= NO_FOLLOW_ATTEMPTS {
+                        self.warn(msg).await;
+                        return TailEnd::Failed;
+                    }
+                    if self.wait(job, backoff.next()).await {
+                        return TailEnd::Cut;
+                    }
+                    continue;
+                }
+            };
+            if !self.announced {
+                self.announced = true;
+                if self.ctx.notices {
+                    let _ = self
+                        .ctx
+                        .out
+                        .send(Out::Notice(job.format.added_notice().to_vec()))
+                        .await;
+                }
+            }
+            let end = self
+                .stream(job, reader, mode == Mode::Follow, &mut backoff)
+                .await;
+            let broken = match end {
+                StreamEnd::Stop(end) => return end,
+                StreamEnd::Clean => {
+                    self.flush_partial(job).await;
+                    if mode != Mode::Follow {
+                        return TailEnd::Complete;
+                    }
+                    None
+                }
+                StreamEnd::Broken(msg) => {
+                    self.splitter.discard();
+                    Some(msg)
+                }
+            };
+            if !self.ctx.follow {
+                // A broken one-shot read: read again from the cursor.
+                failures += 1;
+                if failures >= NO_FOLLOW_ATTEMPTS {
+                    self.warn(format!(
+                        "the log stream broke: {}",
+                        broken.unwrap_or_default()
+                    ))
+                    .await;
+                    return TailEnd::Failed;
+                }
+                if self.wait(job, backoff.next()).await {
+                    return TailEnd::Cut;
+                }
+                continue;
+            }
+            // Where does the instance stand now?
+            mode = loop {
+                match self.api.get_opt(&job.target.key.pod).await {
+                    Ok(Some(pod)) => match instance_state(&pod, &job.target.key) {
+                        InstanceState::Running => break Mode::Follow,
+                        InstanceState::Terminated => break Mode::Once { previous: false },
+                        InstanceState::Previous => break Mode::Once { previous: true },
+                        InstanceState::Waiting | InstanceState::Gone => {
+                            return self.gone(broken).await;
+                        }
+                    },
+                    Ok(None) => return self.gone(broken).await,
+                    Err(_) => {
+                        if self.wait(job, backoff.next()).await {
+                            return TailEnd::Cut;
+                        }
+                    }
+                }
+            };
+            if mode == Mode::Follow && broken.is_some() && self.wait(job, backoff.next()).await {
+                return TailEnd::Cut;
+            }
+        }
+    }
+
+    /// The instance left the pod's status (or the pod is gone). After a clean end the log
+    /// was complete; after a break, lines logged after the cursor may be lost.
+    async fn gone(&mut self, broken: Option<String>) -> TailEnd {
+        match broken {
+            None => TailEnd::Complete,
+            Some(msg) => {
+                self.warn(format!(
+                    "the log stream broke ({msg}) and the container instance is gone: lines after {} may be missing",
+                    describe_second(self.cursor.second)
+                ))
+                .await;
+                TailEnd::Failed
+            }
+        }
+    }
+
+    fn params(&self, job: &TailJob, mode: Mode) -> LogParams {
+        let mut lp = LogParams {
+            container: Some(job.target.key.container.clone()),
+            follow: mode == Mode::Follow,
+            previous: mode == (Mode::Once { previous: true }),
+            timestamps: true,
+            ..LogParams::default()
+        };
+        if let Some(second) = self.cursor.second {
+            lp.since_time = jiff::Timestamp::from_second(second).ok();
+        } else if job.history {
+            let since = self.ctx.since.as_secs();
+            if since > 0 {
+                lp.since_seconds = Some(since.min(i64::MAX as u64) as i64);
+            }
+            lp.tail_lines = self.ctx.tail.map(|t| t.min(i64::MAX as u64) as i64);
+        }
+        lp
+    }
+
+    async fn open(&mut self, job: &TailJob, mode: Mode) -> Result<Reader, OpenError> {
+        let lp = self.params(job, mode);
+        match self.api.log_stream(&job.target.key.pod, &lp).await {
+            Ok(r) => Ok(Box::pin(r)),
+            Err(kube::Error::Api(status)) => {
+                let code = status.code;
+                if code == 404 {
+                    Err(OpenError::PodGone)
+                } else if code == 429 || code >= 500 {
+                    Err(OpenError::Retry(status.message.clone()))
+                } else {
+                    Err(OpenError::Final(status.message.clone()))
+                }
+            }
+            Err(e) => Err(OpenError::Retry(crate::cluster::describe_error(&e))),
+        }
+    }
+
+    /// Reads one response to its end, sending formatted batches to the writer.
+    async fn stream(
+        &mut self,
+        job: &mut TailJob,
+        mut reader: Reader,
+        follow: bool,
+        backoff: &mut Backoff,
+    ) -> StreamEnd {
+        let mut replay = Replay::new(&self.cursor);
+        let fmt = &job.format;
+        let mut removed_at: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = match removed_at {
+                Some(t) => t + DELETE_GRACE,
+                None if follow => tokio::time::Instant::now() + SILENCE_REOPEN,
+                None => tokio::time::Instant::now() + Duration::from_secs(24 * 3600),
+            };
+            let chunk = tokio::select! {
+                r = reader.fill_buf() => r,
+                _ = tokio::time::sleep_until(deadline) => {
+                    if removed_at.is_some() {
+                        return StreamEnd::Stop(TailEnd::Cut);
+                    }
+                    return StreamEnd::Broken(format!("no data for {}s", SILENCE_REOPEN.as_secs()));
+                }
+                changed = job.removed.changed(), if removed_at.is_none() => {
+                    if changed.is_err() || *job.removed.borrow() {
+                        removed_at = Some(tokio::time::Instant::now());
+                    }
+                    continue;
+                }
+            };
+            let mut batch = Vec::new();
+            let mut gap = None;
+            let mut end = None;
+            match chunk {
+                Ok([]) => return StreamEnd::Clean,
+                Ok(buf) => {
+                    let n = buf.len();
+                    gap = gap.or(self.handle_chunk(buf, &mut replay, fmt, &mut batch));
+                    reader.as_mut().consume(n);
+                }
+                Err(e) => return StreamEnd::Broken(e.to_string()),
+            }
+            backoff.reset();
+            // Take whatever else is already readable into the same batch: with one HTTP
+            // chunk per line (the kubelet flushes per line) this turns many channel
+            // messages into one.
+            while batch.len() < BATCH_BYTES {
+                match reader.fill_buf().now_or_never() {
+                    None => break,
+                    Some(Ok([])) => {
+                        end = Some(StreamEnd::Clean);
+                        break;
+                    }
+                    Some(Ok(buf)) => {
+                        let n = buf.len();
+                        gap = gap.or(self.handle_chunk(buf, &mut replay, fmt, &mut batch));
+                        reader.as_mut().consume(n);
+                    }
+                    Some(Err(e)) => {
+                        end = Some(StreamEnd::Broken(e.to_string()));
+                        break;
+                    }
+                }
+            }
+            if let Some((from, to)) = gap {
+                let msg = format!(
+                    "{}: lines logged between {} and {} may be missing (the log was rotated or cut while ktail reconnected)",
+                    self.label,
+                    describe_second(Some(from)),
+                    describe_second(Some(to))
+                );
+                if self.ctx.out.send(Out::Warning(msg)).await.is_err() {
+                    return StreamEnd::Stop(TailEnd::Cut);
+                }
+            }
+            if !batch.is_empty() && self.send(batch).await.is_err() {
+                return StreamEnd::Stop(TailEnd::Cut);
+            }
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    }
+
+    /// Splits, de-duplicates, filters and formats the lines of one chunk into `batch`.
+    /// Returns a gap when a resumed stream could not prove continuity.
+    fn handle_chunk(
+        &mut self,
+        buf: &[u8],
+        replay: &mut Option<Replay>,
+        fmt: &TargetFormat,
+        batch: &mut Vec<u8>,
+    ) -> Option<(i64, i64)> {
+        let mut gap = None;
+        let (cursor, filter) = (&mut self.cursor, &self.ctx.filter);
+        batch.reserve(buf.len() + buf.len() / 2);
+        self.splitter.feed(buf, |raw| {
+            let line = parse_line(raw);
+            if let Some(r) = replay.as_mut() {
+                match r.check(line.second) {
+                    Resume::Skip => return,
+                    Resume::Take => {}
+                    Resume::Gap { from, to } => gap = Some((from, to)),
+                }
+            }
+            cursor.advance(line.second);
+            if filter.keeps(line.message) {
+                fmt.write_line(batch, line.timestamp, line.message);
+            }
+        });
+        gap
+    }
+
+    async fn send(&self, batch: Vec<u8>) -> Result<(), ()> {
+        self.ctx.out.send(Out::Lines(batch)).await.map_err(|_| ())
+    }
+
+    /// A last line without a newline at a clean end of stream is still a line.
+    async fn flush_partial(&mut self, job: &TailJob) {
+        let mut batch = Vec::new();
+        let (cursor, filter, fmt) = (&mut self.cursor, &self.ctx.filter, &job.format);
+        self.splitter.finish(|raw| {
+            let line = parse_line(raw);
+            cursor.advance(line.second);
+            if filter.keeps(line.message) {
+                fmt.write_line(&mut batch, line.timestamp, line.message);
+            }
+        });
+        if !batch.is_empty() {
+            let _ = self.send(batch).await;
+        }
+    }
+
+    async fn warn(&self, msg: String) {
+        let _ = self
+            .ctx
+            .out
+            .send(Out::Warning(format!("{}: {msg}", self.label)))
+            .await;
+    }
+
+    /// Sleeps `d`, or less if the pod is removed meanwhile; true when the tail should stop.
+    async fn wait(&self, job: &mut TailJob, d: Duration) -> bool {
+        if *job.removed.borrow() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = job.removed.changed() => *job.removed.borrow(),
+        }
+    }
+}
+
+enum OpenError {
+    /// The API's answer will not change: the tail ends with this warning.
+    Final(String),
+    /// The pod does not exist (any more).
+    PodGone,
+    /// Worth another try after a backoff.
+    Retry(String),
+}
+
+fn describe_second(second: Option<i64>) -> String {
+    second
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "the start of the log".into())
+}
+
+/// Jittered exponential backoff for reconnects, capped low because ktail is interactive:
+/// 100 ms, 200 ms, … up to 2 s, reset by any data.
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const CAP: Duration = Duration::from_secs(2);
+
+    pub fn new() -> Backoff {
+        Backoff {
+            next: Backoff::FIRST,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.next = Backoff::FIRST;
+    }
+
+    pub fn next(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(Backoff::CAP);
+        // ±25 % jitter so that many streams cut at once do not reconnect in lockstep.
+        let jitter = jitter_fraction();
+        d.mul_f64(0.75 + 0.5 * jitter)
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
+    }
+}
+
+/// A number in [0, 1) that differs per call, without a random-number crate.
+fn jitter_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_low_cap_and_resets() {
+        let mut b = Backoff::new();
+        let first = b.next();
+        assert!(first >= Duration::from_millis(75) && first <= Duration::from_millis(125));
+        for _ in 0..10 {
+            b.next();
+        }
+        let capped = b.next();
+        assert!(capped <= Duration::from_millis(2500), "{capped:?}");
+        b.reset();
+        assert!(b.next() <= Duration::from_millis(125));
+    }
+}
