@@ -1,0 +1,666 @@
+//! The kubelet's half of a pod: container instances, their states and log journals, the
+//! lifecycle clock (init containers, start delays, exits, graceful deletion) and the pod
+//! JSON the API server serves.
+//!
+//! Functions here mutate one pod and never touch other objects; `cluster` calls them under
+//! the state lock and publishes the result.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::logs::LogJournal;
+use crate::meta::{Meta, OwnerRef, fmt_time, normalize_image};
+use crate::spec::ContainerSpec;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContainerKind {
+    Init,
+    Regular,
+    Ephemeral,
+}
+
+/// One finished container instance, as `state.terminated` / `lastState.terminated` show it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Terminated {
+    pub(crate) exit_code: i32,
+    pub(crate) reason: String,
+    pub(crate) started: Timestamp,
+    pub(crate) finished: Timestamp,
+    pub(crate) id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum State {
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started: Timestamp,
+    },
+    Terminated(Terminated),
+}
+
+pub(crate) struct Container {
+    pub(crate) spec: ContainerSpec,
+    pub(crate) kind: ContainerKind,
+    pub(crate) state: State,
+    /// Runtime ID of the current (or last) instance; empty before the first start.
+    pub(crate) id: String,
+    pub(crate) last: Option<Terminated>,
+    pub(crate) restarts: u32,
+    /// The journal of the current instance (or of the next one while waiting).
+    pub(crate) journal: Arc<LogJournal>,
+    /// The journal of the instance in `last`, served for `previous=true`.
+    pub(crate) prev_journal: Option<Arc<LogJournal>>,
+    pub(crate) started_once: bool,
+    pub(crate) exit_at: Option<(Instant, i32)>,
+    pub(crate) generator_spawned: bool,
+    pub(crate) gen_budget: f64,
+    pub(crate) gen_last: Option<Instant>,
+}
+
+impl Container {
+    fn new(spec: ContainerSpec, kind: ContainerKind, waiting: &str) -> Container {
+        Container {
+            spec,
+            kind,
+            state: State::Waiting {
+                reason: waiting.to_string(),
+                message: None,
+            },
+            id: String::new(),
+            last: None,
+            restarts: 0,
+            journal: LogJournal::new(),
+            prev_journal: None,
+            started_once: false,
+            exit_at: None,
+            generator_spawned: false,
+            gen_budget: 0.0,
+            gen_last: None,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        matches!(self.state, State::Running { .. })
+    }
+
+    /// Ends the running instance: its follow streams drain and end.
+    pub(crate) fn end_instance(&mut self, exit_code: i32, now: Timestamp) {
+        if let State::Running { started } = self.state {
+            self.state = State::Terminated(Terminated {
+                exit_code,
+                reason: if exit_code == 0 { "Completed" } else { "Error" }.to_string(),
+                started,
+                finished: now,
+                id: self.id.clone(),
+            });
+            self.journal.terminate();
+            self.exit_at = None;
+        }
+    }
+
+    /// Moves a terminated instance to `lastState` and prepares a fresh journal for the next
+    /// instance, as the kubelet does before restarting a container.
+    fn retire_instance(&mut self) {
+        if let State::Terminated(t) = &self.state {
+            self.last = Some(t.clone());
+            self.prev_journal = Some(std::mem::replace(&mut self.journal, LogJournal::new()));
+            self.restarts += 1;
+        }
+    }
+}
+
+pub(crate) struct Deletion {
+    pub(crate) at: Timestamp,
+    pub(crate) grace_secs: i64,
+    pub(crate) deadline: Instant,
+    /// Containers have been stopped; the object goes away on the next step.
+    pub(crate) finalized: bool,
+}
+
+pub(crate) struct Pod {
+    pub(crate) meta: Meta,
+    pub(crate) generate_name: Option<String>,
+    pub(crate) owner: Option<OwnerRef>,
+    pub(crate) node: Option<String>,
+    pub(crate) restart_policy: String,
+    pub(crate) host_ip: String,
+    pub(crate) ip: String,
+    pub(crate) hostname: Option<(String, String)>,
+    pub(crate) deletion: Option<Deletion>,
+    pub(crate) init: Vec<Container>,
+    pub(crate) containers: Vec<Container>,
+    pub(crate) ephemeral: Vec<Container>,
+    /// When the current lifecycle step became possible (pod creation, then the end of the
+    /// last init container): start delays count from here.
+    pub(crate) clock: Instant,
+    pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
+    /// Wakes the pod's lifecycle task after an out-of-band change.
+    pub(crate) wake: Arc<Notify>,
+}
+
+/// What a pod is made of, independent of how it was created.
+pub(crate) struct PodTemplate<'a> {
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) init: &'a [ContainerSpec],
+    pub(crate) containers: &'a [ContainerSpec],
+    pub(crate) ephemeral: &'a [ContainerSpec],
+    pub(crate) restart_policy: &'a str,
+}
+
+/// One step of work a lifecycle change asks the caller to do outside the pod.
+pub(crate) enum Effect {
+    /// A container started for the first time and has a line rate: run its generator.
+    SpawnGenerator(String),
+    /// Generated backlog lines were written: `generated` counts must grow by this much.
+    Generated(String, u64),
+}
+
+impl Pod {
+    pub(crate) fn new(
+        meta: Meta,
+        tpl: PodTemplate<'_>,
+        node: Option<String>,
+        host_ip: String,
+        ip: String,
+    ) -> Pod {
+        let regular_wait = if tpl.init.is_empty() {
+            "ContainerCreating"
+        } else {
+            "PodInitializing"
+        };
+        let mut meta = meta;
+        meta.labels = tpl.labels;
+        meta.annotations = tpl.annotations;
+        Pod {
+            meta,
+            generate_name: None,
+            owner: None,
+            node,
+            restart_policy: tpl.restart_policy.to_string(),
+            host_ip,
+            ip,
+            hostname: None,
+            deletion: None,
+            init: tpl
+                .init
+                .iter()
+                .map(|c| Container::new(c.clone(), ContainerKind::Init, "PodInitializing"))
+                .collect(),
+            containers: tpl
+                .containers
+                .iter()
+                .map(|c| Container::new(c.clone(), ContainerKind::Regular, regular_wait))
+                .collect(),
+            ephemeral: tpl
+                .ephemeral
+                .iter()
+                .map(|c| Container::new(c.clone(), ContainerKind::Ephemeral, regular_wait))
+                .collect(),
+            clock: Instant::now(),
+            conditions: BTreeMap::new(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub(crate) fn all_containers(&self) -> impl Iterator<Item = &Container> {
+        self.init
+            .iter()
+            .chain(self.containers.iter())
+            .chain(self.ephemeral.iter())
+    }
+
+    pub(crate) fn all_containers_mut(&mut self) -> impl Iterator<Item = &mut Container> {
+        self.init
+            .iter_mut()
+            .chain(self.containers.iter_mut())
+            .chain(self.ephemeral.iter_mut())
+    }
+
+    pub(crate) fn container(&self, name: &str) -> Option<&Container> {
+        self.all_containers().find(|c| c.name() == name)
+    }
+
+    pub(crate) fn container_mut(&mut self, name: &str) -> Option<&mut Container> {
+        self.all_containers_mut().find(|c| c.name() == name)
+    }
+
+    fn inits_done(&self) -> bool {
+        self.init
+            .iter()
+            .all(|c| matches!(&c.state, State::Terminated(t) if t.exit_code == 0))
+    }
+
+    /// Ready as the kubelet reports it: every regular container running.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.node.is_some()
+            && self.inits_done()
+            && !self.containers.is_empty()
+            && self.containers.iter().all(Container::is_running)
+    }
+
+    /// Starts a new instance of a container: new runtime ID, running state, first-start
+    /// log content, exit timer.
+    pub(crate) fn start_instance(
+        &mut self,
+        idx: (ContainerKind, usize),
+        id: String,
+        now: Instant,
+        now_t: Timestamp,
+        effects: &mut Vec<Effect>,
+        first_seq: u64,
+    ) {
+        let pod_name = self.meta.name.clone();
+        let c = match idx.0 {
+            ContainerKind::Init => &mut self.init[idx.1],
+            ContainerKind::Regular => &mut self.containers[idx.1],
+            ContainerKind::Ephemeral => &mut self.ephemeral[idx.1],
+        };
+        c.id = id;
+        c.state = State::Running { started: now_t };
+        if !c.started_once {
+            c.started_once = true;
+            if c.spec.backlog > 0 {
+                c.journal
+                    .append_generated(&pod_name, &c.spec.name, first_seq, c.spec.backlog);
+                effects.push(Effect::Generated(c.spec.name.clone(), c.spec.backlog));
+            }
+            for line in &c.spec.lines {
+                c.journal.append(line.as_bytes());
+            }
+        }
+        c.exit_at = c.spec.exit_after.map(|(d, code)| (now + d, code));
+        c.gen_last = None;
+        c.gen_budget = 0.0;
+        if c.spec.rate > 0.0 && !c.generator_spawned {
+            c.generator_spawned = true;
+            effects.push(Effect::SpawnGenerator(c.spec.name.clone()));
+        }
+    }
+
+    /// Restarts a container like the kubelet after an exit: the old instance moves to
+    /// `lastState` (its journal stays readable with `previous=true`), a new one starts.
+    pub(crate) fn restart_prepare(&mut self, name: &str, exit_code: i32, now_t: Timestamp) -> bool {
+        let Some(c) = self.container_mut(name) else {
+            return false;
+        };
+        c.end_instance(exit_code, now_t);
+        if matches!(c.state, State::Terminated(_)) {
+            c.retire_instance();
+        }
+        true
+    }
+
+    /// Puts a container into CrashLoopBackOff: the running instance exits with 1 and the
+    /// container waits (until `restart_container`) with the dead run in `lastState`.
+    pub(crate) fn crash_loop(&mut self, name: &str, now_t: Timestamp) -> bool {
+        let pod_name = self.meta.name.clone();
+        let Some(c) = self.container_mut(name) else {
+            return false;
+        };
+        c.end_instance(1, now_t);
+        c.retire_instance();
+        c.state = State::Waiting {
+            reason: "CrashLoopBackOff".to_string(),
+            message: Some(format!(
+                "back-off 10s restarting failed container={} pod={pod_name}",
+                c.spec.name
+            )),
+        };
+        true
+    }
+
+    /// Index of a container in its list, for `start_instance`.
+    pub(crate) fn index_of(&self, name: &str) -> Option<(ContainerKind, usize)> {
+        if let Some(i) = self.init.iter().position(|c| c.name() == name) {
+            return Some((ContainerKind::Init, i));
+        }
+        if let Some(i) = self.containers.iter().position(|c| c.name() == name) {
+            return Some((ContainerKind::Regular, i));
+        }
+        self.ephemeral
+            .iter()
+            .position(|c| c.name() == name)
+            .map(|i| (ContainerKind::Ephemeral, i))
+    }
+
+    /// Updates condition transition times after a change.
+    pub(crate) fn refresh_conditions(&mut self, now_t: Timestamp) {
+        let scheduled = self.node.is_some();
+        let mut set = |name: &'static str, v: bool| match self.conditions.get(name) {
+            Some((old, _)) if *old == v => {}
+            _ => {
+                self.conditions.insert(name, (v, now_t));
+            }
+        };
+        set("PodScheduled", scheduled);
+        if scheduled {
+            let inits = self
+                .init
+                .iter()
+                .all(|c| matches!(&c.state, State::Terminated(t) if t.exit_code == 0));
+            let ready = inits
+                && !self.containers.is_empty()
+                && self.containers.iter().all(Container::is_running);
+            let sandbox = self.deletion.as_ref().is_none_or(|d| !d.finalized);
+            set("PodReadyToStartContainers", sandbox);
+            set("Initialized", inits);
+            set("ContainersReady", ready);
+            set("Ready", ready);
+        }
+    }
+
+    /// Pod phase by the kubelet's rules (`getPhase`): a container waiting after a crash
+    /// counts as stopped, not waiting.
+    pub(crate) fn phase(&self) -> &'static str {
+        if self.node.is_none() {
+            return "Pending";
+        }
+        if !self.inits_done() {
+            let failed = self
+                .init
+                .iter()
+                .any(|c| matches!(&c.state, State::Terminated(t) if t.exit_code != 0));
+            return if failed && self.restart_policy == "Never" {
+                "Failed"
+            } else {
+                "Pending"
+            };
+        }
+        let (mut waiting, mut running, mut stopped, mut succeeded) = (0, 0, 0, 0);
+        for c in &self.containers {
+            match &c.state {
+                State::Running { .. } => running += 1,
+                State::Terminated(t) => {
+                    stopped += 1;
+                    if t.exit_code == 0 {
+                        succeeded += 1;
+                    }
+                }
+                State::Waiting { .. } if c.last.is_some() => stopped += 1,
+                State::Waiting { .. } => waiting += 1,
+            }
+        }
+        if waiting > 0 {
+            "Pending"
+        } else if running > 0 {
+            "Running"
+        } else if stopped > 0 {
+            let terminal = self.restart_policy == "Never" || self.deletion.is_some();
+            if stopped == succeeded && (terminal || self.restart_policy == "OnFailure") {
+                "Succeeded"
+            } else if terminal {
+                "Failed"
+            } else {
+                "Running"
+            }
+        } else {
+            "Pending"
+        }
+    }
+
+    /// The pod as the API server serves it (kind/apiVersion included; the store sets
+    /// `metadata.resourceVersion`).
+    pub(crate) fn to_json(&self) -> Value {
+        let mut meta = self.meta.to_json();
+        if let Some(g) = &self.generate_name {
+            meta.insert("generateName".into(), json!(g));
+        }
+        if let Some(o) = &self.owner {
+            meta.insert("ownerReferences".into(), json!([o.to_json()]));
+        }
+        if let Some(d) = &self.deletion {
+            meta.insert("deletionTimestamp".into(), json!(fmt_time(d.at)));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(d.grace_secs));
+        }
+        let mut spec = pod_spec_json(
+            &self.init.iter().map(|c| c.spec.clone()).collect::<Vec<_>>(),
+            &self
+                .containers
+                .iter()
+                .map(|c| c.spec.clone())
+                .collect::<Vec<_>>(),
+            &self.restart_policy,
+        );
+        if !self.ephemeral.is_empty() {
+            let eph: Vec<Value> = self
+                .ephemeral
+                .iter()
+                .map(|c| {
+                    let mut v = container_spec_json(&c.spec);
+                    if let Some(t) = self.containers.first() {
+                        v["targetContainerName"] = json!(t.name());
+                    }
+                    v
+                })
+                .collect();
+            spec.insert("ephemeralContainers".into(), Value::Array(eph));
+        }
+        if let Some(n) = &self.node {
+            spec.insert("nodeName".into(), json!(n));
+        }
+        if let Some((h, sub)) = &self.hostname {
+            spec.insert("hostname".into(), json!(h));
+            spec.insert("subdomain".into(), json!(sub));
+        }
+        json!({
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": meta,
+            "spec": spec,
+            "status": self.status_json(),
+        })
+    }
+
+    fn status_json(&self) -> Value {
+        let mut st = Map::new();
+        st.insert("phase".into(), json!(self.phase()));
+        st.insert("qosClass".into(), json!("BestEffort"));
+        let cond = |name: &str| {
+            self.conditions.get(name).map(|(v, t)| {
+                let mut c = json!({
+                    "type": name,
+                    "status": if *v { "True" } else { "False" },
+                    "lastProbeTime": null,
+                    "lastTransitionTime": fmt_time(*t),
+                });
+                if !*v {
+                    match name {
+                        "PodScheduled" => {
+                            c["reason"] = json!("Unschedulable");
+                            c["message"] = json!(
+                                "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+                            );
+                        }
+                        "Initialized" => {
+                            c["reason"] = json!("ContainersNotInitialized");
+                            c["message"] = json!(format!(
+                                "containers with incomplete status: [{}]",
+                                self.init
+                                    .iter()
+                                    .filter(|c| !matches!(&c.state, State::Terminated(t) if t.exit_code == 0))
+                                    .map(Container::name)
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            ));
+                        }
+                        "Ready" | "ContainersReady" => {
+                            c["reason"] = json!("ContainersNotReady");
+                            c["message"] = json!(format!(
+                                "containers with unready status: [{}]",
+                                self.containers
+                                    .iter()
+                                    .filter(|c| !c.is_running())
+                                    .map(Container::name)
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                c
+            })
+        };
+        let conditions: Vec<Value> = [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ]
+        .into_iter()
+        .filter_map(cond)
+        .collect();
+        st.insert("conditions".into(), Value::Array(conditions));
+        if self.node.is_none() {
+            return Value::Object(st);
+        }
+        st.insert("hostIP".into(), json!(self.host_ip));
+        st.insert("hostIPs".into(), json!([{ "ip": self.host_ip }]));
+        st.insert("podIP".into(), json!(self.ip));
+        st.insert("podIPs".into(), json!([{ "ip": self.ip }]));
+        st.insert("startTime".into(), json!(fmt_time(self.meta.created)));
+        if !self.init.is_empty() {
+            st.insert(
+                "initContainerStatuses".into(),
+                self.init.iter().map(status_json).collect(),
+            );
+        }
+        st.insert(
+            "containerStatuses".into(),
+            self.containers.iter().map(status_json).collect(),
+        );
+        if !self.ephemeral.is_empty() {
+            st.insert(
+                "ephemeralContainerStatuses".into(),
+                self.ephemeral.iter().map(status_json).collect(),
+            );
+        }
+        Value::Object(st)
+    }
+}
+
+fn terminated_json(t: &Terminated) -> Value {
+    json!({
+        "exitCode": t.exit_code,
+        "reason": t.reason,
+        "startedAt": fmt_time(t.started),
+        "finishedAt": fmt_time(t.finished),
+        "containerID": t.id,
+    })
+}
+
+/// A `ContainerStatus`.
+fn status_json(c: &Container) -> Value {
+    let image = normalize_image(&c.spec.image);
+    let state = match &c.state {
+        State::Waiting { reason, message } => {
+            let mut w = json!({ "reason": reason });
+            if let Some(m) = message {
+                w["message"] = json!(m);
+            }
+            json!({ "waiting": w })
+        }
+        State::Running { started } => json!({ "running": { "startedAt": fmt_time(*started) } }),
+        State::Terminated(t) => json!({ "terminated": terminated_json(t) }),
+    };
+    let last = match &c.last {
+        Some(t) => json!({ "terminated": terminated_json(t) }),
+        None => json!({}),
+    };
+    let mut s = json!({
+        "name": c.spec.name,
+        "image": image,
+        "imageID": if c.started_once { image_id(&image) } else { String::new() },
+        "ready": c.is_running() && c.kind != ContainerKind::Ephemeral,
+        "restartCount": c.restarts,
+        "state": state,
+        "lastState": last,
+    });
+    if c.kind != ContainerKind::Ephemeral {
+        s["started"] = json!(c.is_running());
+    }
+    if !c.id.is_empty() {
+        s["containerID"] = json!(c.id);
+    }
+    s
+}
+
+/// A stable fake digest for an image reference.
+fn image_id(image: &str) -> String {
+    let repo = image.rsplit_once(':').map_or(image, |(r, _)| r);
+    let mut h = crate::meta::fnv64(image.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for _ in 0..4 {
+        hex.push_str(&format!("{h:016x}"));
+        h = crate::meta::fnv64(&h.to_le_bytes());
+    }
+    format!("{repo}@sha256:{hex}")
+}
+
+/// A container in a pod spec or pod template.
+pub(crate) fn container_spec_json(c: &ContainerSpec) -> Value {
+    let pull = if c.image.ends_with(":latest") || !c.image.contains(':') {
+        "Always"
+    } else {
+        "IfNotPresent"
+    };
+    json!({
+        "name": c.name,
+        "image": c.image,
+        "resources": {},
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        "imagePullPolicy": pull,
+    })
+}
+
+/// The `spec` of a pod or pod template.
+pub(crate) fn pod_spec_json(
+    init: &[ContainerSpec],
+    containers: &[ContainerSpec],
+    restart_policy: &str,
+) -> Map<String, Value> {
+    let mut spec = Map::new();
+    if !init.is_empty() {
+        spec.insert(
+            "initContainers".into(),
+            init.iter().map(container_spec_json).collect(),
+        );
+    }
+    spec.insert(
+        "containers".into(),
+        containers.iter().map(container_spec_json).collect(),
+    );
+    spec.insert("restartPolicy".into(), json!(restart_policy));
+    spec.insert("terminationGracePeriodSeconds".into(), json!(30));
+    spec.insert("dnsPolicy".into(), json!("ClusterFirst"));
+    spec.insert("serviceAccountName".into(), json!("default"));
+    spec.insert("serviceAccount".into(), json!("default"));
+    spec.insert("securityContext".into(), json!({}));
+    spec.insert("schedulerName".into(), json!("default-scheduler"));
+    spec.insert("enableServiceLinks".into(), json!(true));
+    spec.insert("priority".into(), json!(0));
+    spec.insert("preemptionPolicy".into(), json!("PreemptLowerPriority"));
+    spec.insert(
+        "tolerations".into(),
+        json!([
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        ]),
+    );
+    spec
+}

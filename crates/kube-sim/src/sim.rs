@@ -1,0 +1,488 @@
+//! The public handle: starting and stopping the server, the scenario-control API tests call
+//! while clients are attached, and the background tasks (pod lifecycles, log generators,
+//! controllers) that make the cluster move on its own.
+//!
+//! All state lives in one [`Cluster`] behind one mutex. Every call goes through
+//! [`Shared::with`], which commits the change and wakes watchers, controllers and
+//! `wait_for` afterwards, outside the lock.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::cluster::{Cluster, PodStep, Spawn};
+use crate::logs::{Chunking, StreamEnd};
+use crate::spec::{JobSpec, PodSpec, WorkloadSpec};
+use crate::store::Key;
+use crate::tls::TlsMaterial;
+
+/// How a simulator instance serves.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Serve HTTPS with a generated CA (the kubeconfig carries it).
+    pub tls: bool,
+    /// The bearer token every request except `/version` and health checks must carry.
+    pub token: String,
+    /// The user name in Forbidden messages and the kubeconfig.
+    pub user: String,
+    /// How log bodies are chunked: kubelet-style per line, or coalesced for bulk speed.
+    pub chunking: Chunking,
+    /// Events kept for resuming watches from a resourceVersion.
+    pub watch_history: usize,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            tls: false,
+            token: "sim-token".to_string(),
+            user: "sim-user".to_string(),
+            chunking: Chunking::PerLine,
+            watch_history: 10_000,
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Faults {
+    pub(crate) stall_until: Option<Instant>,
+    /// Remaining count, status code, Retry-After seconds.
+    pub(crate) fail: Option<(usize, u16, Option<u32>)>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) opts: SimOptions,
+    pub(crate) cluster: Mutex<Cluster>,
+    /// Bumped with the store's resourceVersion after every object write.
+    pub(crate) changed: watch::Sender<u64>,
+    /// Bumped after every state change, including log writes (for `wait_for`).
+    pub(crate) ticked: watch::Sender<u64>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) faults: Mutex<Faults>,
+    pub(crate) requests: AtomicU64,
+    pub(crate) addr: SocketAddr,
+    pub(crate) tls: Option<TlsMaterial>,
+    handle: tokio::runtime::Handle,
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not take the simulator down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Cluster> {
+        lock(&self.cluster)
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    /// Runs a mutation, commits it, starts requested tasks and wakes everyone who waits
+    /// for changes.
+    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Cluster) -> R) -> R {
+        let (r, spawns, rv) = {
+            let mut c = self.lock();
+            let r = f(&mut c);
+            c.commit();
+            (r, c.take_spawns(), c.store.rv())
+        };
+        for s in spawns {
+            self.start(s);
+        }
+        self.changed.send_if_modified(|v| {
+            let bumped = *v != rv;
+            *v = rv;
+            bumped
+        });
+        self.ticked.send_modify(|v| *v += 1);
+        r
+    }
+
+    pub(crate) fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        let h = self.handle.spawn(fut).abort_handle();
+        let mut tasks = lock(&self.tasks);
+        if tasks.len() >= 256 {
+            tasks.retain(|t| !t.is_finished());
+        }
+        tasks.push(h);
+    }
+
+    fn start(self: &Arc<Self>, s: Spawn) {
+        let me = self.clone();
+        match s {
+            Spawn::PodLifecycle { key, uid, wake } => self.spawn(async move {
+                pod_lifecycle(me, key, uid, wake).await;
+            }),
+            Spawn::Generator {
+                key,
+                uid,
+                container,
+            } => self.spawn(async move {
+                generator(me, key, uid, container).await;
+            }),
+        }
+    }
+}
+
+/// Resolves once the simulator shuts down.
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Drives one pod's clock until the pod is gone.
+async fn pod_lifecycle(shared: Arc<Shared>, key: Key, uid: String, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        match shared.with(|c| c.advance_pod(&key, &uid)) {
+            PodStep::Gone => return,
+            PodStep::Wait(None) => wake.notified().await,
+            PodStep::Wait(Some(at)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+        }
+    }
+}
+
+/// Writes a container's generated lines in small batches every 10 ms while it runs.
+async fn generator(shared: Arc<Shared>, key: Key, uid: String, container: String) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let alive = {
+            let mut c = shared.lock();
+            c.generate_tick(&key, &uid, &container)
+        };
+        shared.ticked.send_modify(|v| *v += 1);
+        if !alive {
+            return;
+        }
+    }
+}
+
+/// The controller manager: reconciles workloads after every change.
+async fn controllers(shared: Arc<Shared>) {
+    let mut rx = shared.changed.subscribe();
+    loop {
+        let mut progress = true;
+        for _ in 0..1000 {
+            progress = shared.with(Cluster::reconcile_all);
+            if !progress {
+                break;
+            }
+        }
+        if progress {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        rx.borrow_and_update();
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A running simulated cluster. Cheap to clone; all clones control the same server.
+#[derive(Clone)]
+pub struct Sim {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Sim {
+    /// Binds `127.0.0.1` on a free port and serves in background tasks.
+    pub async fn start(opts: SimOptions) -> std::io::Result<Sim> {
+        Sim::start_on(opts, 0).await
+    }
+
+    /// Like [`Sim::start`] on a given port (0 = any free port).
+    pub async fn start_on(opts: SimOptions, port: u16) -> std::io::Result<Sim> {
+        let listener = crate::server::bind(port)?;
+        let addr = listener.local_addr()?;
+        let tls = if opts.tls {
+            Some(crate::tls::generate()?)
+        } else {
+            None
+        };
+        let shared = Arc::new(Shared {
+            cluster: Mutex::new(Cluster::new(opts.watch_history)),
+            opts,
+            changed: watch::channel(0).0,
+            ticked: watch::channel(0).0,
+            shutdown: watch::channel(false).0,
+            faults: Mutex::new(Faults::default()),
+            requests: AtomicU64::new(0),
+            addr,
+            tls,
+            handle: tokio::runtime::Handle::current(),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let s = shared.clone();
+        shared.spawn(async move { controllers(s).await });
+        let s = shared.clone();
+        shared.spawn(async move { crate::server::accept_loop(s, listener).await });
+        Ok(Sim { shared })
+    }
+
+    pub fn url(&self) -> String {
+        let scheme = if self.shared.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.shared.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    pub fn token(&self) -> String {
+        self.shared.opts.token.clone()
+    }
+
+    pub fn ca_pem(&self) -> Option<String> {
+        self.shared.tls.as_ref().map(|t| t.ca_pem.clone())
+    }
+
+    /// A kubeconfig for this server: cluster `sim`, user `sim-user` with the token,
+    /// context `sim` (namespace `default`) as the current context.
+    pub fn kubeconfig(&self) -> String {
+        use base64::Engine;
+        let ca = match &self.shared.tls {
+            Some(t) => format!(
+                "    certificate-authority-data: {}\n",
+                base64::engine::general_purpose::STANDARD.encode(t.ca_pem.as_bytes())
+            ),
+            None => String::new(),
+        };
+        format!(
+            "apiVersion: v1\nkind: Config\npreferences: {{}}\nclusters:\n- name: sim\n  cluster:\n    server: {url}\n{ca}contexts:\n- name: sim\n  context:\n    cluster: sim\n    user: sim-user\n    namespace: default\ncurrent-context: sim\nusers:\n- name: sim-user\n  user:\n    token: {token}\n",
+            url = self.url(),
+            token = self.shared.opts.token,
+        )
+    }
+
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig())
+    }
+
+    /// Stops listening, drops every connection (ending all open streams) and stops the
+    /// background tasks.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+        let tasks = std::mem::take(&mut *lock(&self.shared.tasks));
+        for t in tasks {
+            t.abort();
+        }
+        let journals_end = self.shared.lock();
+        journals_end.end_log_streams(StreamEnd::Reset);
+        drop(journals_end);
+        tokio::task::yield_now().await;
+    }
+
+    // ---- objects --------------------------------------------------------------------
+
+    pub fn create_namespace(&self, name: &str) {
+        self.shared.with(|c| c.create_namespace(name, &[]));
+    }
+
+    pub fn create_namespace_with_labels(&self, name: &str, labels: &[(&str, &str)]) {
+        self.shared.with(|c| c.create_namespace(name, labels));
+    }
+
+    /// Every request in this namespace (pods, logs, workloads) gets 403 Forbidden.
+    pub fn forbid_namespace(&self, name: &str) {
+        self.shared.with(|c| c.forbidden.insert(name.to_string()));
+    }
+
+    /// Creates a bare pod and returns its name (generated when the spec has none).
+    pub fn create_pod(&self, ns: &str, spec: PodSpec) -> String {
+        self.shared.with(|c| c.create_pod(ns, spec))
+    }
+
+    pub fn create_deployment(&self, ns: &str, spec: WorkloadSpec) {
+        self.shared.with(|c| c.create_deployment(ns, &spec));
+    }
+
+    pub fn create_statefulset(&self, ns: &str, spec: WorkloadSpec) {
+        self.shared.with(|c| c.create_statefulset(ns, &spec));
+    }
+
+    pub fn create_daemonset(&self, ns: &str, spec: WorkloadSpec) {
+        self.shared.with(|c| c.create_daemonset(ns, &spec));
+    }
+
+    pub fn create_job(&self, ns: &str, spec: JobSpec) {
+        self.shared.with(|c| c.create_job(ns, &spec));
+    }
+
+    pub fn create_service(&self, ns: &str, name: &str, selector: &[(&str, &str)]) {
+        self.shared.with(|c| c.create_service(ns, name, selector));
+    }
+
+    /// `kubectl set image`: a rolling update (maxSurge 1, maxUnavailable 0) to a new
+    /// ReplicaSet.
+    pub fn set_image(&self, ns: &str, deploy: &str, container: &str, image: &str) {
+        self.shared
+            .with(|c| c.set_image(ns, deploy, container, image));
+    }
+
+    /// `kubectl rollout undo`: roll back to the previous revision's template.
+    pub fn rollout_undo(&self, ns: &str, deploy: &str) {
+        self.shared.with(|c| c.rollout_undo(ns, deploy));
+    }
+
+    pub fn scale(&self, ns: &str, deploy: &str, replicas: u32) {
+        self.shared.with(|c| c.scale(ns, deploy, replicas));
+    }
+
+    /// Changes a Deployment's selector and template labels; new pods carry the new labels.
+    pub fn set_deployment_selector(&self, ns: &str, deploy: &str, labels: &[(&str, &str)]) {
+        self.shared
+            .with(|c| c.set_deployment_selector(ns, deploy, labels));
+    }
+
+    /// Deletes a Deployment, its ReplicaSets and (gracefully) its pods.
+    pub fn delete_deployment(&self, ns: &str, deploy: &str) {
+        self.shared.with(|c| c.delete_deployment(ns, deploy));
+    }
+
+    /// Grace period of pods deleted by controllers (rolling updates, scale-down); 1 s by
+    /// default so tests move quickly.
+    pub fn set_controller_grace(&self, grace: std::time::Duration) {
+        self.shared.with(|c| c.controller_grace = grace);
+    }
+
+    /// The current instance exits with `exit_code` and a new one starts: new containerID,
+    /// restartCount + 1, the old log stays readable with `previous=true`.
+    pub fn restart_container(&self, ns: &str, pod: &str, container: &str, exit_code: i32) {
+        self.shared
+            .with(|c| c.restart_container(ns, pod, container, exit_code));
+    }
+
+    /// The current instance exits with 1 and the container waits in CrashLoopBackOff until
+    /// `restart_container`.
+    pub fn crash_loop(&self, ns: &str, pod: &str, container: &str) {
+        self.shared.with(|c| c.crash_loop(ns, pod, container));
+    }
+
+    /// The current instance exits (Completed for 0, Error otherwise); follow streams end.
+    pub fn terminate_container(&self, ns: &str, pod: &str, container: &str, exit_code: i32) {
+        self.shared
+            .with(|c| c.terminate_container(ns, pod, container, exit_code));
+    }
+
+    /// Graceful deletion: MODIFIED with deletionTimestamp now, containers stop after
+    /// `grace`, then DELETED.
+    pub fn delete_pod(&self, ns: &str, pod: &str, grace: std::time::Duration) {
+        self.shared.with(|c| c.delete_pod(ns, pod, grace));
+    }
+
+    /// Appends one line to the container's current instance.
+    pub fn log(&self, ns: &str, pod: &str, container: &str, line: &str) {
+        self.shared.with(|c| c.log(ns, pod, container, line));
+    }
+
+    /// The pod as the API server serves it now.
+    pub fn pod(&self, ns: &str, name: &str) -> Option<Value> {
+        let c = self.shared.lock();
+        c.store
+            .get(
+                crate::store::Resource::Pod,
+                &(ns.to_string(), name.to_string()),
+            )
+            .map(|s| (*s.obj).clone())
+    }
+
+    pub fn pod_names(&self, ns: &str) -> Vec<String> {
+        let c = self.shared.lock();
+        c.pods
+            .keys()
+            .filter(|k| k.0 == ns)
+            .map(|k| k.1.clone())
+            .collect()
+    }
+
+    /// Waits until `cond` holds, re-checking after every state change; false on timeout.
+    pub async fn wait_for(&self, timeout: Duration, cond: impl Fn(&Sim) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut rx = self.shared.ticked.subscribe();
+        loop {
+            rx.borrow_and_update();
+            if cond(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return cond(self),
+            }
+        }
+    }
+
+    /// Generated lines (seq 0..n) this container has written over all its instances.
+    pub fn generated(&self, ns: &str, pod: &str, container: &str) -> u64 {
+        let c = self.shared.lock();
+        c.generated
+            .get(&(ns.to_string(), pod.to_string(), container.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    // ---- faults ---------------------------------------------------------------------
+
+    /// Every open log stream ends (cleanly or by a connection reset); containers keep
+    /// running.
+    pub fn end_log_streams(&self, how: StreamEnd) {
+        self.shared.lock().end_log_streams(how);
+    }
+
+    /// Every open watch gets an in-band ERROR 410 Expired and closes; the history is
+    /// compacted so resuming from an older resourceVersion is 410 as well.
+    pub fn expire_watches(&self) {
+        self.shared.with(|c| c.store.compact());
+        // Watchers only look at the epoch when woken.
+        self.shared.changed.send_modify(|_| {});
+    }
+
+    /// Every request arriving within `d` is held until `d` has passed.
+    pub fn stall(&self, d: Duration) {
+        self.shared.faults().stall_until = Some(Instant::now() + d);
+    }
+
+    /// The next `k` requests get 429 TooManyRequests (with Retry-After) or 500.
+    pub fn fail_next(&self, k: usize, code: u16, retry_after: Option<u32>) {
+        self.shared.faults().fail = (k > 0).then_some((k, code, retry_after));
+    }
+
+    /// Rotates the container's current log: older lines are no longer served to new
+    /// requests, open follow streams continue.
+    pub fn rotate_log(&self, ns: &str, pod: &str, container: &str) {
+        self.shared.lock().rotate_log(ns, pod, container);
+    }
+
+    /// Requests received so far.
+    pub fn request_count(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// The journals of a container, previous instance first (for tests of the log model).
+    pub fn journal_lens(&self, ns: &str, pod: &str, container: &str) -> Vec<usize> {
+        self.shared
+            .lock()
+            .journals(ns, pod, container)
+            .iter()
+            .map(|j| j.len())
+            .collect()
+    }
+}

@@ -1,0 +1,198 @@
+//! The scenario vocabulary: plain data describing the containers, pods and workloads a test
+//! asks for. Nothing here touches the cluster state; `Sim` turns these into objects.
+
+use std::time::Duration;
+
+/// One container of a pod template: its image, what it logs and how its lifecycle goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    /// Generated lines per second while the container runs (0 = none).
+    pub rate: f64,
+    /// Generated lines written the moment the first instance starts (timestamps in the past).
+    pub backlog: u64,
+    /// Explicit lines written the moment the first instance starts.
+    pub lines: Vec<String>,
+    /// Time spent in `ContainerCreating` (or `PodInitializing`) before running.
+    pub start_delay: Duration,
+    /// A waiting reason such as `ImagePullBackOff`: the container never starts.
+    pub waiting_reason: Option<String>,
+    /// Each instance exits on its own after this long with this exit code.
+    pub exit_after: Option<(Duration, i32)>,
+}
+
+impl ContainerSpec {
+    pub fn new(name: &str) -> ContainerSpec {
+        ContainerSpec {
+            name: name.to_string(),
+            image: "docker.io/library/busybox:1.36".to_string(),
+            rate: 0.0,
+            backlog: 0,
+            lines: Vec::new(),
+            start_delay: Duration::ZERO,
+            waiting_reason: None,
+            exit_after: None,
+        }
+    }
+    pub fn image(mut self, image: &str) -> Self {
+        self.image = image.to_string();
+        self
+    }
+    pub fn rate(mut self, lines_per_sec: f64) -> Self {
+        self.rate = lines_per_sec;
+        self
+    }
+    pub fn backlog(mut self, lines: u64) -> Self {
+        self.backlog = lines;
+        self
+    }
+    pub fn lines<S: AsRef<str>>(mut self, lines: impl IntoIterator<Item = S>) -> Self {
+        self.lines = lines.into_iter().map(|s| s.as_ref().to_string()).collect();
+        self
+    }
+    pub fn start_delay(mut self, delay: Duration) -> Self {
+        self.start_delay = delay;
+        self
+    }
+    /// Keeps the container waiting with `reason` (e.g. `ImagePullBackOff`) forever.
+    pub fn waiting(mut self, reason: &str) -> Self {
+        self.waiting_reason = Some(reason.to_string());
+        self
+    }
+    pub fn exit_after(mut self, after: Duration, exit_code: i32) -> Self {
+        self.exit_after = Some((after, exit_code));
+        self
+    }
+}
+
+/// A bare pod.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodSpec {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
+    /// The node the pod is bound to; `None` leaves it unscheduled (Pending, logs answer 204).
+    pub node: Option<String>,
+    /// `Always` (default), `OnFailure` or `Never`.
+    pub restart_policy: String,
+    pub init_containers: Vec<ContainerSpec>,
+    pub containers: Vec<ContainerSpec>,
+    pub ephemeral_containers: Vec<ContainerSpec>,
+}
+
+impl Default for PodSpec {
+    fn default() -> Self {
+        PodSpec {
+            name: String::new(),
+            labels: Vec::new(),
+            annotations: Vec::new(),
+            node: Some("node-1".to_string()),
+            restart_policy: "Always".to_string(),
+            init_containers: Vec::new(),
+            containers: Vec::new(),
+            ephemeral_containers: Vec::new(),
+        }
+    }
+}
+
+impl PodSpec {
+    pub fn new(name: &str) -> PodSpec {
+        PodSpec {
+            name: name.to_string(),
+            ..PodSpec::default()
+        }
+    }
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.labels.push((key.to_string(), value.to_string()));
+        self
+    }
+    pub fn annotation(mut self, key: &str, value: &str) -> Self {
+        self.annotations.push((key.to_string(), value.to_string()));
+        self
+    }
+    pub fn node(mut self, node: Option<&str>) -> Self {
+        self.node = node.map(str::to_string);
+        self
+    }
+    pub fn restart_policy(mut self, policy: &str) -> Self {
+        self.restart_policy = policy.to_string();
+        self
+    }
+    pub fn container(mut self, c: ContainerSpec) -> Self {
+        self.containers.push(c);
+        self
+    }
+    pub fn init_container(mut self, c: ContainerSpec) -> Self {
+        self.init_containers.push(c);
+        self
+    }
+    pub fn ephemeral_container(mut self, c: ContainerSpec) -> Self {
+        self.ephemeral_containers.push(c);
+        self
+    }
+}
+
+/// A Deployment, StatefulSet or DaemonSet (for a DaemonSet `replicas` is ignored: one pod
+/// per node).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorkloadSpec {
+    pub name: String,
+    pub replicas: u32,
+    /// Pod template labels and the workload's selector; `app=<name>` when empty.
+    pub labels: Vec<(String, String)>,
+    pub init_containers: Vec<ContainerSpec>,
+    pub containers: Vec<ContainerSpec>,
+}
+
+impl WorkloadSpec {
+    pub fn new(name: &str, replicas: u32) -> WorkloadSpec {
+        WorkloadSpec {
+            name: name.to_string(),
+            replicas,
+            ..WorkloadSpec::default()
+        }
+    }
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.labels.push((key.to_string(), value.to_string()));
+        self
+    }
+    pub fn container(mut self, c: ContainerSpec) -> Self {
+        self.containers.push(c);
+        self
+    }
+    pub fn init_container(mut self, c: ContainerSpec) -> Self {
+        self.init_containers.push(c);
+        self
+    }
+}
+
+/// A Job with one pod whose containers run for `run_for` and then exit with `exit_code`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobSpec {
+    pub name: String,
+    pub containers: Vec<ContainerSpec>,
+    pub exit_code: i32,
+    pub run_for: Duration,
+}
+
+impl JobSpec {
+    pub fn new(name: &str) -> JobSpec {
+        JobSpec {
+            name: name.to_string(),
+            ..JobSpec::default()
+        }
+    }
+    pub fn container(mut self, c: ContainerSpec) -> Self {
+        self.containers.push(c);
+        self
+    }
+    pub fn exit_code(mut self, code: i32) -> Self {
+        self.exit_code = code;
+        self
+    }
+    pub fn run_for(mut self, d: Duration) -> Self {
+        self.run_for = d;
+        self
+    }
+}

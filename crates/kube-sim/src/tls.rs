@@ -1,0 +1,74 @@
+//! Serving certificates: a throwaway CA and a leaf for `127.0.0.1`/`localhost` signed by
+//! it (clients reject a CA used as the end-entity certificate), and the rustls server
+//! configuration. Only the ring provider is used, passed explicitly so the process-wide
+//! default provider (which a client in the same test binary may set) does not matter.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+pub(crate) struct TlsMaterial {
+    pub(crate) ca_pem: String,
+    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+}
+
+fn other(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+pub(crate) fn generate() -> std::io::Result<TlsMaterial> {
+    let ca_key = KeyPair::generate().map_err(other)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "kube-sim-ca");
+    ca_params.distinguished_name = dn;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key).map_err(other)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let leaf_key = KeyPair::generate().map_err(other)?;
+    let mut leaf = CertificateParams::new(vec![
+        "127.0.0.1".to_string(),
+        "localhost".to_string(),
+        "kubernetes".to_string(),
+        "kubernetes.default".to_string(),
+    ])
+    .map_err(other)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "kube-apiserver");
+    leaf.distinguished_name = dn;
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(other)?;
+
+    let chain = vec![
+        CertificateDer::from(leaf_cert.der().to_vec()),
+        CertificateDer::from(ca_cert.der().to_vec()),
+    ];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(other)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(other)?;
+    // HTTP/1.1 only: clients that offer h2 fall back, as they would with any h1 server.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsMaterial {
+        ca_pem: ca_cert.pem(),
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    })
+}
