@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
 use kube::runtime::watcher;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::cluster::{self, Cluster};
@@ -25,13 +25,18 @@ use crate::error::{Error, Result, exit};
 use crate::format::Formatter;
 use crate::output::{self, Out, WriterEnd};
 use crate::tail::{self, TailContext, TailEnd, TailJob};
-use crate::target::{self, TargetKey};
+use crate::target::{self, InstanceState, TargetKey};
 
 /// How long the tails get after SIGINT/SIGTERM to hand over what they hold.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs ktail with a resolved config; returns the exit code.
 pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
+    if cfg.stdin {
+        return tokio::task::spawn_blocking(move || run_stdin(&cfg))
+            .await
+            .map_err(|e| Error::Other(format!("reading standard input failed: {e}")))?;
+    }
     let cluster = cluster::connect(&cfg, env_kubeconfig.as_deref()).await?;
     let scopes = scopes(&cfg, &cluster);
     let show_namespace = match &cfg.namespaces {
@@ -45,6 +50,8 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         color: cfg.color,
         color_stderr: cfg.color_stderr,
         show_namespace,
+        timezone: cfg.timezone.clone(),
+        highlight: cfg.highlight.clone().map(Arc::new),
     };
 
     let (out, mut closed, writer) = output::spawn(cfg.color_stderr);
@@ -59,6 +66,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         filter: cfg.filter.clone(),
         follow: cfg.follow,
         since: cfg.since,
+        since_time: cfg.since_time,
         tail: cfg.tail,
         notices: cfg.notices,
     });
@@ -154,18 +162,16 @@ async fn preflight(
 ) -> Result<Vec<Scope>> {
     let lp = list_params(cfg).limit(1);
     let mut allowed = Vec::new();
-    let mut denied = None;
+    let mut denied = Vec::new();
     for scope in scopes {
         match scope.api(&cluster.client).list(&lp).await {
             Ok(_) => allowed.push(scope),
             Err(e @ kube::Error::Api(_)) if is_forbidden(&e) => {
-                let err = cluster::startup_error(
+                denied.push(cluster::startup_error(
                     cluster,
                     &e,
                     &format!("cannot list pods in {}", scope.label()),
-                );
-                let _ = out.send(Out::Warning(format!("{err}; skipping it"))).await;
-                denied = Some(err);
+                ));
             }
             Err(e) => {
                 let what = match &e {
@@ -176,10 +182,15 @@ async fn preflight(
             }
         }
     }
-    match (allowed.is_empty(), denied) {
-        (true, Some(err)) => Err(err),
-        _ => Ok(allowed),
+    if allowed.is_empty() && !denied.is_empty() {
+        return Err(denied.swap_remove(0));
     }
+    for err in denied {
+        let _ = out
+            .send(Out::Warning(format!("{err}; ktail goes on without it")))
+            .await;
+    }
+    Ok(allowed)
 }
 
 fn is_forbidden(e: &kube::Error) -> bool {
@@ -223,13 +234,23 @@ async fn drive(
                 )
             })?;
             for pod in &pods {
-                for target in target::select(pod, &cfg.selection, true) {
+                let sel = &cfg.selection;
+                for target in target::select(pod, sel, true, sel.previous) {
+                    // --previous with --no-follow: the previous instances only.
+                    if sel.previous && target.state != InstanceState::Previous {
+                        continue;
+                    }
+                    if !target.state_allowed(sel.states) {
+                        continue;
+                    }
                     let (_tx, removed) = watch::channel(false);
                     let job = TailJob {
                         format: formatter.for_target(&target),
                         target,
                         history: true,
                         removed,
+                        after: None,
+                        done: None,
                     };
                     let ctx = ctx.clone();
                     tails.spawn(async move {
@@ -277,6 +298,9 @@ async fn drive(
     // Every instance ever started, with the sender that tells its tail the pod is gone.
     let mut running: HashMap<TargetKey, watch::Sender<bool>> = HashMap::new();
     let mut by_pod: HashMap<String, Vec<TargetKey>> = HashMap::new();
+    // --previous: a previous instance's tail signals when it is done, and the current
+    // instance of the same container waits for it, so the two print in order.
+    let mut previous_done: HashMap<(String, String), oneshot::Receiver<()>> = HashMap::new();
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
@@ -287,7 +311,23 @@ async fn drive(
                     let (tx, removed) = watch::channel(false);
                     running.insert(target.key.clone(), tx);
                     by_pod.entry(target.key.pod_uid.clone()).or_default().push(target.key.clone());
-                    let job = TailJob { format: formatter.for_target(&target), target, history, removed };
+                    let container = (target.key.pod_uid.clone(), target.key.container.clone());
+                    let (mut after, mut done) = (None, None);
+                    if history && cfg.selection.previous && target.state == InstanceState::Previous {
+                        let (tx, rx) = oneshot::channel();
+                        previous_done.insert(container, rx);
+                        done = Some(tx);
+                    } else {
+                        after = previous_done.remove(&container);
+                    }
+                    let job = TailJob {
+                        format: formatter.for_target(&target),
+                        target,
+                        history,
+                        removed,
+                        after,
+                        done,
+                    };
                     let ctx = ctx.clone();
                     tails.spawn(async move {
                         let key = job.target.key.clone();
@@ -316,6 +356,80 @@ async fn drive(
                 return Ok(Outcome::Signal(code));
             }
         }
+    }
+}
+
+/// `--stdin`: the filters and output formats applied to lines read from standard input
+/// (stern has it). A line keeps its text as the message; there is no pod or container.
+fn run_stdin(cfg: &Config) -> Result<u8> {
+    use crate::lines::{LineSplitter, parse_line};
+    use std::io::{Read, Write};
+    let formatter = Formatter {
+        // There is no pod to prefix: default output is the message alone.
+        mode: match cfg.output {
+            crate::cli::OutputMode::Default => crate::cli::OutputMode::Raw,
+            other => other,
+        },
+        timestamps: cfg.timestamps,
+        color: cfg.color,
+        color_stderr: cfg.color_stderr,
+        show_namespace: false,
+        timezone: cfg.timezone.clone(),
+        highlight: cfg.highlight.clone().map(Arc::new),
+    };
+    let target = target::Target {
+        key: TargetKey {
+            namespace: String::new(),
+            pod: String::new(),
+            pod_uid: String::new(),
+            container: String::new(),
+            container_id: String::new(),
+        },
+        kind: target::ContainerKind::Regular,
+        pod_info: Arc::default(),
+        state: InstanceState::Running,
+        container_state: target::ContainerState::Running,
+    };
+    let mut fmt = formatter.for_target(&target);
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut out = std::io::BufWriter::with_capacity(128 * 1024, std::io::stdout().lock());
+    let mut splitter = LineSplitter::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut batch = Vec::with_capacity(96 * 1024);
+    let mut each = |raw: &[u8], batch: &mut Vec<u8>| {
+        // Keep a leading timestamp for -t, as in a log stream; otherwise all is message.
+        let line = parse_line(raw);
+        let (ts, second, msg) = if cfg.timestamps.is_some() {
+            (line.timestamp, line.second, line.message)
+        } else {
+            (&[][..], None, raw)
+        };
+        if cfg.filter.keeps(msg) {
+            fmt.write_line(batch, ts, second, msg);
+        }
+    };
+    let result = (|| -> std::io::Result<()> {
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            splitter.feed(&buf[..n], |raw| each(raw, &mut batch));
+            out.write_all(&batch)?;
+            batch.clear();
+            out.flush()?;
+        }
+        splitter.finish(|raw| each(raw, &mut batch));
+        out.write_all(&batch)?;
+        out.flush()
+    })();
+    match result {
+        Ok(()) => Ok(exit::OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit::OK),
+        Err(e) => Err(Error::Output(e)),
     }
 }
 

@@ -65,6 +65,25 @@ pub struct Args {
     #[arg(long, value_name = "REGEX", help_heading = SELECTION)]
     pub exclude_pod: Vec<String>,
 
+    /// Only pods on this node (sent to the API server as spec.nodeName)
+    #[arg(long, value_name = "NODE", help_heading = SELECTION)]
+    pub node: Option<String>,
+
+    /// Only pods with this condition, e.g. 'Ready=false' (value defaults to true)
+    ///
+    /// Names: ContainersReady, Initialized, Ready, PodScheduled, DisruptionTarget,
+    /// PodReadyToStartContainers (any case). A pod that stops matching has its streams
+    /// ended. Needs --tail 0 or --no-follow, as in stern.
+    #[arg(long, value_name = "NAME[=VALUE]", help_heading = SELECTION)]
+    pub condition: Option<String>,
+
+    /// Container states to tail: running, waiting, terminated, all; repeat or comma list
+    ///
+    /// Applies to the containers that exist when ktail starts; containers that start later
+    /// are always tailed.
+    #[arg(long, value_name = "STATE", value_delimiter = ',', default_value = "all", help_heading = SELECTION)]
+    pub container_state: Vec<String>,
+
     /// Tail init containers too
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, help_heading = SELECTION)]
     pub init_containers: bool,
@@ -81,12 +100,27 @@ pub struct Args {
     #[arg(short = 'e', long, value_name = "REGEX", help_heading = FILTERING)]
     pub exclude: Vec<String>,
 
+    /// Colour matches of these regexes in the message, without filtering; repeatable
+    #[arg(short = 'H', long, value_name = "REGEX", help_heading = FILTERING)]
+    pub highlight: Vec<String>,
+
     /// Only lines newer than this, e.g. 5s, 2m, 1h30m
     ///
     /// Applies to the containers that exist when ktail starts; a container that starts
     /// later is read from its first line.
     #[arg(short = 's', long, value_name = "DURATION", default_value = "48h", help_heading = HISTORY)]
     pub since: String,
+
+    /// Only lines at or after this time (RFC3339, e.g. 2026-11-27T10:00:00Z); replaces --since
+    #[arg(long, value_name = "TIME", conflicts_with = "since", help_heading = HISTORY)]
+    pub since_time: Option<String>,
+
+    /// Print the previous instance's log of every selected container that has one
+    ///
+    /// With --no-follow, only previous instances are printed; when following, each
+    /// previous instance comes first, then the current one.
+    #[arg(short = 'p', long, help_heading = HISTORY)]
+    pub previous: bool,
 
     /// Lines from the end of each log to show first; -1 shows all
     ///
@@ -104,6 +138,10 @@ pub struct Args {
           default_missing_value = "default", help_heading = OUTPUT)]
     pub timestamps: Option<TimestampFormat>,
 
+    /// Time zone for --timestamps, an IANA name such as 'Europe/Berlin' or 'UTC' (default: local)
+    #[arg(long, value_name = "ZONE", help_heading = OUTPUT)]
+    pub timezone: Option<String>,
+
     /// Output format
     #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputMode::Default, help_heading = OUTPUT)]
     pub output: OutputMode,
@@ -118,6 +156,10 @@ pub struct Args {
     /// Print only log lines: no '+'/'-' notices on stderr (warnings are still shown)
     #[arg(long, help_heading = OUTPUT)]
     pub only_log_lines: bool,
+
+    /// Read lines from standard input instead of a cluster, and filter and format them
+    #[arg(long, help_heading = FILTERING)]
+    pub stdin: bool,
 
     /// Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow
     ///
@@ -157,7 +199,7 @@ pub enum ColorChoice {
 /// `--timestamps[=FORMAT]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TimestampFormat {
-    /// 2006-01-02T15:04:05.000000000Z, as the API sends it
+    /// 2006-01-02T15:04:05.000000000+01:00, in --timezone
     Default,
     /// 01-02 15:04:05
     Short,
@@ -194,6 +236,41 @@ mod tests {
         assert_eq!(a.color, ColorChoice::Auto);
         assert!(a.init_containers && a.ephemeral_containers);
         assert_eq!(a.timestamps, None);
+        assert_eq!(a.container_state, ["all"]);
+        assert!(!a.previous && !a.stdin);
+    }
+
+    #[test]
+    fn since_and_since_time_conflict() {
+        assert!(
+            Args::try_parse_from(["ktail", "x", "--since-time", "2026-01-01T00:00:00Z"]).is_ok()
+        );
+        assert!(
+            Args::try_parse_from([
+                "ktail",
+                "x",
+                "-s",
+                "5m",
+                "--since-time",
+                "2026-01-01T00:00:00Z"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn container_state_list() {
+        assert_eq!(
+            parse(&[
+                "x",
+                "--container-state",
+                "running,waiting",
+                "--container-state",
+                "terminated"
+            ])
+            .container_state,
+            ["running", "waiting", "terminated"]
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
+use regex::bytes::{Regex as BytesRegex, RegexSet as BytesRegexSet};
 
 use crate::cli::{Args, ColorChoice, OutputMode, TimestampFormat};
 use crate::error::{Error, Result};
@@ -57,39 +58,68 @@ pub enum NamespaceScope {
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub pod_query: Option<Regex>,
-    pub exclude_pods: Option<RegexSet>,
+    pub exclude_pods: Option<regex::RegexSet>,
     pub container: Regex,
-    pub exclude_containers: Option<RegexSet>,
+    pub exclude_containers: Option<regex::RegexSet>,
     pub init_containers: bool,
     pub ephemeral_containers: bool,
+    /// `--condition`: the pod condition type (canonical case) and wanted status.
+    pub condition: Option<(String, String)>,
+    /// `--container-state`: which current states pass (for containers found at start).
+    pub states: StateSet,
+    /// `--previous`: also select the previous instance of each container.
+    pub previous: bool,
 }
 
-/// Which lines are printed.
+/// A set of container states for `--container-state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateSet {
+    pub running: bool,
+    pub waiting: bool,
+    pub terminated: bool,
+}
+
+impl StateSet {
+    pub const ALL: StateSet = StateSet {
+        running: true,
+        waiting: true,
+        terminated: true,
+    };
+}
+
+/// Which lines are printed. Patterns run on the raw bytes of the message, so a line
+/// that is not UTF-8 is neither copied nor rejected.
 #[derive(Debug, Clone, Default)]
 pub struct LineFilter {
-    pub include: Option<RegexSet>,
-    pub exclude: Option<RegexSet>,
+    pub include: Option<BytesRegexSet>,
+    pub exclude: Option<BytesRegexSet>,
 }
 
 impl LineFilter {
     /// stern's rule: any exclude match drops the line; otherwise, with includes, any
     /// include match keeps it.
     pub fn keeps(&self, message: &[u8]) -> bool {
-        if self.include.is_none() && self.exclude.is_none() {
-            return true;
-        }
-        let text = String::from_utf8_lossy(message);
         if let Some(ex) = &self.exclude
-            && ex.is_match(&text)
+            && ex.is_match(message)
         {
             return false;
         }
         match &self.include {
-            Some(inc) => inc.is_match(&text),
+            Some(inc) => inc.is_match(message),
             None => true,
         }
     }
 }
+
+/// stern's pod condition names, in their canonical case.
+const CONDITIONS: [&str; 6] = [
+    "ContainersReady",
+    "Initialized",
+    "Ready",
+    "PodScheduled",
+    "DisruptionTarget",
+    "PodReadyToStartContainers",
+];
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -100,9 +130,16 @@ pub struct Config {
     pub field_selector: Option<String>,
     pub namespaces: NamespaceScope,
     pub since: Duration,
+    /// `--since-time`, which replaces `since` when given.
+    pub since_time: Option<jiff::Timestamp>,
     pub tail: Option<u64>,
     pub follow: bool,
     pub timestamps: Option<TimestampFormat>,
+    pub timezone: jiff::tz::TimeZone,
+    /// Colour these matches in messages (`-H` and `-i` patterns), when colour is on.
+    pub highlight: Option<BytesRegex>,
+    /// `--stdin`: format lines from standard input; no cluster.
+    pub stdin: bool,
     pub output: OutputMode,
     /// Colour log lines on stdout.
     pub color: bool,
@@ -117,7 +154,12 @@ pub struct Config {
 
 impl Config {
     pub fn resolve(args: &Args, env: &Env) -> Result<Config> {
-        if args.query.is_none() && args.selector.is_none() && args.field_selector.is_none() {
+        if args.query.is_none()
+            && args.selector.is_none()
+            && args.field_selector.is_none()
+            && args.node.is_none()
+            && !args.stdin
+        {
             return Err(Error::usage(
                 "nothing selects pods: give a pod QUERY regex, --selector or --field-selector (see ktail --help)",
             ));
@@ -141,10 +183,58 @@ impl Config {
             exclude_containers: compile_set("--exclude-container", &args.exclude_container)?,
             init_containers: args.init_containers,
             ephemeral_containers: args.ephemeral_containers,
+            condition: args.condition.as_deref().map(parse_condition).transpose()?,
+            states: parse_states(&args.container_state)?,
+            previous: args.previous,
         };
         let filter = LineFilter {
-            include: compile_set("--include", &args.include)?,
-            exclude: compile_set("--exclude", &args.exclude)?,
+            include: compile_bytes_set("--include", &args.include)?,
+            exclude: compile_bytes_set("--exclude", &args.exclude)?,
+        };
+        // stern highlights include matches too.
+        let highlight = {
+            let mut all: Vec<&str> = Vec::new();
+            for (flag, list) in [
+                ("--highlight", &args.highlight),
+                ("--include", &args.include),
+            ] {
+                for p in list {
+                    compile(flag, p)?;
+                    all.push(p);
+                }
+            }
+            if all.is_empty() {
+                None
+            } else {
+                let joined = all
+                    .iter()
+                    .map(|p| format!("(?:{p})"))
+                    .collect::<Vec<_>>()
+                    .join("|");
+                Some(
+                    BytesRegex::new(&joined)
+                        .map_err(|e| Error::usage(format!("invalid --highlight patterns: {e}")))?,
+                )
+            }
+        };
+        let since_time = args
+            .since_time
+            .as_deref()
+            .map(|t| {
+                t.trim().parse::<jiff::Timestamp>().map_err(|e| {
+                    Error::usage(format!(
+                        "invalid --since-time '{t}': {e} (use RFC3339, e.g. 2026-11-27T10:00:00Z)"
+                    ))
+                })
+            })
+            .transpose()?;
+        let timezone = match args.timezone.as_deref() {
+            None => jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+            Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
+                Error::usage(format!(
+                    "unknown --timezone '{name}': give an IANA name such as UTC or Europe/Berlin"
+                ))
+            })?,
         };
 
         let since = parse_duration("--since", &args.since)?;
@@ -161,6 +251,11 @@ impl Config {
         if !follow && tail == Some(0) {
             return Err(Error::usage(
                 "--no-follow with --tail 0 would print nothing: drop one of them",
+            ));
+        }
+        if selection.condition.is_some() && follow && tail != Some(0) {
+            return Err(Error::usage(
+                "--condition needs --tail 0 or --no-follow (as in stern): add one of them",
             ));
         }
         let max_log_requests = match args.max_log_requests {
@@ -194,16 +289,29 @@ impl Config {
             NamespaceScope::Listed(seen)
         };
 
+        let mut field_selector = non_empty(&args.field_selector);
+        if let Some(node) = non_empty(&args.node) {
+            let term = format!("spec.nodeName={node}");
+            field_selector = Some(match field_selector {
+                Some(f) => format!("{f},{term}"),
+                None => term,
+            });
+        }
+
         Ok(Config {
             selection,
             filter,
             label_selector: non_empty(&args.selector),
-            field_selector: non_empty(&args.field_selector),
+            field_selector,
             namespaces,
             since,
+            since_time,
             tail,
             follow,
             timestamps: args.timestamps,
+            timezone,
+            highlight,
+            stdin: args.stdin,
             output: args.output,
             color: decide_color(args.color, env, env.stdout_is_terminal),
             color_stderr: decide_color(args.color, env, env.stderr_is_terminal),
@@ -244,7 +352,7 @@ fn compile(flag: &str, pattern: &str) -> Result<Regex> {
     Regex::new(pattern).map_err(|e| invalid_regex(flag, pattern, &e))
 }
 
-fn compile_set(flag: &str, patterns: &[String]) -> Result<Option<RegexSet>> {
+fn compile_set(flag: &str, patterns: &[String]) -> Result<Option<regex::RegexSet>> {
     if patterns.is_empty() {
         return Ok(None);
     }
@@ -252,9 +360,69 @@ fn compile_set(flag: &str, patterns: &[String]) -> Result<Option<RegexSet>> {
     for p in patterns {
         compile(flag, p)?;
     }
-    RegexSet::new(patterns)
+    regex::RegexSet::new(patterns)
         .map(Some)
         .map_err(|e| Error::usage(format!("invalid {flag} patterns: {e}")))
+}
+
+/// Line filters run on bytes; the patterns are the same as for names.
+fn compile_bytes_set(flag: &str, patterns: &[String]) -> Result<Option<BytesRegexSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    for p in patterns {
+        compile(flag, p)?;
+    }
+    BytesRegexSet::new(patterns)
+        .map(Some)
+        .map_err(|e| Error::usage(format!("invalid {flag} patterns: {e}")))
+}
+
+/// `NAME[=VALUE]`, case-insensitive, value defaulting to true (stern's `--condition`).
+fn parse_condition(s: &str) -> Result<(String, String)> {
+    let (name, value) = match s.split_once('=') {
+        Some((n, v)) => (n.trim(), v.trim()),
+        None => (s.trim(), "true"),
+    };
+    let Some(canonical) = CONDITIONS.iter().find(|c| c.eq_ignore_ascii_case(name)) else {
+        return Err(Error::usage(format!(
+            "unknown --condition '{name}': use one of {}",
+            CONDITIONS.join(", ")
+        )));
+    };
+    let value = match value.to_ascii_lowercase().as_str() {
+        "true" => "True",
+        "false" => "False",
+        "unknown" => "Unknown",
+        _ => {
+            return Err(Error::usage(format!(
+                "invalid --condition value '{value}': use true, false or unknown"
+            )));
+        }
+    };
+    Ok((canonical.to_string(), value.to_string()))
+}
+
+fn parse_states(list: &[String]) -> Result<StateSet> {
+    let mut set = StateSet {
+        running: false,
+        waiting: false,
+        terminated: false,
+    };
+    for s in list {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "all" => set = StateSet::ALL,
+            "running" => set.running = true,
+            "waiting" => set.waiting = true,
+            "terminated" => set.terminated = true,
+            other => {
+                return Err(Error::usage(format!(
+                    "invalid --container-state '{other}': use running, waiting, terminated or all"
+                )));
+            }
+        }
+    }
+    Ok(set)
 }
 
 fn invalid_regex(flag: &str, pattern: &str, err: &regex::Error) -> Error {
@@ -395,6 +563,84 @@ mod tests {
     }
 
     #[test]
+    fn node_joins_the_field_selector() {
+        let c = resolve(&["--node", "n1"]).unwrap();
+        assert_eq!(c.field_selector.as_deref(), Some("spec.nodeName=n1"));
+        let c = resolve(&["--field-selector", "status.phase=Running", "--node", "n1"]).unwrap();
+        assert_eq!(
+            c.field_selector.as_deref(),
+            Some("status.phase=Running,spec.nodeName=n1")
+        );
+    }
+
+    #[test]
+    fn conditions_follow_stern() {
+        let c = resolve(&["x", "--condition", "ready=FALSE", "--tail", "0"]).unwrap();
+        assert_eq!(
+            c.selection.condition,
+            Some(("Ready".into(), "False".into()))
+        );
+        let c = resolve(&["x", "--condition", "podscheduled", "--no-follow"]).unwrap();
+        assert_eq!(
+            c.selection.condition,
+            Some(("PodScheduled".into(), "True".into()))
+        );
+        assert!(
+            resolve(&["x", "--condition", "Ready"]).is_err(),
+            "needs --tail 0 or --no-follow"
+        );
+        let err = resolve(&["x", "--condition", "Happy", "--no-follow"]).unwrap_err();
+        assert!(err.to_string().contains("'Happy'"), "{err}");
+        assert!(resolve(&["x", "--condition", "Ready=maybe", "--no-follow"]).is_err());
+    }
+
+    #[test]
+    fn container_states() {
+        assert_eq!(resolve(&["x"]).unwrap().selection.states, StateSet::ALL);
+        let s = resolve(&["x", "--container-state", "running,terminated"])
+            .unwrap()
+            .selection
+            .states;
+        assert_eq!(
+            s,
+            StateSet {
+                running: true,
+                waiting: false,
+                terminated: true
+            }
+        );
+        assert!(resolve(&["x", "--container-state", "sleeping"]).is_err());
+    }
+
+    #[test]
+    fn since_time_and_timezone() {
+        let c = resolve(&["x", "--since-time", "2026-11-27T10:00:00+01:00"]).unwrap();
+        assert_eq!(c.since_time.unwrap().to_string(), "2026-11-27T09:00:00Z");
+        let err = resolve(&["x", "--since-time", "yesterday"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--since-time 'yesterday'"),
+            "{err}"
+        );
+        assert!(resolve(&["x", "--timezone", "Europe/Berlin"]).is_ok());
+        let err = resolve(&["x", "--timezone", "Mars/Olympus"]).unwrap_err();
+        assert!(err.to_string().contains("'Mars/Olympus'"), "{err}");
+    }
+
+    #[test]
+    fn highlight_covers_highlight_and_include_patterns() {
+        let c = resolve(&["x", "-H", "err", "-i", "warn"]).unwrap();
+        let h = c.highlight.unwrap();
+        assert!(h.is_match(b"an err") && h.is_match(b"a warn"));
+        assert!(resolve(&["x"]).unwrap().highlight.is_none());
+        assert!(resolve(&["x", "-H", "("]).is_err());
+    }
+
+    #[test]
+    fn stdin_needs_no_selector() {
+        assert!(resolve(&["--stdin"]).unwrap().stdin);
+    }
+
+    #[test]
     fn line_filter_follows_stern() {
         let c = resolve(&["x", "-i", "GET", "-i", "POST", "-e", "healthz"]).unwrap();
         assert!(c.filter.keeps(b"GET /api"));
@@ -403,5 +649,8 @@ mod tests {
         assert!(!c.filter.keeps(b"DELETE /api"));
         let c = resolve(&["x"]).unwrap();
         assert!(c.filter.keeps(b"anything"));
+        // Not UTF-8: patterns still apply to the bytes around it.
+        let c = resolve(&["x", "-i", "GET"]).unwrap();
+        assert!(c.filter.keeps(b"\xff GET"));
     }
 }

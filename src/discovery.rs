@@ -45,6 +45,9 @@ pub async fn watch_scope(
     let stream = watcher::watcher(api, config).backoff(WatchBackoff::default());
     let mut stream = std::pin::pin!(stream);
     let mut known: HashMap<String, ()> = HashMap::new();
+    // Pods that stopped matching (--condition): if they match again, they start over
+    // from --since/--tail like pods found at start.
+    let mut dropped: HashSet<String> = HashSet::new();
     let mut relisted: Option<HashSet<String>> = None;
     let mut first_list = true;
     let mut last_warning = String::new();
@@ -58,7 +61,7 @@ pub async fn watch_scope(
                     seen.insert(uid.clone());
                 }
                 known.insert(uid, ());
-                added(&pod, &selection, first_list, &mut events);
+                applied(&pod, &selection, first_list, &mut dropped, &mut events);
             }
             Ok(Event::InitDone) => {
                 if let Some(seen) = relisted.take() {
@@ -75,12 +78,13 @@ pub async fn watch_scope(
             }
             Ok(Event::Apply(pod)) => {
                 known.insert(uid(&pod), ());
-                added(&pod, &selection, false, &mut events);
+                applied(&pod, &selection, false, &mut dropped, &mut events);
                 last_warning.clear();
             }
             Ok(Event::Delete(pod)) => {
                 let uid = uid(&pod);
                 known.remove(&uid);
+                dropped.remove(&uid);
                 events.push(TargetEvent::PodGone { uid });
             }
             Err(e) => {
@@ -106,8 +110,27 @@ fn uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
 }
 
-fn added(pod: &Pod, selection: &Selection, history: bool, events: &mut Vec<TargetEvent>) {
-    for target in target::select(pod, selection, false) {
+/// A pod as it is now: its targets, or its end when it stopped matching (`--condition`).
+fn applied(
+    pod: &Pod,
+    selection: &Selection,
+    first_list: bool,
+    dropped: &mut HashSet<String>,
+    events: &mut Vec<TargetEvent>,
+) {
+    let uid = uid(pod);
+    if !target::pod_matches(pod, selection) {
+        if selection.condition.is_some() && dropped.insert(uid.clone()) {
+            events.push(TargetEvent::PodGone { uid });
+        }
+        return;
+    }
+    let history = first_list || dropped.remove(&uid);
+    // --previous and --container-state concern the containers found at start.
+    for target in target::select(pod, selection, false, history && selection.previous) {
+        if history && !target.state_allowed(selection.states) {
+            continue;
+        }
         events.push(TargetEvent::Added { target, history });
     }
 }

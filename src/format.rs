@@ -6,6 +6,10 @@
 //! the message. Colour decisions are made by `config`, never here.
 
 use std::io::Write;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use regex::bytes::Regex as BytesRegex;
 
 use crate::cli::{OutputMode, TimestampFormat};
 use crate::target::Target;
@@ -45,6 +49,10 @@ pub struct Formatter {
     pub color_stderr: bool,
     /// Prefix lines with the namespace (several namespaces, or all of them, are watched).
     pub show_namespace: bool,
+    /// The zone `--timestamps` are shown in.
+    pub timezone: TimeZone,
+    /// Colour matches in messages (only applied when `color` is on).
+    pub highlight: Option<Arc<BytesRegex>>,
 }
 
 /// Per-container rendering, built once when the container's tail starts.
@@ -52,6 +60,10 @@ pub struct Formatter {
 pub struct TargetFormat {
     mode: OutputMode,
     timestamps: Option<TimestampFormat>,
+    timezone: TimeZone,
+    /// The zone offset of the last second rendered: one zone lookup per second of logs.
+    offset_cache: (i64, i32),
+    highlight: Option<Arc<BytesRegex>>,
     /// Default mode: `ns pod container `; JSON mode: `,"nodeName":…,"labels":{…}}\n`.
     prefix: Vec<u8>,
     /// `+ pod › container` and `- pod › container` (stderr), with newline.
@@ -109,6 +121,9 @@ impl Formatter {
         TargetFormat {
             mode: self.mode,
             timestamps: self.timestamps,
+            timezone: self.timezone.clone(),
+            offset_cache: (i64::MIN, 0),
+            highlight: self.highlight.clone().filter(|_| self.color),
             added: notice("+", "1;92"),
             removed: notice("-", "1;91"),
             prefix,
@@ -118,16 +133,25 @@ impl Formatter {
 
 impl TargetFormat {
     /// Appends one record for `message` (without its newline), logged at `timestamp`
-    /// (the API's RFC3339 text; may be empty when the line carried none).
-    pub fn write_line(&self, out: &mut Vec<u8>, timestamp: &[u8], message: &[u8]) {
+    /// (the API's RFC3339 text, whole `second` parsed from it; both may be absent).
+    pub fn write_line(
+        &mut self,
+        out: &mut Vec<u8>,
+        timestamp: &[u8],
+        second: Option<i64>,
+        message: &[u8],
+    ) {
         match self.mode {
             OutputMode::Default | OutputMode::Raw => {
                 out.extend_from_slice(&self.prefix);
                 if let Some(f) = self.timestamps {
-                    write_timestamp(out, f, timestamp);
+                    self.write_timestamp(out, f, timestamp, second);
                     out.push(b' ');
                 }
-                out.extend_from_slice(message);
+                match &self.highlight {
+                    Some(re) => highlight(out, re, message),
+                    None => out.extend_from_slice(message),
+                }
                 out.push(b'\n');
             }
             OutputMode::Json => {
@@ -151,21 +175,106 @@ impl TargetFormat {
     }
 }
 
-/// `default` prints the API's text as is; `short` prints `MM-DD hh:mm:ss` (stern's short).
-fn write_timestamp(out: &mut Vec<u8>, format: TimestampFormat, ts: &[u8]) {
-    match format {
-        TimestampFormat::Default => out.extend_from_slice(ts),
-        TimestampFormat::Short => {
-            // 2024-01-02T03:04:05.123456789Z → 01-02 03:04:05
-            if ts.len() >= 19 {
-                out.extend_from_slice(&ts[5..10]);
+impl TargetFormat {
+    /// stern's layouts in `--timezone`: `default` is RFC3339 with nine fractional digits
+    /// (`Z` for UTC, else `±hh:mm`), `short` is `MM-DD hh:mm:ss`. Rendered by hand from
+    /// the parsed second: one zone lookup per distinct second, no allocation.
+    fn write_timestamp(
+        &mut self,
+        out: &mut Vec<u8>,
+        format: TimestampFormat,
+        ts: &[u8],
+        second: Option<i64>,
+    ) {
+        let Some(second) = second else {
+            out.extend_from_slice(ts);
+            return;
+        };
+        let (cached, mut offset) = self.offset_cache;
+        if cached != second {
+            offset = jiff::Timestamp::from_second(second)
+                .map(|t| self.timezone.to_offset(t).seconds())
+                .unwrap_or(0);
+            self.offset_cache = (second, offset);
+        }
+        let local = second + i64::from(offset);
+        let (y, mo, d) = civil_from_days(local.div_euclid(86_400));
+        let secs = local.rem_euclid(86_400);
+        let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        let two = |out: &mut Vec<u8>, v: i64| {
+            out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
+        };
+        match format {
+            TimestampFormat::Short => {
+                two(out, mo);
+                out.push(b'-');
+                two(out, d);
                 out.push(b' ');
-                out.extend_from_slice(&ts[11..19]);
-            } else {
-                out.extend_from_slice(ts);
+            }
+            TimestampFormat::Default => {
+                let _ = write!(out, "{y:04}-");
+                two(out, mo);
+                out.push(b'-');
+                two(out, d);
+                out.push(b'T');
             }
         }
+        two(out, h);
+        out.push(b':');
+        two(out, mi);
+        out.push(b':');
+        two(out, s);
+        if format == TimestampFormat::Short {
+            return;
+        }
+        // The fraction as sent, padded to nine digits.
+        out.push(b'.');
+        let frac = ts.get(19..).filter(|f| f.first() == Some(&b'.')).map(|f| {
+            let n = f[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+            &f[1..1 + n.min(9)]
+        });
+        let frac = frac.unwrap_or(&[]);
+        out.extend_from_slice(frac);
+        out.extend(std::iter::repeat_n(b'0', 9 - frac.len()));
+        if offset == 0 {
+            out.push(b'Z');
+        } else {
+            out.push(if offset < 0 { b'-' } else { b'+' });
+            let o = i64::from(offset.abs());
+            two(out, o / 3600);
+            out.push(b':');
+            two(out, o / 60 % 60);
+        }
     }
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Copies `message`, wrapping each match in stern's highlight (red bold).
+fn highlight(out: &mut Vec<u8>, re: &BytesRegex, message: &[u8]) {
+    let mut last = 0;
+    for m in re.find_iter(message) {
+        if m.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(&message[last..m.start()]);
+        out.extend_from_slice(b"\x1b[1;31m");
+        out.extend_from_slice(m.as_bytes());
+        out.extend_from_slice(b"\x1b[0m");
+        last = m.end();
+    }
+    out.extend_from_slice(&message[last..]);
 }
 
 /// Appends `bytes` as a JSON string; invalid UTF-8 becomes U+FFFD.
@@ -196,6 +305,7 @@ mod tests {
                 labels: [("app".to_string(), "web".to_string())].into(),
             }),
             state: InstanceState::Running,
+            container_state: crate::target::ContainerState::Running,
         }
     }
 
@@ -206,19 +316,22 @@ mod tests {
             color,
             color_stderr: color,
             show_namespace: ns,
+            timezone: TimeZone::UTC,
+            highlight: None,
         }
     }
 
     const TS: &[u8] = b"2024-01-02T03:04:05.123456789Z";
+    const SECOND: Option<i64> = Some(1_704_164_645);
 
     #[test]
     fn default_line_without_colour() {
-        let f =
+        let mut f =
             fmt(OutputMode::Default, false, false, None).for_target(&target("p", "web-1", "app"));
         let mut out = Vec::new();
-        f.write_line(&mut out, TS, b"hello");
+        f.write_line(&mut out, TS, SECOND, b"hello");
         assert_eq!(out, b"web-1 app hello\n");
-        let f = fmt(
+        let mut f = fmt(
             OutputMode::Default,
             false,
             true,
@@ -226,20 +339,100 @@ mod tests {
         )
         .for_target(&target("p", "web-1", "app"));
         out.clear();
-        f.write_line(&mut out, TS, b"hello");
-        assert_eq!(out, b"p web-1 app 2024-01-02T03:04:05.123456789Z hello\n");
+        f.write_line(&mut out, TS, SECOND, b"hello");
+        assert_eq!(
+            out, b"p web-1 app 2024-01-02T03:04:05.123456789Z hello\n",
+            "UTC is written Z"
+        );
     }
 
     #[test]
     fn default_line_with_stern_colours() {
         let (pod, container) = color_pair("web-1");
-        let f =
+        let mut f =
             fmt(OutputMode::Default, true, false, None).for_target(&target("p", "web-1", "app"));
         let mut out = Vec::new();
-        f.write_line(&mut out, TS, b"hi");
+        f.write_line(&mut out, TS, SECOND, b"hi");
         let want = format!("\x1b[{pod}mweb-1\x1b[0m \x1b[{container}mapp\x1b[0m hi\n");
         assert_eq!(String::from_utf8(out).unwrap(), want);
         assert_eq!(pod, container + 60, "bright and normal of one pair");
+    }
+
+    #[test]
+    fn timestamps_in_a_time_zone() {
+        let mut f = fmt(
+            OutputMode::Raw,
+            false,
+            false,
+            Some(TimestampFormat::Default),
+        );
+        f.timezone = TimeZone::get("Asia/Kolkata").unwrap();
+        let mut t = f.for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, b"m");
+        assert_eq!(out, b"2024-01-02T08:34:05.123456789+05:30 m\n");
+        f.timezone = TimeZone::get("America/New_York").unwrap();
+        f.timestamps = Some(TimestampFormat::Short);
+        let mut t = f.for_target(&target("p", "web-1", "app"));
+        out.clear();
+        t.write_line(&mut out, TS, SECOND, b"m");
+        assert_eq!(out, b"01-01 22:04:05 m\n");
+        // A short fraction is padded; a line without a timestamp prints as sent.
+        let mut t = fmt(
+            OutputMode::Raw,
+            false,
+            false,
+            Some(TimestampFormat::Default),
+        )
+        .for_target(&target("p", "web-1", "app"));
+        out.clear();
+        t.write_line(&mut out, b"2024-01-02T03:04:05.5Z", SECOND, b"m");
+        assert_eq!(out, b"2024-01-02T03:04:05.500000000Z m\n");
+    }
+
+    #[test]
+    fn dates_agree_with_jiff() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T12:00:00Z",
+            "2026-12-31T23:59:59Z",
+            "1969-07-20T20:17:40Z",
+        ] {
+            let t: jiff::Timestamp = text.parse().unwrap();
+            let dt = t.to_zoned(TimeZone::UTC).datetime();
+            assert_eq!(
+                civil_from_days(t.as_second().div_euclid(86_400)),
+                (
+                    i64::from(dt.year()),
+                    i64::from(dt.month()),
+                    i64::from(dt.day())
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn highlight_paints_message_matches_only_with_colour() {
+        let mut f = fmt(OutputMode::Default, true, false, None);
+        f.highlight = Some(Arc::new(BytesRegex::new("web|err").unwrap()));
+        let mut t = f.for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, b"an err here");
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.ends_with(" an \x1b[1;31merr\x1b[0m here\n"),
+            "{text:?}"
+        );
+        assert!(
+            !text.contains("\x1b[1;31mweb"),
+            "the prefix is not highlighted: {text:?}"
+        );
+        f.color = false;
+        let mut t = f.for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, b"an err here");
+        assert_eq!(out, b"web-1 app an err here\n");
     }
 
     #[test]
@@ -252,18 +445,19 @@ mod tests {
 
     #[test]
     fn raw_and_short_timestamps() {
-        let f = fmt(OutputMode::Raw, true, true, Some(TimestampFormat::Short))
+        let mut f = fmt(OutputMode::Raw, true, true, Some(TimestampFormat::Short))
             .for_target(&target("p", "web-1", "app"));
         let mut out = Vec::new();
-        f.write_line(&mut out, TS, b"msg");
+        f.write_line(&mut out, TS, SECOND, b"msg");
         assert_eq!(out, b"01-02 03:04:05 msg\n");
     }
 
     #[test]
     fn json_carries_stern_keys_and_raw_message() {
-        let f = fmt(OutputMode::Json, true, false, None).for_target(&target("p", "web-1", "app"));
+        let mut f =
+            fmt(OutputMode::Json, true, false, None).for_target(&target("p", "web-1", "app"));
         let mut out = Vec::new();
-        f.write_line(&mut out, TS, b"{\"level\":\"info\"} \xff \"q\"");
+        f.write_line(&mut out, TS, SECOND, b"{\"level\":\"info\"} \xff \"q\"");
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["message"], "{\"level\":\"info\"} \u{fffd} \"q\"");

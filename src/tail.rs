@@ -18,7 +18,7 @@ use futures::{AsyncBufRead, AsyncBufReadExt, FutureExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::LogParams;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::config::LineFilter;
 use crate::format::TargetFormat;
@@ -45,6 +45,7 @@ pub struct TailContext {
     pub filter: LineFilter,
     pub follow: bool,
     pub since: Duration,
+    pub since_time: Option<jiff::Timestamp>,
     pub tail: Option<u64>,
     pub notices: bool,
 }
@@ -57,6 +58,11 @@ pub struct TailJob {
     pub history: bool,
     /// Becomes true when the watch reports the pod deleted.
     pub removed: watch::Receiver<bool>,
+    /// Start only once this fires (or its sender is dropped): the previous instance of
+    /// the same container prints first with `--previous`.
+    pub after: Option<oneshot::Receiver<()>>,
+    /// Fired when this tail ends.
+    pub done: Option<oneshot::Sender<()>>,
 }
 
 /// How a tail ended.
@@ -92,6 +98,9 @@ type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
 
 /// Runs one tail to its end.
 pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
+    if let Some(after) = job.after.take() {
+        let _ = after.await;
+    }
     let _slot = match ctx.slots.clone().try_acquire_owned() {
         Ok(p) => p,
         Err(_) => {
@@ -274,7 +283,9 @@ impl<'a> Tail<'a> {
             lp.since_time = jiff::Timestamp::from_second(second).ok();
         } else if job.history {
             let since = self.ctx.since.as_secs();
-            if since > 0 {
+            if let Some(t) = self.ctx.since_time {
+                lp.since_time = Some(t);
+            } else if since > 0 {
                 lp.since_seconds = Some(since.min(i64::MAX as u64) as i64);
             }
             lp.tail_lines = self.ctx.tail.map(|t| t.min(i64::MAX as u64) as i64);
@@ -309,7 +320,7 @@ impl<'a> Tail<'a> {
         backoff: &mut Backoff,
     ) -> StreamEnd {
         let mut replay = Replay::new(&self.cursor);
-        let fmt = &job.format;
+        let fmt = &mut job.format;
         let mut removed_at: Option<tokio::time::Instant> = None;
         loop {
             let deadline = match removed_at {
@@ -392,7 +403,7 @@ impl<'a> Tail<'a> {
         &mut self,
         buf: &[u8],
         replay: &mut Option<Replay>,
-        fmt: &TargetFormat,
+        fmt: &mut TargetFormat,
         batch: &mut Vec<u8>,
     ) -> Option<(i64, i64)> {
         let mut gap = None;
@@ -409,7 +420,7 @@ impl<'a> Tail<'a> {
             }
             cursor.advance(line.second);
             if filter.keeps(line.message) {
-                fmt.write_line(batch, line.timestamp, line.message);
+                fmt.write_line(batch, line.timestamp, line.second, line.message);
             }
         });
         gap
@@ -420,14 +431,14 @@ impl<'a> Tail<'a> {
     }
 
     /// A last line without a newline at a clean end of stream is still a line.
-    async fn flush_partial(&mut self, job: &TailJob) {
+    async fn flush_partial(&mut self, job: &mut TailJob) {
         let mut batch = Vec::new();
-        let (cursor, filter, fmt) = (&mut self.cursor, &self.ctx.filter, &job.format);
+        let (cursor, filter, fmt) = (&mut self.cursor, &self.ctx.filter, &mut job.format);
         self.splitter.finish(|raw| {
             let line = parse_line(raw);
             cursor.advance(line.second);
             if filter.keeps(line.message) {
-                fmt.write_line(&mut batch, line.timestamp, line.message);
+                fmt.write_line(&mut batch, line.timestamp, line.second, line.message);
             }
         });
         if !batch.is_empty() {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
-use crate::config::Selection;
+use crate::config::{Selection, StateSet};
 
 /// Where a container is declared in the pod spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,6 +54,14 @@ pub enum InstanceState {
     Gone,
 }
 
+/// The container's current state as the kubelet reports it (`--container-state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerState {
+    Running,
+    Waiting,
+    Terminated,
+}
+
 /// One container instance to tail.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -61,6 +69,19 @@ pub struct Target {
     pub kind: ContainerKind,
     pub pod_info: Arc<PodInfo>,
     pub state: InstanceState,
+    /// The container's current state (of its newest instance).
+    pub container_state: ContainerState,
+}
+
+impl Target {
+    /// Whether `--container-state` lets this target through.
+    pub fn state_allowed(&self, states: StateSet) -> bool {
+        match self.container_state {
+            ContainerState::Running => states.running,
+            ContainerState::Waiting => states.waiting,
+            ContainerState::Terminated => states.terminated,
+        }
+    }
 }
 
 /// Whether the pod itself is selected (name regex, exclusions).
@@ -76,13 +97,26 @@ pub fn pod_matches(pod: &Pod, sel: &Selection) -> bool {
     {
         return false;
     }
+    if let Some((kind, want)) = &sel.condition {
+        let status = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| &c.type_ == kind))
+            .map(|c| c.status.as_str());
+        // A condition the pod does not report yet counts as Unknown.
+        if status.unwrap_or("Unknown") != want {
+            return false;
+        }
+    }
     true
 }
 
 /// The targets of `pod`, in stern's order: init, regular, then ephemeral containers.
 /// With `include_unstarted`, containers that have never started are returned too (with an
-/// empty container ID), so a `--no-follow` run can report them.
-pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool) -> Vec<Target> {
+/// empty container ID), so a `--no-follow` run can report them. With `previous`, each
+/// container's previous instance (if it has one) comes just before its current one.
+pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -> Vec<Target> {
     if !pod_matches(pod, sel) {
         return Vec::new();
     }
@@ -125,25 +159,51 @@ pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool) -> Vec<Target
             ContainerKind::Ephemeral => s.ephemeral_container_statuses.as_ref(),
         });
         let cs = statuses.and_then(|v| v.iter().find(|cs| cs.name == name));
-        let (id, state) = match cs.and_then(current_instance) {
-            Some(x) => x,
-            None if include_unstarted => (String::new(), InstanceState::Waiting),
-            None => continue,
-        };
-        out.push(Target {
+        let container_state = cs.map(current_state).unwrap_or(ContainerState::Waiting);
+        let target = |container_id: String, state| Target {
             key: TargetKey {
                 namespace: meta.namespace.clone().unwrap_or_default(),
                 pod: meta.name.clone().unwrap_or_default(),
                 pod_uid: meta.uid.clone().unwrap_or_default(),
                 container: name.to_string(),
-                container_id: id,
+                container_id,
             },
             kind,
             pod_info: info.clone(),
             state,
-        });
+            container_state,
+        };
+        let current = cs.and_then(current_instance);
+        if previous
+            && let Some(last) = cs.and_then(previous_instance)
+            && current.as_ref().is_none_or(|(id, _)| *id != last)
+        {
+            out.push(target(last, InstanceState::Previous));
+        }
+        match current {
+            Some((id, state)) => out.push(target(id, state)),
+            None if include_unstarted => out.push(target(String::new(), InstanceState::Waiting)),
+            None => {}
+        }
     }
     out
+}
+
+fn current_state(cs: &ContainerStatus) -> ContainerState {
+    match cs.state.as_ref() {
+        Some(s) if s.running.is_some() => ContainerState::Running,
+        Some(s) if s.terminated.is_some() => ContainerState::Terminated,
+        _ => ContainerState::Waiting,
+    }
+}
+
+/// The ID of the last terminated instance, if the kubelet still reports one.
+fn previous_instance(cs: &ContainerStatus) -> Option<String> {
+    cs.last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .and_then(|t| t.container_id.clone())
+        .filter(|id| !id.is_empty())
 }
 
 /// The instance a container status points at, with its state.
@@ -221,7 +281,7 @@ pub fn instance_state(pod: &Pod, key: &TargetKey) -> InstanceState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Selection;
+    use crate::config::{Selection, StateSet};
     use regex::{Regex, RegexSet};
     use serde_json::json;
 
@@ -233,6 +293,9 @@ mod tests {
             exclude_containers: None,
             init_containers: true,
             ephemeral_containers: true,
+            condition: None,
+            states: StateSet::ALL,
+            previous: false,
         }
     }
 
@@ -270,7 +333,7 @@ mod tests {
 
     #[test]
     fn every_started_container_in_stern_order() {
-        let ts = select(&pod(), &sel(), false);
+        let ts = select(&pod(), &sel(), false, false);
         assert_eq!(
             names(&ts),
             [
@@ -288,7 +351,7 @@ mod tests {
 
     #[test]
     fn unstarted_containers_only_when_asked() {
-        let ts = select(&pod(), &sel(), true);
+        let ts = select(&pod(), &sel(), true, false);
         let pending = ts.iter().find(|t| t.key.container == "pending").unwrap();
         assert_eq!(pending.key.container_id, "");
         assert_eq!(pending.state, InstanceState::Waiting);
@@ -300,12 +363,12 @@ mod tests {
         s.container = Regex::new("^(app|init|debug)$").unwrap();
         s.exclude_containers = Some(RegexSet::new(["deb"]).unwrap());
         s.init_containers = false;
-        let ts = select(&pod(), &s, false);
+        let ts = select(&pod(), &s, false, false);
         assert_eq!(names(&ts), [("app".into(), "c://a2".into())]);
         let mut s = sel();
         s.ephemeral_containers = false;
         assert!(
-            select(&pod(), &s, false)
+            select(&pod(), &s, false, false)
                 .iter()
                 .all(|t| t.key.container != "debug")
         );
@@ -315,12 +378,83 @@ mod tests {
     fn pod_regex_and_exclusions() {
         let mut s = sel();
         s.pod_query = Some(Regex::new("eb-").unwrap());
-        assert_eq!(select(&pod(), &s, false).len(), 4);
+        assert_eq!(select(&pod(), &s, false, false).len(), 4);
         s.pod_query = Some(Regex::new("^db").unwrap());
-        assert!(select(&pod(), &s, false).is_empty());
+        assert!(select(&pod(), &s, false, false).is_empty());
         let mut s = sel();
         s.exclude_pods = Some(RegexSet::new(["web"]).unwrap());
-        assert!(select(&pod(), &s, false).is_empty());
+        assert!(select(&pod(), &s, false, false).is_empty());
+    }
+
+    #[test]
+    fn previous_instances_come_first() {
+        let ts = select(&pod(), &sel(), false, true);
+        let app: Vec<(String, InstanceState)> = ts
+            .iter()
+            .filter(|t| t.key.container == "app")
+            .map(|t| (t.key.container_id.clone(), t.state))
+            .collect();
+        assert_eq!(
+            app,
+            [
+                ("c://a1".into(), InstanceState::Previous),
+                ("c://a2".into(), InstanceState::Running)
+            ]
+        );
+        // A crash-looping container's last run is its one readable instance: not twice.
+        assert_eq!(
+            ts.iter().filter(|t| t.key.container == "sidecar").count(),
+            1
+        );
+    }
+
+    #[test]
+    fn container_states_and_conditions() {
+        let ts = select(&pod(), &sel(), true, false);
+        let only = |states: StateSet| -> Vec<String> {
+            ts.iter()
+                .filter(|t| t.state_allowed(states))
+                .map(|t| t.key.container.clone())
+                .collect()
+        };
+        let none = StateSet {
+            running: false,
+            waiting: false,
+            terminated: false,
+        };
+        assert_eq!(
+            only(StateSet {
+                running: true,
+                ..none
+            }),
+            ["app", "debug"]
+        );
+        assert_eq!(
+            only(StateSet {
+                waiting: true,
+                ..none
+            }),
+            ["sidecar", "pending"]
+        );
+        assert_eq!(
+            only(StateSet {
+                terminated: true,
+                ..none
+            }),
+            ["init"]
+        );
+
+        let mut p = pod();
+        p.status.as_mut().unwrap().conditions = Some(vec![
+            serde_json::from_value(json!({"type": "Ready", "status": "False"})).unwrap(),
+        ]);
+        let mut s = sel();
+        s.condition = Some(("Ready".into(), "False".into()));
+        assert!(pod_matches(&p, &s));
+        s.condition = Some(("Ready".into(), "True".into()));
+        assert!(!pod_matches(&p, &s));
+        s.condition = Some(("PodScheduled".into(), "Unknown".into()));
+        assert!(pod_matches(&p, &s), "a missing condition is Unknown");
     }
 
     #[test]
