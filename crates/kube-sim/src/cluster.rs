@@ -55,6 +55,16 @@ pub(crate) enum PodStep {
     Wait(Option<Instant>),
 }
 
+/// The controller-specific parts of a pod a controller creates.
+struct OwnedPod {
+    name: String,
+    generate_name: Option<String>,
+    labels: BTreeMap<String, String>,
+    owner: OwnerRef,
+    node: &'static str,
+    restart_policy: &'static str,
+}
+
 /// A pod template shared by the workload kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
@@ -347,17 +357,15 @@ impl Cluster {
     }
 
     /// A pod created by a controller from its template.
-    fn create_owned_pod(
-        &mut self,
-        ns: &str,
-        name: String,
-        generate_name: Option<String>,
-        labels: BTreeMap<String, String>,
-        tpl: &Template,
-        owner: OwnerRef,
-        node: &str,
-        restart_policy: &str,
-    ) {
+    fn create_owned_pod(&mut self, ns: &str, tpl: &Template, p: OwnedPod) {
+        let OwnedPod {
+            name,
+            generate_name,
+            labels,
+            owner,
+            node,
+            restart_policy,
+        } = p;
         let meta = self.meta(ns, &name);
         let ip = self.alloc_ip(node);
         let mut pod = Pod::new(
@@ -823,13 +831,15 @@ impl Cluster {
         let node = self.pick_node();
         self.create_owned_pod(
             ns,
-            name,
-            Some(format!("{}-", spec.name)),
-            tpl.labels.clone(),
             &tpl,
-            owner,
-            node,
-            "Never",
+            OwnedPod {
+                name,
+                generate_name: Some(format!("{}-", spec.name)),
+                labels: tpl.labels.clone(),
+                owner,
+                node,
+                restart_policy: "Never",
+            },
         );
         self.workloads_dirty = true;
     }
@@ -1090,13 +1100,15 @@ impl Cluster {
             let node = self.pick_node();
             self.create_owned_pod(
                 &ns,
-                name,
-                Some(prefix),
-                tpl.labels.clone(),
                 &tpl,
-                owner,
-                node,
-                "Always",
+                OwnedPod {
+                    name,
+                    generate_name: Some(prefix),
+                    labels: tpl.labels.clone(),
+                    owner,
+                    node,
+                    restart_policy: "Always",
+                },
             );
             if let Some(rs) = self.replicasets.get_mut(&rs_key) {
                 rs.replicas += 1;
@@ -1146,13 +1158,15 @@ impl Cluster {
             let node = NODES[i as usize % NODES.len()];
             self.create_owned_pod(
                 &ns,
-                pod_name.clone(),
-                None,
-                labels,
                 &tpl,
-                owner.clone(),
-                node,
-                "Always",
+                OwnedPod {
+                    name: pod_name.clone(),
+                    generate_name: None,
+                    labels,
+                    owner: owner.clone(),
+                    node,
+                    restart_policy: "Always",
+                },
             );
             if let Some(p) = self.pods.get_mut(&(ns.clone(), pod_name.clone())) {
                 p.hostname = Some((pod_name, name.clone()));
@@ -1193,13 +1207,15 @@ impl Cluster {
             let name = self.unique_name(&ns, &prefix);
             self.create_owned_pod(
                 &ns,
-                name,
-                Some(prefix.clone()),
-                labels,
                 &tpl,
-                owner.clone(),
-                node,
-                "Always",
+                OwnedPod {
+                    name,
+                    generate_name: Some(prefix.clone()),
+                    labels,
+                    owner: owner.clone(),
+                    node,
+                    restart_policy: "Always",
+                },
             );
             return true;
         }

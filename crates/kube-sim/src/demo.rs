@@ -50,17 +50,17 @@ pub async fn run_demo(sim: Sim) {
             _ = crate::sim::stopped(&mut stop) => return,
         }
         n += 1;
-        if n % 80 == 0 {
+        if n.is_multiple_of(80) {
             version = (version + 1) % WEB_IMAGES.len();
             sim.set_image("demo", "web", "app", WEB_IMAGES[version]);
         }
         for pod in sim.pod_names("demo") {
             if pod.starts_with("web-") {
                 sim.log("demo", &pod, "app", &access_line(n, &pod));
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     sim.log("demo", &pod, "sidecar", &sidecar_line(n));
                 }
-            } else if pod == "db-0" && n % 8 == 0 {
+            } else if pod == "db-0" && n.is_multiple_of(8) {
                 sim.log("demo", &pod, "postgres", &db_line(n));
             }
         }

@@ -285,9 +285,7 @@ impl Sim {
         for t in tasks {
             t.abort();
         }
-        let journals_end = self.shared.lock();
-        journals_end.end_log_streams(StreamEnd::Reset);
-        drop(journals_end);
+        self.shared.lock().end_log_streams(StreamEnd::Reset);
         tokio::task::yield_now().await;
     }
 

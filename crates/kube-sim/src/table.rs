@@ -861,7 +861,7 @@ mod tests {
             "initContainerStatuses": [init_done], "containerStatuses": [done, done]}));
         assert_eq!(pod_status(&p, now()).1, "Completed");
         let p = pod(json!({"phase": "Failed", "conditions": [initialized],
-            "initContainerStatuses": [init_done], "containerStatuses": [done, failed]}));
+            "initContainerStatuses": [init_done], "containerStatuses": [failed, done]}));
         assert_eq!(pod_status(&p, now()).1, "Error");
         let p = pod(json!({"phase": "Running", "conditions": [initialized],
             "initContainerStatuses": [init_done], "containerStatuses": [done, running]}));
