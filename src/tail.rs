@@ -104,14 +104,14 @@ pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
     let _slot = match ctx.slots.clone().try_acquire_owned() {
         Ok(p) => p,
         Err(_) => {
-            if ctx.notices && !ctx.queue_noticed.swap(true, Ordering::Relaxed) {
-                let _ = ctx
-                    .out
-                    .send(Out::Warning(format!(
-                        "{} log streams are open (--max-log-requests); further containers wait for a free slot",
-                        ctx.max_log_requests
-                    )))
-                    .await;
+            // With --no-follow the cap is a worker pool and queueing is the plan; when
+            // following, say once why some containers do not stream yet.
+            if ctx.follow && ctx.notices && !ctx.queue_noticed.swap(true, Ordering::Relaxed) {
+                let text = format!(
+                    "ktail: {} log streams are open (--max-log-requests); more containers wait in a queue for a free stream\n",
+                    ctx.max_log_requests
+                );
+                let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
             }
             match ctx.slots.clone().acquire_owned().await {
                 Ok(p) => p,
@@ -181,7 +181,7 @@ impl<'a> Tail<'a> {
                         self.warn(msg).await;
                         return TailEnd::Failed;
                     }
-                    if self.wait(job, backoff.next()).await {
+                    if self.wait(job, backoff.next_delay()).await {
                         return TailEnd::Cut;
                     }
                     continue;
@@ -225,7 +225,7 @@ impl<'a> Tail<'a> {
                     .await;
                     return TailEnd::Failed;
                 }
-                if self.wait(job, backoff.next()).await {
+                if self.wait(job, backoff.next_delay()).await {
                     return TailEnd::Cut;
                 }
                 continue;
@@ -243,13 +243,13 @@ impl<'a> Tail<'a> {
                     },
                     Ok(None) => return self.gone(broken).await,
                     Err(_) => {
-                        if self.wait(job, backoff.next()).await {
+                        if self.wait(job, backoff.next_delay()).await {
                             return TailEnd::Cut;
                         }
                     }
                 }
             };
-            if mode == Mode::Follow && broken.is_some() && self.wait(job, backoff.next()).await {
+            if mode == Mode::Follow && broken.is_some() && self.wait(job, backoff.next_delay()).await {
                 return TailEnd::Cut;
             }
         }
@@ -502,7 +502,7 @@ impl Backoff {
         self.next = Backoff::FIRST;
     }
 
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let d = self.next;
         self.next = (self.next * 2).min(Backoff::CAP);
         // ±25 % jitter so that many streams cut at once do not reconnect in lockstep.
@@ -537,14 +537,14 @@ mod tests {
     #[test]
     fn backoff_grows_to_a_low_cap_and_resets() {
         let mut b = Backoff::new();
-        let first = b.next();
+        let first = b.next_delay();
         assert!(first >= Duration::from_millis(75) && first <= Duration::from_millis(125));
         for _ in 0..10 {
-            b.next();
+            b.next_delay();
         }
-        let capped = b.next();
+        let capped = b.next_delay();
         assert!(capped <= Duration::from_millis(2500), "{capped:?}");
         b.reset();
-        assert!(b.next() <= Duration::from_millis(125));
+        assert!(b.next_delay() <= Duration::from_millis(125));
     }
 }

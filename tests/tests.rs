@@ -1,1 +1,22 @@
+//! ktail's black-box tests: the real binary against the simulated API server.
+//!
+//! One test binary keeps link time down on two cores; each module says what belongs in it.
 
+/// The harness: a simulated cluster, a temp kubeconfig, and ktail runs with a scrubbed
+/// environment.
+mod util;
+
+/// Which pods and containers are selected: query regex, -l, -n, -A, -c, -E.
+mod selection;
+
+/// Following a changing pod set: rolling updates, restarts, notices.
+mod follow;
+
+/// --no-follow: --tail, waiting containers, exit codes.
+mod no_follow;
+
+/// Output formats, colours, pipes.
+mod output;
+
+/// Cluster access: exec plugins, merged KUBECONFIG, and every way access can fail.
+mod access;

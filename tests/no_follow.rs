@@ -1,0 +1,86 @@
+//! --no-follow: print what exists, then exit with a meaningful status.
+
+use kube_sim::{ContainerSpec, PodSpec};
+
+use crate::util::{Cluster, sim_wait, tally};
+
+async fn three_pods(c: &Cluster) {
+    for i in 1..=3 {
+        c.sim.create_pod(
+            "default",
+            PodSpec::new(&format!("api-{i}"))
+                .container(ContainerSpec::new("app").backlog(10))
+                .container(ContainerSpec::new("log").backlog(10)),
+        );
+    }
+    sim_wait(&c.sim, "pods running", |s| {
+        (1..=3).all(|i| s.generated("default", &format!("api-{i}"), "log") == 10)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_two_prints_the_last_two_lines_of_each_container() {
+    let c = Cluster::start().await;
+    three_pods(&c).await;
+    let out = c.run(&["api", "--no-follow", "--tail", "2"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let t = tally(&out.lines(), None);
+    assert_eq!(t.len(), 6);
+    for (key, seqs) in &t {
+        assert_eq!(seqs, &[8, 9], "{key:?}");
+    }
+    assert_eq!(out.lines().len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_waiting_to_start_is_a_warning_and_exit_1() {
+    let c = Cluster::start().await;
+    three_pods(&c).await;
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("api-4")
+            .container(ContainerSpec::new("app").backlog(10))
+            .container(ContainerSpec::new("stuck").waiting("ImagePullBackOff")),
+    );
+    sim_wait(&c.sim, "api-4 app running", |s| {
+        s.generated("default", "api-4", "app") == 10
+    })
+    .await;
+    let out = c.run(&["api", "--no-follow", "--tail", "2"]).await;
+    assert_eq!(
+        out.code,
+        Some(1),
+        "documented exit code 1; stderr: {}",
+        out.stderr
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(
+        warnings[0].contains("api-4") && warnings[0].contains("stuck"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("waiting to start"), "{}", warnings[0]);
+    // The rest is intact.
+    let t = tally(&out.lines(), None);
+    assert_eq!(t.len(), 7);
+    assert!(t.values().all(|s| s == &[8, 9]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queued_streams_all_print_with_a_low_max_log_requests() {
+    let c = Cluster::start().await;
+    three_pods(&c).await;
+    let out = c
+        .run(&["api", "--no-follow", "--max-log-requests", "1"])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let t = tally(&out.lines(), None);
+    assert_eq!(t.len(), 6);
+    assert!(t.values().all(|s| *s == (0..10).collect::<Vec<_>>()));
+}

@@ -1,0 +1,282 @@
+//! The test harness: start a simulated cluster, run ktail against it, and check lines.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube_sim::{Sim, SimOptions};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+/// Generous bound for anything a test waits for; a pass takes far less.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A simulated cluster and a directory with its kubeconfig.
+pub struct Cluster {
+    pub sim: Sim,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    pub async fn start() -> Cluster {
+        Cluster::start_with(SimOptions::default()).await
+    }
+
+    pub async fn start_with(opts: SimOptions) -> Cluster {
+        let sim = Sim::start(opts).await.expect("the simulator starts");
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).unwrap();
+        Cluster {
+            sim,
+            dir,
+            kubeconfig,
+        }
+    }
+
+    /// A ktail command with a scrubbed environment and this cluster's kubeconfig.
+    pub fn ktail(&self, args: &[&str]) -> Command {
+        let mut cmd = ktail_command(self.dir.path());
+        cmd.env("KUBECONFIG", &self.kubeconfig);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs ktail to its end (it must end within `TIMEOUT`).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        run(self.ktail(args)).await
+    }
+
+    /// Starts ktail and collects its output while it runs.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        Running::spawn(self.ktail(args))
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// ktail with nothing inherited from the developer's environment.
+pub fn ktail_command(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ktail"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// What a finished run printed.
+#[derive(Debug)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// stderr must be exactly one line, a clear message, never a panic or a debug dump.
+    pub fn assert_one_error_line(&self, code: i32, needle: &str) {
+        assert_eq!(self.code, Some(code), "exit code; stderr: {}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr, got: {:?}", self.stderr);
+        assert!(lines[0].starts_with("ktail: "), "{:?}", lines[0]);
+        assert!(
+            lines[0].contains(needle),
+            "{:?} should mention {needle:?}",
+            lines[0]
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        assert!(self.stdout.is_empty(), "nothing on stdout: {}", self.stdout);
+    }
+}
+
+pub async fn run(mut cmd: Command) -> Output {
+    let child = cmd.spawn().expect("ktail starts");
+    let out = tokio::time::timeout(TIMEOUT, child.wait_with_output())
+        .await
+        .expect("ktail finishes in time")
+        .unwrap();
+    Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A ktail process that is still running, with its output collected line by line.
+pub struct Running {
+    pub child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    changed: watch::Receiver<u64>,
+}
+
+impl Running {
+    pub fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd.spawn().expect("ktail starts");
+        let (tx, changed) = watch::channel(0u64);
+        let tx = Arc::new(tx);
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        collect(child.stdout.take().unwrap(), stdout.clone(), tx.clone());
+        collect(child.stderr.take().unwrap(), stderr.clone(), tx);
+        Running {
+            child,
+            stdout,
+            stderr,
+            changed,
+        }
+    }
+
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until `cond(stdout, stderr)` holds, re-checking whenever output arrives.
+    pub async fn wait_until(&mut self, what: &str, cond: impl Fn(&[String], &[String]) -> bool) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            if cond(&self.stdout(), &self.stderr()) {
+                return;
+            }
+            match tokio::time::timeout_at(deadline, self.changed.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    // Both pipes closed: one last look.
+                    assert!(
+                        cond(&self.stdout(), &self.stderr()),
+                        "ktail ended before: {what}\nstderr: {:?}",
+                        self.stderr()
+                    );
+                    return;
+                }
+                Err(_) => panic!(
+                    "timed out waiting for: {what}\nstderr: {:?}\nlast stdout: {:?}",
+                    self.stderr(),
+                    self.stdout().iter().rev().take(5).collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.id().expect("ktail still runs") as i32;
+        // SAFETY: kill(2) with a pid we own and a valid signal number.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    }
+
+    /// Waits for the process to exit (it must within `TIMEOUT`) and returns its code.
+    pub async fn exit_code(&mut self) -> Option<i32> {
+        let status = tokio::time::timeout(TIMEOUT, self.child.wait())
+            .await
+            .expect("ktail exits in time")
+            .unwrap();
+        // Let the collectors read what is left in the pipes.
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while self.changed.changed().await.is_ok() {}
+        })
+        .await;
+        status.code()
+    }
+}
+
+fn collect(
+    pipe: impl AsyncRead + Unpin + Send + 'static,
+    into: Arc<Mutex<Vec<String>>>,
+    tx: Arc<watch::Sender<u64>>,
+) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            into.lock().unwrap().push(line);
+            tx.send_modify(|n| *n += 1);
+        }
+        drop(tx);
+    });
+}
+
+/// A generated line as printed: the prefix ktail put before it, and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    pub prefix: String,
+    pub pod: String,
+    pub container: String,
+    pub seq: u64,
+}
+
+/// Parses `<prefix>pod=<pod> container=<c> seq=<n> …`.
+pub fn parse_generated(line: &str) -> Option<Generated> {
+    let at = line.find("pod=")?;
+    let mut fields = line[at..].split(' ');
+    let pod = fields.next()?.strip_prefix("pod=")?.to_string();
+    let container = fields.next()?.strip_prefix("container=")?.to_string();
+    let seq = fields.next()?.strip_prefix("seq=")?.parse().ok()?;
+    Some(Generated {
+        prefix: line[..at].to_string(),
+        pod,
+        container,
+        seq,
+    })
+}
+
+/// Every generated line printed, by (pod, container), checking each one's prefix is
+/// `<pod> <container> ` (with `ns` first when given).
+pub fn tally(
+    lines: &[impl AsRef<str>],
+    namespace_of: Option<&dyn Fn(&str) -> String>,
+) -> BTreeMap<(String, String), Vec<u64>> {
+    let mut out: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    for line in lines {
+        let Some(g) = parse_generated(line.as_ref()) else {
+            continue;
+        };
+        let want = match namespace_of {
+            Some(ns) => format!("{} {} {} ", ns(&g.pod), g.pod, g.container),
+            None => format!("{} {} ", g.pod, g.container),
+        };
+        assert_eq!(g.prefix, want, "prefix of {:?}", line.as_ref());
+        out.entry((g.pod, g.container)).or_default().push(g.seq);
+    }
+    out
+}
+
+/// Asserts that `seqs` is exactly 0..n, each once, in order, and returns n.
+pub fn assert_exactly_once(what: &str, seqs: &[u64]) -> u64 {
+    let dups = seqs.len() - seqs.iter().collect::<BTreeSet<_>>().len();
+    let expected: Vec<u64> = (0..seqs.len() as u64).collect();
+    let missing = expected.iter().filter(|s| !seqs.contains(s)).count();
+    assert!(
+        dups == 0 && seqs == expected,
+        "{what}: {missing} lost, {dups} duplicated (printed {} lines, first out of order at {:?})",
+        seqs.len(),
+        seqs.iter().zip(&expected).position(|(a, b)| a != b)
+    );
+    seqs.len() as u64
+}
+
+/// Waits until the simulator says `cond`.
+pub async fn sim_wait(sim: &Sim, what: &str, cond: impl Fn(&Sim) -> bool) {
+    assert!(
+        sim.wait_for(TIMEOUT, cond).await,
+        "timed out waiting for the cluster: {what}"
+    );
+}
