@@ -352,8 +352,12 @@ impl Store {
 
     /// Forgets the whole history: open watches end with 410 and resuming from any earlier
     /// revision is too old, as after an etcd compaction.
+    ///
+    /// The revision moves on by one (as if another resource was written), so the revision
+    /// every client holds is now too old while a fresh list gets a usable one.
     pub(crate) fn compact(&mut self) {
         self.history.clear();
+        self.rv += 1;
         self.horizon = self.rv;
         self.epoch += 1;
     }
@@ -415,8 +419,8 @@ mod tests {
         assert_eq!(rvs, [3, 4]);
         assert_eq!(s.events_after(4).unwrap().count(), 0);
         s.compact();
-        assert_eq!(s.events_after(3).err(), Some(Expired { horizon: 4 }));
-        assert!(s.events_after(4).is_ok());
+        assert_eq!(s.events_after(4).err(), Some(Expired { horizon: 5 }));
+        assert!(s.events_after(5).is_ok());
         assert!(s.snapshot(Resource::Pod, None, 3).is_err());
     }
 }

@@ -1,0 +1,639 @@
+//! Wire-level checks of the simulated API server with a minimal HTTP/1.1 client: what a
+//! real client sees byte for byte (headers before events, in-band 410s, bookmark shapes,
+//! selector transitions, paging, log streams ending, Status bodies).
+
+use std::time::Duration;
+
+use kube_sim::{ContainerSpec, PodSpec, Sim, SimOptions, WorkloadSpec};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Bounds every await of a test.
+async fn within<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT, f)
+        .await
+        .expect("timed out waiting for the server")
+}
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    r: BufReader<TcpStream>,
+    chunked: bool,
+    length: Option<usize>,
+    done: bool,
+    pending: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The next piece of body; None at the end of the body.
+    async fn chunk(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        if !self.chunked {
+            self.done = true;
+            let mut buf = vec![0; self.length.unwrap_or(0)];
+            self.r.read_exact(&mut buf).await.ok()?;
+            return Some(buf);
+        }
+        let mut line = String::new();
+        if self.r.read_line(&mut line).await.ok()? == 0 {
+            self.done = true;
+            return None;
+        }
+        let size = usize::from_str_radix(line.trim(), 16).ok()?;
+        let mut buf = vec![0; size + 2];
+        self.r.read_exact(&mut buf).await.ok()?;
+        buf.truncate(size);
+        if size == 0 {
+            self.done = true;
+            return None;
+        }
+        Some(buf)
+    }
+
+    /// The next `\n`-terminated line of the body.
+    async fn line(&mut self) -> Option<String> {
+        loop {
+            if let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
+                let rest = self.pending.split_off(i + 1);
+                let line = std::mem::replace(&mut self.pending, rest);
+                return Some(String::from_utf8_lossy(&line[..i]).into_owned());
+            }
+            let c = self.chunk().await?;
+            self.pending.extend_from_slice(&c);
+        }
+    }
+
+    async fn json_line(&mut self) -> Option<Value> {
+        let l = within(self.line()).await?;
+        Some(serde_json::from_str(&l).expect("one JSON object per line"))
+    }
+
+    async fn body(mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.pending);
+        while let Some(c) = within(self.chunk()).await {
+            out.extend_from_slice(&c);
+        }
+        out
+    }
+
+    async fn json(self) -> Value {
+        let ct = self.header("content-type").unwrap_or("").to_string();
+        assert_eq!(ct, "application/json");
+        serde_json::from_slice(&self.body().await).expect("JSON body")
+    }
+}
+
+async fn request(sim: &Sim, path: &str, token: Option<&str>, extra: &[(&str, &str)]) -> Resp {
+    let mut s = within(TcpStream::connect(sim.addr())).await.unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut r = BufReader::new(s);
+    let mut status_line = String::new();
+    within(r.read_line(&mut status_line)).await.unwrap();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let mut headers = Vec::new();
+    loop {
+        let mut l = String::new();
+        within(r.read_line(&mut l)).await.unwrap();
+        let l = l.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok());
+    Resp {
+        status,
+        headers,
+        r,
+        chunked,
+        length,
+        done: false,
+        pending: Vec::new(),
+    }
+}
+
+async fn get(sim: &Sim, path: &str) -> Resp {
+    request(sim, path, Some("sim-token"), &[]).await
+}
+
+async fn start() -> Sim {
+    Sim::start(SimOptions::default()).await.unwrap()
+}
+
+async fn list_rv(sim: &Sim, path: &str) -> String {
+    let v = get(sim, path).await.json().await;
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn app(name: &str) -> ContainerSpec {
+    ContainerSpec::new(name).image("nginx:1.27")
+}
+
+#[tokio::test]
+async fn watch_headers_arrive_before_any_event() {
+    let sim = start().await;
+    let rv = list_rv(&sim, "/api/v1/namespaces/default/pods").await;
+    let mut w = get(
+        &sim,
+        &format!("/api/v1/namespaces/default/pods?&watch=true&timeoutSeconds=290&allowWatchBookmarks=true&resourceVersion={rv}"),
+    )
+    .await;
+    assert_eq!(w.status, 200);
+    assert_eq!(w.header("content-type"), Some("application/json"));
+    assert!(w.chunked);
+    sim.create_pod("default", PodSpec::new("p1").container(app("app")));
+    let ev = w.json_line().await.unwrap();
+    assert_eq!(ev["type"], "ADDED");
+    assert_eq!(ev["object"]["kind"], "Pod");
+    assert_eq!(ev["object"]["apiVersion"], "v1");
+    assert_eq!(ev["object"]["metadata"]["name"], "p1");
+    assert!(
+        ev["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn too_old_resource_version_is_an_in_band_410() {
+    let sim = Sim::start(SimOptions {
+        watch_history: 3,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    for i in 0..5 {
+        sim.create_pod(
+            "default",
+            PodSpec::new(&format!("p{i}")).container(app("app")),
+        );
+    }
+    let mut w = get(
+        &sim,
+        "/api/v1/namespaces/default/pods?&watch=true&resourceVersion=2",
+    )
+    .await;
+    assert_eq!(w.status, 200);
+    let ev = w.json_line().await.unwrap();
+    assert_eq!(ev["type"], "ERROR");
+    assert_eq!(ev["object"]["kind"], "Status");
+    assert_eq!(ev["object"]["code"], 410);
+    assert_eq!(ev["object"]["reason"], "Expired");
+    let msg = ev["object"]["message"].as_str().unwrap();
+    assert!(msg.starts_with("too old resource version: 2 ("), "{msg}");
+    assert!(
+        within(w.line()).await.is_none(),
+        "the watch closes after the error"
+    );
+
+    // Exact list of a compacted revision is a plain 410.
+    let r = get(
+        &sim,
+        "/api/v1/namespaces/default/pods?limit=1&resourceVersion=2",
+    )
+    .await;
+    assert_eq!(r.status, 410);
+    assert_eq!(r.json().await["reason"], "Expired");
+}
+
+#[tokio::test]
+async fn expire_watches_ends_open_watches_with_410() {
+    let sim = start().await;
+    let rv = list_rv(&sim, "/api/v1/pods").await;
+    let mut w = get(&sim, &format!("/api/v1/pods?watch=1&resourceVersion={rv}")).await;
+    assert_eq!(w.status, 200);
+    sim.expire_watches();
+    let ev = w.json_line().await.unwrap();
+    assert_eq!(ev["type"], "ERROR");
+    assert_eq!(ev["object"]["code"], 410);
+    assert!(within(w.line()).await.is_none());
+    // Resuming from the old revision is too old now.
+    let mut w = get(&sim, &format!("/api/v1/pods?watch=1&resourceVersion={rv}")).await;
+    sim.create_pod("default", PodSpec::new("late").container(app("app")));
+    let ev = w.json_line().await.unwrap();
+    assert_eq!(ev["type"], "ERROR");
+}
+
+#[tokio::test]
+async fn streaming_list_ends_with_the_initial_events_bookmark() {
+    let sim = start().await;
+    sim.create_pod("default", PodSpec::new("a").container(app("app")));
+    sim.create_pod("default", PodSpec::new("b").container(app("app")));
+    let mut w = get(
+        &sim,
+        "/api/v1/namespaces/default/pods?&watch=true&timeoutSeconds=290&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion=0",
+    )
+    .await;
+    let mut names = Vec::new();
+    for _ in 0..2 {
+        let ev = w.json_line().await.unwrap();
+        assert_eq!(ev["type"], "ADDED");
+        names.push(
+            ev["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    let bm = w.json_line().await.unwrap();
+    assert_eq!(bm["type"], "BOOKMARK");
+    assert_eq!(bm["object"]["kind"], "Pod");
+    assert_eq!(bm["object"]["apiVersion"], "v1");
+    assert_eq!(
+        bm["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert!(
+        bm["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .is_some()
+    );
+
+    // sendInitialEvents without NotOlderThan is rejected before streaming.
+    let r = get(
+        &sim,
+        "/api/v1/namespaces/default/pods?watch=true&sendInitialEvents=true",
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    let st = r.json().await;
+    assert_eq!(st["reason"], "Invalid");
+    assert_eq!(st["details"]["kind"], "ListOptions");
+}
+
+#[tokio::test]
+async fn watch_timeout_ends_cleanly_after_a_bookmark() {
+    let sim = start().await;
+    let rv = list_rv(&sim, "/api/v1/pods").await;
+    let mut w = get(
+        &sim,
+        &format!(
+            "/api/v1/pods?watch=true&timeoutSeconds=1&allowWatchBookmarks=true&resourceVersion={rv}"
+        ),
+    )
+    .await;
+    let bm = w.json_line().await.unwrap();
+    assert_eq!(bm["type"], "BOOKMARK");
+    assert_eq!(bm["object"]["metadata"]["resourceVersion"], rv.as_str());
+    assert!(within(w.line()).await.is_none());
+}
+
+#[tokio::test]
+async fn selector_transitions_become_added_and_deleted() {
+    let sim = start().await;
+    let rv = list_rv(&sim, "/api/v1/namespaces/default/pods").await;
+    let mut w = get(
+        &sim,
+        &format!("/api/v1/namespaces/default/pods?watch=true&fieldSelector=status.phase%3DRunning&resourceVersion={rv}"),
+    )
+    .await;
+    sim.create_pod(
+        "default",
+        PodSpec::new("slow")
+            .restart_policy("Never")
+            .container(app("app").start_delay(Duration::from_millis(200))),
+    );
+    let ev = w.json_line().await.unwrap();
+    assert_eq!(
+        ev["type"], "ADDED",
+        "Pending -> Running enters the selector"
+    );
+    assert_eq!(ev["object"]["status"]["phase"], "Running");
+    sim.terminate_container("default", "slow", "app", 0);
+    let ev = w.json_line().await.unwrap();
+    assert_eq!(ev["type"], "DELETED", "Running -> Succeeded leaves it");
+    assert_eq!(ev["object"]["status"]["phase"], "Succeeded");
+}
+
+#[tokio::test]
+async fn paging_keeps_the_first_page_snapshot() {
+    let sim = start().await;
+    for i in 0..5 {
+        sim.create_pod(
+            "default",
+            PodSpec::new(&format!("p{i}")).container(app("app")),
+        );
+    }
+    let first = get(&sim, "/api/v1/namespaces/default/pods?&limit=2")
+        .await
+        .json()
+        .await;
+    let rv = first["metadata"]["resourceVersion"].clone();
+    assert_eq!(first["metadata"]["remainingItemCount"], 3);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert!(
+        first["items"][0].get("kind").is_none(),
+        "list items carry no kind"
+    );
+    sim.create_pod("default", PodSpec::new("p9").container(app("app")));
+    sim.delete_pod("default", "p3", Duration::ZERO);
+    let mut names: Vec<String> = Vec::new();
+    let mut page = first;
+    for _ in 0..10 {
+        assert_eq!(page["metadata"]["resourceVersion"], rv);
+        for it in page["items"].as_array().unwrap() {
+            names.push(it["metadata"]["name"].as_str().unwrap().to_string());
+        }
+        let Some(cont) = page["metadata"]["continue"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+        else {
+            break;
+        };
+        page = get(
+            &sim,
+            &format!("/api/v1/namespaces/default/pods?&limit=2&continue={cont}"),
+        )
+        .await
+        .json()
+        .await;
+    }
+    assert_eq!(names, ["p0", "p1", "p2", "p3", "p4"]);
+}
+
+#[tokio::test]
+async fn tables_for_kubectl() {
+    let sim = start().await;
+    sim.create_deployment("default", WorkloadSpec::new("web", 2).container(app("app")));
+    let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+    let t = request(
+        &sim,
+        "/api/v1/namespaces/default/pods?limit=500",
+        Some("sim-token"),
+        &[("Accept", accept)],
+    )
+    .await
+    .json()
+    .await;
+    assert_eq!(t["kind"], "Table");
+    let cols: Vec<&str> = t["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols[..5], ["Name", "Ready", "Status", "Restarts", "Age"]);
+    let rows = t["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["cells"][1], "1/1");
+    assert_eq!(rows[0]["cells"][2], "Running");
+    assert_eq!(rows[0]["object"]["kind"], "PartialObjectMetadata");
+    let d = request(
+        &sim,
+        "/apis/apps/v1/namespaces/default/deployments",
+        Some("sim-token"),
+        &[("Accept", accept)],
+    )
+    .await
+    .json()
+    .await;
+    assert_eq!(d["rows"][0]["cells"][1], "2/2");
+}
+
+#[tokio::test]
+async fn follow_ends_when_the_container_terminates() {
+    let sim = start().await;
+    sim.create_pod(
+        "default",
+        PodSpec::new("p").container(app("app").lines(["one", "two"])),
+    );
+    let mut r = get(
+        &sim,
+        "/api/v1/namespaces/default/pods/p/log?&container=app&follow=true",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(within(r.line()).await.as_deref(), Some("one"));
+    assert_eq!(within(r.line()).await.as_deref(), Some("two"));
+    sim.log("default", "p", "app", "three");
+    assert_eq!(within(r.line()).await.as_deref(), Some("three"));
+    sim.terminate_container("default", "p", "app", 0);
+    assert_eq!(within(r.line()).await, None, "clean end after termination");
+}
+
+#[tokio::test]
+async fn previous_logs_after_a_restart() {
+    let sim = start().await;
+    sim.create_pod(
+        "default",
+        PodSpec::new("p").container(app("app").lines(["first run"])),
+    );
+    let r = get(&sim, "/api/v1/namespaces/default/pods/p/log?previous=true").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json().await["message"],
+        "previous terminated container \"app\" in pod \"p\" not found"
+    );
+    sim.restart_container("default", "p", "app", 137);
+    sim.log("default", "p", "app", "second run");
+    let prev = get(&sim, "/api/v1/namespaces/default/pods/p/log?previous=true")
+        .await
+        .body()
+        .await;
+    assert_eq!(prev, b"first run\n");
+    let cur = get(&sim, "/api/v1/namespaces/default/pods/p/log")
+        .await
+        .body()
+        .await;
+    assert_eq!(cur, b"second run\n");
+    let pod = sim.pod("default", "p").unwrap();
+    let st = &pod["status"]["containerStatuses"][0];
+    assert_eq!(st["restartCount"], 1);
+    assert_eq!(st["lastState"]["terminated"]["exitCode"], 137);
+    assert_ne!(
+        st["containerID"],
+        st["lastState"]["terminated"]["containerID"]
+    );
+}
+
+#[tokio::test]
+async fn log_errors_and_no_content() {
+    let sim = start().await;
+    sim.create_pod(
+        "default",
+        PodSpec::new("multi")
+            .init_container(app("init-db"))
+            .container(app("app"))
+            .container(app("sidecar")),
+    );
+    sim.create_pod(
+        "default",
+        PodSpec::new("pending").node(None).container(app("app")),
+    );
+    sim.create_pod(
+        "default",
+        PodSpec::new("pull").container(app("app").waiting("ImagePullBackOff")),
+    );
+
+    let r = get(&sim, "/api/v1/namespaces/default/pods/multi/log").await;
+    assert_eq!(r.status, 400);
+    let st = r.json().await;
+    assert_eq!(st["reason"], "BadRequest");
+    assert_eq!(
+        st["message"],
+        "a container name must be specified for pod multi, choose one of: [init-db app sidecar]"
+    );
+    let r = get(
+        &sim,
+        "/api/v1/namespaces/default/pods/multi/log?container=nope",
+    )
+    .await;
+    assert_eq!(
+        r.json().await["message"],
+        "container nope is not valid for pod multi"
+    );
+    let r = get(&sim, "/api/v1/namespaces/default/pods/pull/log").await;
+    assert_eq!(
+        r.json().await["message"],
+        "container \"app\" in pod \"pull\" is waiting to start: trying and failing to pull image"
+    );
+    let r = get(&sim, "/api/v1/namespaces/default/pods/nope/log").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json().await["message"], "pods \"nope\" not found");
+    let r = get(
+        &sim,
+        "/api/v1/namespaces/default/pods/pending/log?follow=true",
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = get(
+        &sim,
+        "/api/v1/namespaces/default/pods/multi/log?container=app&tailLines=-1",
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json().await["details"]["kind"], "PodLogOptions");
+}
+
+#[tokio::test]
+async fn unauthorized_and_forbidden() {
+    let sim = start().await;
+    let r = request(&sim, "/api/v1/pods", None, &[]).await;
+    assert_eq!(r.status, 401);
+    let st = r.json().await;
+    assert_eq!(st["message"], "Unauthorized");
+    assert_eq!(st["reason"], "Unauthorized");
+    let r = request(&sim, "/api/v1/pods", Some("wrong"), &[]).await;
+    assert_eq!(r.status, 401);
+    let r = request(&sim, "/version", None, &[]).await;
+    assert_eq!(r.status, 200);
+
+    sim.create_namespace("secret");
+    sim.create_pod("secret", PodSpec::new("p").container(app("app")));
+    sim.forbid_namespace("secret");
+    let r = get(&sim, "/api/v1/namespaces/secret/pods").await;
+    assert_eq!(r.status, 403);
+    let st = r.json().await;
+    assert_eq!(st["reason"], "Forbidden");
+    assert_eq!(
+        st["message"],
+        "pods is forbidden: User \"sim-user\" cannot list resource \"pods\" in API group \"\" in the namespace \"secret\""
+    );
+    let r = get(&sim, "/api/v1/namespaces/secret/pods/p/log?container=app").await;
+    assert_eq!(
+        r.json().await["message"],
+        "pods \"p\" is forbidden: User \"sim-user\" cannot get resource \"pods/log\" in API group \"\" in the namespace \"secret\""
+    );
+    let r = get(&sim, "/api/v1/namespaces/secret/pods?watch=true").await;
+    assert!(
+        r.json().await["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot watch resource")
+    );
+}
+
+#[tokio::test]
+async fn injected_failures_and_unknown_paths() {
+    let sim = start().await;
+    sim.fail_next(1, 429, Some(2));
+    let r = get(&sim, "/api/v1/pods").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    assert_eq!(r.json().await["details"]["retryAfterSeconds"], 2);
+    assert_eq!(get(&sim, "/api/v1/pods").await.status, 200);
+    let r = get(&sim, "/api/v1/widgets").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json().await["message"],
+        "the server could not find the requested resource"
+    );
+    let r = get(&sim, "/apis/apps/v1/namespaces/default/deployments/nope").await;
+    assert_eq!(
+        r.json().await["message"],
+        "deployments.apps \"nope\" not found"
+    );
+    assert_eq!(sim.request_count(), 4);
+}
+
+#[tokio::test]
+async fn rolling_update_replaces_pods_one_by_one() {
+    let sim = start().await;
+    sim.set_controller_grace(Duration::from_millis(50));
+    sim.create_deployment(
+        "default",
+        WorkloadSpec::new("web", 2).container(app("app").start_delay(Duration::from_millis(50))),
+    );
+    let old: Vec<String> = sim.pod_names("default");
+    assert_eq!(old.len(), 2);
+    let pod = sim.pod("default", &old[0]).unwrap();
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
+    assert!(pod["metadata"]["labels"]["pod-template-hash"].is_string());
+    sim.set_image("default", "web", "app", "nginx:1.28");
+    let done = sim
+        .wait_for(WAIT, |s| {
+            let names = s.pod_names("default");
+            names.len() == 2
+                && names.iter().all(|n| !old.contains(n))
+                && names.iter().all(|n| {
+                    s.pod("default", n)
+                        .is_some_and(|p| p["status"]["phase"] == "Running")
+                })
+        })
+        .await;
+    assert!(done, "rollout finished: {:?}", sim.pod_names("default"));
+    let rs = get(&sim, "/apis/apps/v1/namespaces/default/replicasets")
+        .await
+        .json()
+        .await;
+    assert_eq!(rs["items"].as_array().unwrap().len(), 2);
+}
