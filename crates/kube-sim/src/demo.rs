@@ -58,7 +58,7 @@ pub async fn run_demo(sim: Sim) {
             if pod.starts_with("web-") {
                 sim.log("demo", &pod, "app", &access_line(n, &pod));
                 if n.is_multiple_of(3) {
-                    sim.log("demo", &pod, "sidecar", &sidecar_line(n));
+                    sim.log("demo", &pod, "sidecar", &sidecar_line(n, &pod));
                 }
             } else if pod == "db-0" && n.is_multiple_of(8) {
                 sim.log("demo", &pod, "postgres", &db_line(n));
@@ -98,7 +98,8 @@ fn access_line(n: u64, pod: &str) -> String {
     )
 }
 
-fn sidecar_line(n: u64) -> String {
+fn sidecar_line(seq: u64, pod: &str) -> String {
+    let n = seq ^ crate::meta::fnv64(pod.as_bytes());
     let level = pick(n, 11, &["info", "info", "info", "debug", "warn", "error"]);
     let msg = match level {
         "warn" => "retrying flush to output: upstream connection timed out",
@@ -115,8 +116,9 @@ fn sidecar_line(n: u64) -> String {
         ),
     };
     format!(
-        "{{\"ts\":\"{}\",\"level\":\"{level}\",\"component\":\"forwarder\",\"msg\":\"{msg}\",\"seq\":{n}}}",
-        jiff::Timestamp::now()
+        "{{\"ts\":\"{}\",\"level\":\"{level}\",\"component\":\"forwarder\",\"msg\":\"{msg}\",\"seq\":{}}}",
+        jiff::Timestamp::now(),
+        seq
     )
 }
 

@@ -637,3 +637,44 @@ async fn rolling_update_replaces_pods_one_by_one() {
         .await;
     assert_eq!(rs["items"].as_array().unwrap().len(), 2);
 }
+
+/// Bulk log throughput over plain HTTP (run with `--release -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn bulk_log_throughput() {
+    let sim = Sim::start(SimOptions {
+        chunking: kube_sim::Chunking::Coalesced,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let lines = 3_000_000;
+    sim.create_pod(
+        "default",
+        PodSpec::new("bulk").container(app("app").backlog(lines)),
+    );
+    for timestamps in [false, true] {
+        let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+        let req = format!(
+            "GET /api/v1/namespaces/default/pods/bulk/log?timestamps={timestamps} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sim-token\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let start = std::time::Instant::now();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0usize;
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "timestamps={timestamps}: {:.1} MB in {secs:.2}s = {:.0} MB/s",
+            total as f64 / 1e6,
+            total as f64 / 1e6 / secs
+        );
+        assert!(total > lines as usize * 90);
+    }
+}
