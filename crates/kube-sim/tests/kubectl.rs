@@ -959,3 +959,42 @@ async fn errors_read_like_a_real_cluster() {
         "{out:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_follow_sees_clean_ends_and_resets() {
+    let env = logs_env().await;
+    let sim = &env.sim;
+    // A clean end while the container keeps running: kubectl just stops, successfully.
+    let mut follow = env.stream(&["logs", "-n", "shop", "app-1", "-c", "app", "-f"]);
+    follow.until("the backlog", |seen| seen.len() >= 3).await;
+    sim.end_log_streams(kube_sim::StreamEnd::Clean);
+    let (code, stderr) = follow.exit().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // A reset mid-stream: the chunked body never completes and kubectl reports it.
+    let mut follow = env.stream(&["logs", "-n", "shop", "app-1", "-c", "app", "-f"]);
+    follow.until("the backlog", |seen| seen.len() >= 3).await;
+    sim.end_log_streams(kube_sim::StreamEnd::Reset);
+    let (code, stderr) = follow.exit().await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("unexpected EOF"), "{stderr}");
+    // The container still runs and new requests work.
+    assert_eq!(app_logs(&env, &["-c", "app"]).await, "one\ntwo\nthree\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_log_hides_old_lines_but_follow_continues() {
+    let env = logs_env().await;
+    let sim = &env.sim;
+    let mut follow = env.stream(&["logs", "-n", "shop", "app-1", "-c", "app", "-f"]);
+    follow.until("the backlog", |seen| seen.len() >= 3).await;
+    sim.rotate_log("shop", "app-1", "app");
+    sim.log("shop", "app-1", "app", "after rotation");
+    follow
+        .until("the line after the rotation", |seen| {
+            seen.iter().any(|l| l == "after rotation")
+        })
+        .await;
+    assert_eq!(follow.seen, ["one", "two", "three", "after rotation"]);
+    // Only the current file is served to new requests.
+    assert_eq!(app_logs(&env, &["-c", "app"]).await, "after rotation\n");
+}
