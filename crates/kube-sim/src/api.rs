@@ -26,6 +26,9 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
     if let Some(resp) = apply_faults(&shared).await {
         return resp;
     }
+    if trace_enabled() {
+        eprintln!("kube-sim: {} {}", req.method(), req.uri());
+    }
     let path = req.uri().path().to_string();
     let anonymous = matches!(path.as_str(), "/version" | "/version/")
         || ["/healthz", "/livez", "/readyz"]
@@ -48,6 +51,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
         Ok(r) => r,
         Err(e) => e.response(),
     }
+}
+
+/// `KUBE_SIM_TRACE=1` prints every request line to stderr, for debugging clients.
+fn trace_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("KUBE_SIM_TRACE").is_some_and(|v| v != "0"))
 }
 
 /// Stall and fail-next faults, applied before anything else looks at the request.

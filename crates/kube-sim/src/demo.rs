@@ -68,7 +68,7 @@ pub async fn run_demo(sim: Sim) {
 }
 
 fn pick<'a>(n: u64, salt: u64, items: &[&'a str]) -> &'a str {
-    let h = crate::meta::fnv64(&(n * 31 + salt).to_le_bytes());
+    let h = crate::meta::fnv64(&n.wrapping_mul(31).wrapping_add(salt).to_le_bytes());
     items[(h % items.len() as u64) as usize]
 }
 
@@ -88,7 +88,7 @@ fn access_line(n: u64, pod: &str) -> String {
     let method = pick(n, 7, &["GET", "GET", "GET", "POST", "PUT"]);
     let status = pick(n, 3, &["200", "200", "200", "201", "304", "404", "500"]);
     let ip = 10 + (crate::meta::fnv64(&n.to_le_bytes()) % 200);
-    let ms = crate::meta::fnv64(&(n + 1).to_le_bytes()) % 900 + 3;
+    let ms = crate::meta::fnv64(&n.wrapping_add(1).to_le_bytes()) % 900 + 3;
     let now = jiff::Timestamp::now().strftime("%d/%b/%Y:%H:%M:%S +0000");
     format!(
         "10.244.0.{ip} - - [{now}] \"{method} {path} HTTP/1.1\" {status} {} \"-\" \"Mozilla/5.0\" rt={}.{:03}",
