@@ -1688,3 +1688,230 @@ fn job_json(j: &Job, st: Stats) -> Value {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str) -> ContainerSpec {
+        ContainerSpec::new(name).image("nginx:1.27")
+    }
+
+    fn pod_json(c: &Cluster, ns: &str, name: &str) -> Value {
+        let key = (ns.to_string(), name.to_string());
+        (*c.store.get(Resource::Pod, &key).expect("pod served").obj).clone()
+    }
+
+    fn committed(mut c: Cluster) -> Cluster {
+        c.commit();
+        c
+    }
+
+    #[test]
+    fn pods_without_delays_run_at_once_after_their_init_containers() {
+        let mut c = Cluster::new(100);
+        c.create_pod(
+            "ns",
+            PodSpec::new("p")
+                .init_container(app("init").lines(["migrating"]))
+                .container(app("app").backlog(5)),
+        );
+        let c = committed(c);
+        let p = pod_json(&c, "ns", "p");
+        assert_eq!(p["status"]["phase"], "Running");
+        assert_eq!(
+            p["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+            "Completed"
+        );
+        assert!(p["status"]["containerStatuses"][0]["state"]["running"].is_object());
+        assert_eq!(c.generated[&("ns".into(), "p".into(), "app".into())], 5);
+        // The namespace was created on demand.
+        assert!(
+            c.store
+                .get(Resource::Namespace, &(String::new(), "ns".into()))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn start_delays_and_waiting_reasons_keep_pods_pending() {
+        let mut c = Cluster::new(100);
+        c.create_pod(
+            "ns",
+            PodSpec::new("slow").container(app("app").start_delay(Duration::from_secs(60))),
+        );
+        c.create_pod(
+            "ns",
+            PodSpec::new("pull").container(app("app").waiting("ErrImagePull")),
+        );
+        c.create_pod(
+            "ns",
+            PodSpec::new("nowhere").node(None).container(app("app")),
+        );
+        let c = committed(c);
+        let slow = pod_json(&c, "ns", "slow");
+        assert_eq!(slow["status"]["phase"], "Pending");
+        assert_eq!(
+            slow["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ContainerCreating"
+        );
+        assert!(
+            slow["status"]["containerStatuses"][0]
+                .get("containerID")
+                .is_none()
+        );
+        let pull = pod_json(&c, "ns", "pull");
+        assert_eq!(
+            pull["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ErrImagePull"
+        );
+        let nowhere = pod_json(&c, "ns", "nowhere");
+        assert!(nowhere["spec"].get("nodeName").is_none());
+        assert_eq!(
+            nowhere["status"]["conditions"][0]["reason"],
+            "Unschedulable"
+        );
+    }
+
+    #[test]
+    fn crash_loop_then_restart() {
+        let mut c = Cluster::new(100);
+        c.create_pod("ns", PodSpec::new("p").container(app("app")));
+        c.commit();
+        let first_id =
+            pod_json(&c, "ns", "p")["status"]["containerStatuses"][0]["containerID"].clone();
+        c.crash_loop("ns", "p", "app");
+        c.commit();
+        let st = pod_json(&c, "ns", "p")["status"].clone();
+        assert_eq!(
+            st["phase"], "Running",
+            "a crash-looping container counts as stopped"
+        );
+        let cs = &st["containerStatuses"][0];
+        assert_eq!(cs["state"]["waiting"]["reason"], "CrashLoopBackOff");
+        assert_eq!(cs["lastState"]["terminated"]["exitCode"], 1);
+        assert_eq!(cs["lastState"]["terminated"]["containerID"], first_id);
+        assert_eq!(cs["restartCount"], 1);
+        c.restart_container("ns", "p", "app", 0);
+        c.commit();
+        let cs = pod_json(&c, "ns", "p")["status"]["containerStatuses"][0].clone();
+        assert!(cs["state"]["running"].is_object());
+        assert_eq!(cs["restartCount"], 1, "the crash was already counted");
+        assert_ne!(cs["containerID"], first_id);
+        c.terminate_container("ns", "p", "app", 2);
+        c.commit();
+        let cs = pod_json(&c, "ns", "p")["status"]["containerStatuses"][0].clone();
+        assert_eq!(cs["state"]["terminated"]["reason"], "Error");
+        assert_eq!(cs["state"]["terminated"]["exitCode"], 2);
+    }
+
+    #[test]
+    fn rolling_update_surges_by_one_and_keeps_revisions() {
+        let mut c = Cluster::new(1000);
+        c.create_deployment("ns", &WorkloadSpec::new("web", 2).container(app("app")));
+        c.commit();
+        let old: Vec<Key> = c.pods.keys().cloned().collect();
+        assert_eq!(old.len(), 2);
+        let p = pod_json(&c, "ns", &old[0].1);
+        let hash = p["metadata"]["labels"]["pod-template-hash"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(old[0].1.starts_with(&format!("web-{hash}-")));
+        assert_eq!(p["metadata"]["generateName"], format!("web-{hash}-"));
+
+        c.set_image("ns", "web", "app", "nginx:1.28");
+        // One controller step at a time: a new ReplicaSet, one surge pod, then (as the
+        // surge pod is ready at once) an old pod is deleted, and so on.
+        assert!(c.reconcile_all());
+        assert_eq!(c.replicasets.len(), 2);
+        assert!(c.reconcile_all());
+        assert_eq!(c.pods.values().filter(|p| p.deletion.is_none()).count(), 3);
+        assert!(c.reconcile_all());
+        assert_eq!(c.pods.values().filter(|p| p.deletion.is_some()).count(), 1);
+        c.settle();
+        c.commit();
+        let active: Vec<&Pod> = c.pods.values().filter(|p| p.deletion.is_none()).collect();
+        assert_eq!(active.len(), 2);
+        assert!(
+            active
+                .iter()
+                .all(|p| !old.contains(&(p.meta.namespace.clone(), p.meta.name.clone())))
+        );
+        let d = c
+            .store
+            .get(Resource::Deployment, &("ns".into(), "web".into()))
+            .unwrap();
+        assert_eq!(
+            d.obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+            "2"
+        );
+
+        c.rollout_undo("ns", "web");
+        c.settle();
+        c.commit();
+        let d = c
+            .store
+            .get(Resource::Deployment, &("ns".into(), "web".into()))
+            .unwrap();
+        assert_eq!(
+            d.obj["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx:1.27"
+        );
+        assert_eq!(
+            d.obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+            "3"
+        );
+        assert_eq!(c.replicasets.len(), 2, "the old ReplicaSet is reused");
+    }
+
+    #[test]
+    fn statefulsets_daemonsets_and_jobs_label_their_pods() {
+        let mut c = Cluster::new(1000);
+        c.create_statefulset("ns", &WorkloadSpec::new("db", 2).container(app("pg")));
+        c.create_daemonset("ns", &WorkloadSpec::new("agent", 0).container(app("agent")));
+        c.create_job(
+            "ns",
+            &JobSpec::new("migrate")
+                .container(app("run"))
+                .run_for(Duration::ZERO),
+        );
+        c.commit();
+        let db1 = pod_json(&c, "ns", "db-1");
+        assert_eq!(
+            db1["metadata"]["labels"]["apps.kubernetes.io/pod-index"],
+            "1"
+        );
+        assert_eq!(
+            db1["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"],
+            "db-1"
+        );
+        assert_eq!(db1["metadata"]["ownerReferences"][0]["kind"], "StatefulSet");
+        let agents: Vec<&Pod> = c
+            .pods
+            .values()
+            .filter(|p| p.owner.as_ref().is_some_and(|o| o.kind == "DaemonSet"))
+            .collect();
+        let mut nodes: Vec<&str> = agents.iter().filter_map(|p| p.node.as_deref()).collect();
+        nodes.sort();
+        assert_eq!(nodes, NODES);
+        let job_pod = c
+            .pods
+            .values()
+            .find(|p| p.owner.as_ref().is_some_and(|o| o.kind == "Job"))
+            .unwrap();
+        assert_eq!(
+            job_pod.meta.labels["batch.kubernetes.io/job-name"],
+            "migrate"
+        );
+        assert_eq!(job_pod.phase(), "Succeeded");
+        c.settle();
+        c.commit();
+        let job = c
+            .store
+            .get(Resource::Job, &("ns".into(), "migrate".into()))
+            .unwrap();
+        assert_eq!(job.obj["status"]["succeeded"], 1);
+        assert_eq!(job.obj["status"]["conditions"][1]["type"], "Complete");
+    }
+}
