@@ -466,7 +466,7 @@ impl Cluster {
                             blocked = true;
                             break;
                         }
-                        let at = pod.clock + c.spec.start_delay;
+                        let at = crate::meta::after(pod.clock, c.spec.start_delay);
                         if now < at {
                             soonest(at);
                             blocked = true;
@@ -512,7 +512,7 @@ impl Cluster {
                         set_waiting(c, &r, &mut changed);
                         continue;
                     }
-                    let at = pod.clock + c.spec.start_delay;
+                    let at = crate::meta::after(pod.clock, c.spec.start_delay);
                     if now < at {
                         set_waiting(c, "ContainerCreating", &mut changed);
                         soonest(at);
@@ -606,6 +606,7 @@ impl Cluster {
     /// the object goes away when the grace period is over.
     pub(crate) fn delete_pod(&mut self, ns: &str, name: &str, grace: Duration) -> bool {
         let key = (ns.to_string(), name.to_string());
+        let grace = grace.min(Duration::from_secs(366 * 86_400));
         let Some(pod) = self.pods.get_mut(&key) else {
             return false;
         };
@@ -620,7 +621,7 @@ impl Cluster {
             pod.deletion = Some(Deletion {
                 at: at + jiff::SignedDuration::from_secs(grace.as_secs() as i64),
                 grace_secs: grace.as_secs() as i64,
-                deadline: Instant::now() + grace,
+                deadline: crate::meta::after(Instant::now(), grace),
                 finalized: false,
             });
             pod.wake.notify_one();

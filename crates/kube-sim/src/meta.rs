@@ -7,6 +7,12 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
+/// `t + d`, saturating a year out: scenario durations come from tests and must not be
+/// able to overflow a deadline.
+pub(crate) fn after(t: tokio::time::Instant, d: std::time::Duration) -> tokio::time::Instant {
+    t + d.min(std::time::Duration::from_secs(366 * 86_400))
+}
+
 /// `metav1.Time`: RFC 3339 with whole seconds and `Z`.
 pub(crate) fn fmt_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()

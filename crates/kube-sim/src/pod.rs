@@ -281,7 +281,10 @@ impl Pod {
                 c.journal.append(line.as_bytes());
             }
         }
-        c.exit_at = c.spec.exit_after.map(|(d, code)| (now + d, code));
+        c.exit_at = c
+            .spec
+            .exit_after
+            .map(|(d, code)| (crate::meta::after(now, d), code));
         c.gen_last = None;
         c.gen_budget = 0.0;
         if c.spec.rate > 0.0 && !c.generator_spawned {

@@ -414,7 +414,7 @@ impl Sim {
 
     /// Waits until `cond` holds, re-checking after every state change; false on timeout.
     pub async fn wait_for(&self, timeout: Duration, cond: impl Fn(&Sim) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::meta::after(Instant::now(), timeout);
         let mut rx = self.shared.ticked.subscribe();
         loop {
             rx.borrow_and_update();
@@ -455,7 +455,7 @@ impl Sim {
 
     /// Every request arriving within `d` is held until `d` has passed.
     pub fn stall(&self, d: Duration) {
-        self.shared.faults().stall_until = Some(Instant::now() + d);
+        self.shared.faults().stall_until = Some(crate::meta::after(Instant::now(), d));
     }
 
     /// The next `k` requests get 429 TooManyRequests (with Retry-After) or 500.

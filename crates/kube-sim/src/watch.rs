@@ -121,7 +121,8 @@ pub(crate) fn start(
         _ => {}
     }
     let timeout = match params.int("timeoutSeconds")? {
-        Some(t) if t > 0 => Duration::from_secs(t as u64),
+        // Clamped so absurd values cannot overflow the deadline.
+        Some(t) if t > 0 => Duration::from_secs((t as u64).min(366 * 86_400)),
         // The apiserver picks a random duration in [min-request-timeout, 2x] (30-60 min).
         _ => Duration::from_secs(1800 + (jiff::Timestamp::now().subsec_nanosecond() as u64 % 1800)),
     };
