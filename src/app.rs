@@ -14,16 +14,16 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
-use kube::runtime::watcher;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::cluster::{self, Cluster};
 use crate::config::{Config, NamespaceScope};
-use crate::discovery::{self, TargetEvent};
+use crate::discovery::{self, PodFilter, TargetEvent};
 use crate::error::{Error, Result, exit};
 use crate::format::Formatter;
 use crate::output::{self, Out, WriterEnd};
+use crate::scopes::{self, NsEvent};
 use crate::tail::{self, TailContext, TailEnd, TailJob};
 use crate::target::{self, InstanceState, TargetKey};
 
@@ -38,9 +38,8 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
             .map_err(|e| Error::Other(format!("reading standard input failed: {e}")))?;
     }
     let cluster = cluster::connect(&cfg, env_kubeconfig.as_deref()).await?;
-    let scopes = scopes(&cfg, &cluster);
     let show_namespace = match &cfg.namespaces {
-        NamespaceScope::All => true,
+        NamespaceScope::All | NamespaceScope::Pattern { .. } => true,
         NamespaceScope::Listed(list) => list.len() > 1,
         NamespaceScope::ContextDefault => false,
     };
@@ -55,7 +54,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
     };
 
     let (out, mut closed, writer) = output::spawn(cfg.color_stderr);
-    let scopes = preflight(&cfg, &cluster, scopes, &out).await?;
+    let namespaces = preflight(&cfg, &cluster, &out).await?;
 
     let ctx = Arc::new(TailContext {
         client: cluster.client.clone(),
@@ -72,10 +71,18 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
     });
 
     let signals = Signals::new();
+    let run = Run {
+        cfg: &cfg,
+        cluster: &cluster,
+        ctx,
+        formatter,
+    };
     let outcome = tokio::select! {
-        r = drive(&cfg, &cluster, scopes, ctx, formatter, signals) => r,
+        r = run.drive(namespaces, signals) => r,
         _ = &mut closed => Ok(Outcome::StdoutClosed),
     };
+    // The writer ends once every sender is gone: the run's context holds one.
+    drop(run);
     drop(out);
     let code = match outcome? {
         Outcome::StdoutClosed => return Ok(exit::OK),
@@ -101,88 +108,122 @@ enum Outcome {
     Signal(u8),
 }
 
-/// One API scope: a namespace, or the whole cluster.
-#[derive(Debug, Clone)]
-struct Scope {
-    namespace: Option<String>,
-}
-
-impl Scope {
-    fn api(&self, client: &kube::Client) -> Api<Pod> {
-        match &self.namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        }
-    }
-
-    fn label(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("namespace '{ns}'"),
-            None => "all namespaces".to_string(),
-        }
+fn pods_api(client: &kube::Client, namespace: Option<&str>) -> Api<Pod> {
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     }
 }
 
-fn scopes(cfg: &Config, cluster: &Cluster) -> Vec<Scope> {
-    match &cfg.namespaces {
-        NamespaceScope::All => vec![Scope { namespace: None }],
-        NamespaceScope::ContextDefault => {
-            vec![Scope {
-                namespace: Some(cluster.default_namespace.clone()),
-            }]
-        }
-        NamespaceScope::Listed(list) => list
-            .iter()
-            .map(|ns| Scope {
-                namespace: Some(ns.clone()),
-            })
-            .collect(),
+fn scope_label(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("namespace '{ns}'"),
+        None => "all namespaces".to_string(),
     }
 }
 
-fn list_params(cfg: &Config) -> ListParams {
+/// The user's own server-side filter (a followed object adds its selector to it).
+fn base_filter(cfg: &Config) -> PodFilter {
+    PodFilter {
+        labels: cfg.label_selector.clone(),
+        fields: cfg.field_selector.clone(),
+    }
+}
+
+fn list_params(filter: &PodFilter) -> ListParams {
     let mut lp = ListParams::default();
-    if let Some(l) = &cfg.label_selector {
+    if let Some(l) = &filter.labels {
         lp = lp.labels(l);
     }
-    if let Some(f) = &cfg.field_selector {
+    if let Some(f) = &filter.fields {
         lp = lp.fields(f);
     }
     lp
 }
 
-/// One cheap list per scope before anything streams, so that bad credentials, an
-/// unreachable server or an invalid selector end the run with one clear line. A scope
-/// that is forbidden while others are allowed is a warning, and the others continue.
-async fn preflight(
-    cfg: &Config,
-    cluster: &Cluster,
-    scopes: Vec<Scope>,
-    out: &output::OutTx,
-) -> Result<Vec<Scope>> {
-    let lp = list_params(cfg).limit(1);
+/// The namespaces known before anything runs: `None` when they come from a watch of
+/// namespaces (`--namespace-regex`, `--namespace-selector`), `Some([None])` for one
+/// cluster-wide scope.
+type Namespaces = Option<Vec<Option<String>>>;
+
+/// Checks access before anything streams, so that bad credentials, an unreachable
+/// server, an invalid selector or a missing object end the run with one clear line. A
+/// namespace that is forbidden while others are allowed is a warning, and the others
+/// continue.
+async fn preflight(cfg: &Config, cluster: &Cluster, out: &output::OutTx) -> Result<Namespaces> {
+    let client = &cluster.client;
+    let listed: Vec<Option<String>> = match &cfg.namespaces {
+        NamespaceScope::All => vec![None],
+        NamespaceScope::ContextDefault => vec![Some(cluster.default_namespace.clone())],
+        NamespaceScope::Listed(list) => list.iter().cloned().map(Some).collect(),
+        NamespaceScope::Pattern { labels, .. } => {
+            let lp = ListParams::default().limit(1);
+            let lp = match labels {
+                Some(l) => lp.labels(l),
+                None => lp,
+            };
+            let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+            api.list(&lp).await.map_err(|e| {
+                let what = match &e {
+                    kube::Error::Api(s) if s.code == 400 => {
+                        format!(
+                            "invalid --namespace-selector '{}'",
+                            labels.as_deref().unwrap_or_default()
+                        )
+                    }
+                    _ => "cannot list namespaces".to_string(),
+                };
+                cluster::startup_error(cluster, &e, &what)
+            })?;
+            return Ok(None);
+        }
+    };
+    let lp = list_params(&base_filter(cfg)).limit(1);
     let mut allowed = Vec::new();
     let mut denied = Vec::new();
-    for scope in scopes {
-        match scope.api(&cluster.client).list(&lp).await {
-            Ok(_) => allowed.push(scope),
-            Err(e @ kube::Error::Api(_)) if is_forbidden(&e) => {
+    let mut missing = Vec::new();
+    for ns in listed {
+        let label = scope_label(ns.as_deref());
+        let checked = async {
+            pods_api(client, ns.as_deref()).list(&lp).await?;
+            if let (Some(rq), Some(n)) = (&cfg.resource, ns.as_deref()) {
+                scopes::object_filter(client, n, rq, &base_filter(cfg)).await?;
+            }
+            Ok::<(), kube::Error>(())
+        };
+        match checked.await {
+            Ok(()) => allowed.push(ns),
+            Err(e @ kube::Error::Api(_)) if api_code(&e) == 403 => {
                 denied.push(cluster::startup_error(
                     cluster,
                     &e,
-                    &format!("cannot list pods in {}", scope.label()),
+                    &format!("cannot read {label}"),
                 ));
+            }
+            Err(e @ kube::Error::Api(_)) if api_code(&e) == 404 && cfg.resource.is_some() => {
+                missing.push((ns, e));
             }
             Err(e) => {
                 let what = match &e {
                     kube::Error::Api(s) if s.code == 400 => selector_context(cfg),
-                    _ => format!("cannot list pods in {}", scope.label()),
+                    _ => format!("cannot list pods in {label}"),
                 };
                 return Err(cluster::startup_error(cluster, &e, &what));
             }
         }
     }
-    if allowed.is_empty() && !denied.is_empty() {
+    if let Some(rq) = &cfg.resource
+        && allowed.is_empty()
+        && let Some((ns, _)) = missing.first()
+    {
+        // Following an object that exists nowhere would print nothing, for ever.
+        return Err(Error::NotFound(format!(
+            "{} not found in {}: check the name, or the namespace (-n)",
+            rq.describe(),
+            scope_label(ns.as_deref())
+        )));
+    }
+    if allowed.is_empty() && missing.is_empty() && !denied.is_empty() {
         return Err(denied.swap_remove(0));
     }
     for err in denied {
@@ -190,11 +231,16 @@ async fn preflight(
             .send(Out::Warning(format!("{err}; ktail goes on without it")))
             .await;
     }
-    Ok(allowed)
+    // Where the object is missing now, it is still followed: it may be created.
+    allowed.extend(missing.into_iter().map(|(ns, _)| ns));
+    Ok(Some(allowed))
 }
 
-fn is_forbidden(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 403)
+fn api_code(e: &kube::Error) -> u16 {
+    match e {
+        kube::Error::Api(s) => s.code,
+        _ => 0,
+    }
 }
 
 fn selector_context(cfg: &Config) -> String {
@@ -208,33 +254,74 @@ fn selector_context(cfg: &Config) -> String {
     format!("the API server refused {}", parts.join(" with "))
 }
 
-async fn drive(
-    cfg: &Config,
-    cluster: &Cluster,
-    scopes: Vec<Scope>,
+/// What the driving loop shares.
+struct Run<'a> {
+    cfg: &'a Config,
+    cluster: &'a Cluster,
     ctx: Arc<TailContext>,
     formatter: Formatter,
-    mut signals: Signals,
-) -> Result<Outcome> {
-    let mut tails: JoinSet<(TargetKey, TailEnd)> = JoinSet::new();
-    let mut failed = false;
+}
 
-    if !cfg.follow {
-        let lp = list_params(cfg);
-        for scope in &scopes {
+impl Run<'_> {
+    async fn drive(&self, namespaces: Namespaces, signals: Signals) -> Result<Outcome> {
+        if self.cfg.follow {
+            self.follow(namespaces, signals).await
+        } else {
+            self.drain(namespaces, signals).await
+        }
+    }
+
+    /// `--no-follow`: list once, read every selected container to its current end.
+    async fn drain(&self, namespaces: Namespaces, mut signals: Signals) -> Result<Outcome> {
+        let (cfg, client) = (self.cfg, &self.cluster.client);
+        let namespaces = match (namespaces, &cfg.namespaces) {
+            (Some(list), _) => list,
+            (None, NamespaceScope::Pattern { regex, labels }) => {
+                scopes::list_namespaces(client, regex.as_ref(), labels.as_deref())
+                    .await
+                    .map_err(|e| {
+                        cluster::startup_error(self.cluster, &e, "cannot list namespaces")
+                    })?
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            }
+            (None, _) => Vec::new(),
+        };
+        let mut tails: JoinSet<(TargetKey, TailEnd)> = JoinSet::new();
+        let mut failed = false;
+        for ns in namespaces {
+            let filter = match (&cfg.resource, ns.as_deref()) {
+                (Some(rq), Some(n)) => {
+                    match scopes::object_filter(client, n, rq, &base_filter(cfg)).await {
+                        Ok(Some(f)) => f,
+                        Ok(None) | Err(kube::Error::Api(_)) => continue,
+                        Err(e) => {
+                            return Err(cluster::startup_error(
+                                self.cluster,
+                                &e,
+                                &format!("cannot read {}", rq.describe()),
+                            ));
+                        }
+                    }
+                }
+                _ => base_filter(cfg),
+            };
+            let lp = list_params(&filter);
             let pods = tokio::select! {
-                r = list_all(scope.api(&cluster.client), &lp) => r,
+                r = list_all(pods_api(client, ns.as_deref()), &lp) => r,
                 code = signals.recv() => return Ok(Outcome::Signal(code)),
             };
-            let pods = pods.map_err(|e| {
-                cluster::startup_error(
-                    cluster,
-                    &e,
-                    &format!("cannot list pods in {}", scope.label()),
-                )
-            })?;
+            let pods = match pods {
+                Ok(p) => p,
+                Err(e) if api_code(&e) == 403 => continue,
+                Err(e) => {
+                    let what = format!("cannot list pods in {}", scope_label(ns.as_deref()));
+                    return Err(cluster::startup_error(self.cluster, &e, &what));
+                }
+            };
+            let sel = &cfg.selection;
             for pod in &pods {
-                let sel = &cfg.selection;
                 for target in target::select(pod, sel, true, sel.previous) {
                     // --previous with --no-follow: the previous instances only.
                     if sel.previous && target.state != InstanceState::Previous {
@@ -244,19 +331,17 @@ async fn drive(
                         continue;
                     }
                     let (_tx, removed) = watch::channel(false);
-                    let job = TailJob {
-                        format: formatter.for_target(&target),
-                        target,
-                        history: true,
-                        removed,
-                        after: None,
-                        done: None,
-                    };
-                    let ctx = ctx.clone();
-                    tails.spawn(async move {
-                        let key = job.target.key.clone();
-                        (key, tail::run(ctx, job).await)
-                    });
+                    self.spawn(
+                        &mut tails,
+                        TailJob {
+                            format: self.formatter.for_target(&target),
+                            target,
+                            history: true,
+                            removed,
+                            after: None,
+                            done: None,
+                        },
+                    );
                 }
             }
         }
@@ -275,87 +360,182 @@ async fn drive(
         }
     }
 
-    let (ev_tx, mut events) = mpsc::channel::<TargetEvent>(256);
-    let selection = Arc::new(cfg.selection.clone());
-    for scope in &scopes {
-        let mut wc = watcher::Config::default();
-        if let Some(l) = &cfg.label_selector {
-            wc = wc.labels(l);
-        }
-        if let Some(f) = &cfg.field_selector {
-            wc = wc.fields(f);
-        }
-        tokio::spawn(discovery::watch_scope(
-            scope.api(&cluster.client),
-            wc,
-            selection.clone(),
-            scope.label(),
-            ev_tx.clone(),
-        ));
+    fn spawn(&self, tails: &mut JoinSet<(TargetKey, TailEnd)>, job: TailJob) {
+        let ctx = self.ctx.clone();
+        tails.spawn(async move {
+            let key = job.target.key.clone();
+            (key, tail::run(ctx, job).await)
+        });
     }
-    drop(ev_tx);
 
-    // Every instance ever started, with the sender that tells its tail the pod is gone.
-    let mut running: HashMap<TargetKey, watch::Sender<bool>> = HashMap::new();
-    let mut by_pod: HashMap<String, Vec<TargetKey>> = HashMap::new();
-    // --previous: a previous instance's tail signals when it is done, and the current
-    // instance of the same container waits for it, so the two print in order.
-    let mut previous_done: HashMap<(String, String), oneshot::Receiver<()>> = HashMap::new();
-    loop {
-        tokio::select! {
-            ev = events.recv() => match ev {
-                Some(TargetEvent::Added { target, history }) => {
-                    if running.contains_key(&target.key) {
-                        continue;
-                    }
-                    let (tx, removed) = watch::channel(false);
-                    running.insert(target.key.clone(), tx);
-                    by_pod.entry(target.key.pod_uid.clone()).or_default().push(target.key.clone());
-                    let container = (target.key.pod_uid.clone(), target.key.container.clone());
-                    let (mut after, mut done) = (None, None);
-                    if history && cfg.selection.previous && target.state == InstanceState::Previous {
-                        let (tx, rx) = oneshot::channel();
-                        previous_done.insert(container, rx);
-                        done = Some(tx);
-                    } else {
-                        after = previous_done.remove(&container);
-                    }
-                    let job = TailJob {
-                        format: formatter.for_target(&target),
-                        target,
-                        history,
-                        removed,
-                        after,
-                        done,
-                    };
-                    let ctx = ctx.clone();
-                    tails.spawn(async move {
-                        let key = job.target.key.clone();
-                        (key, tail::run(ctx, job).await)
-                    });
+    /// Starts the pod watch of one namespace (or of the whole cluster), and the watch of
+    /// the followed object that drives its selector.
+    fn open_scope(
+        &self,
+        ns: Option<String>,
+        initial: bool,
+        events: &mpsc::Sender<TargetEvent>,
+    ) -> ScopeTasks {
+        let (cfg, client) = (self.cfg, &self.cluster.client);
+        let base = base_filter(cfg);
+        let (filter_tx, filter_rx) = watch::channel(None);
+        let mut tasks = ScopeTasks {
+            filter: None,
+            handles: Vec::new(),
+        };
+        match (&cfg.resource, &ns) {
+            (Some(rq), Some(n)) => {
+                tasks.handles.push(tokio::spawn(scopes::follow_object(
+                    client.clone(),
+                    n.clone(),
+                    rq.clone(),
+                    base,
+                    filter_tx,
+                    events.clone(),
+                )));
+            }
+            _ => {
+                filter_tx.send_replace(Some(base));
+                tasks.filter = Some(filter_tx);
+            }
+        }
+        let scope = discovery::Scope {
+            api: pods_api(client, ns.as_deref()),
+            filter: filter_rx,
+            selection: Arc::new(cfg.selection.clone()),
+            label: scope_label(ns.as_deref()),
+            run_start: self.cfg.run_start,
+            initial,
+        };
+        tasks
+            .handles
+            .push(tokio::spawn(discovery::watch_scope(scope, events.clone())));
+        tasks
+    }
+
+    /// Follow mode: watch, start a tail per new container instance, signal tails whose
+    /// pod is gone, until a signal or a closed stdout.
+    async fn follow(&self, namespaces: Namespaces, mut signals: Signals) -> Result<Outcome> {
+        let (ev_tx, mut events) = mpsc::channel::<TargetEvent>(256);
+        let (ns_tx, mut ns_events) = mpsc::channel::<NsEvent>(64);
+        match (namespaces, &self.cfg.namespaces) {
+            (Some(list), _) => {
+                for ns in list {
+                    let name = ns.unwrap_or_default();
+                    let _ = ns_tx
+                        .send(NsEvent::Add {
+                            name,
+                            initial: true,
+                        })
+                        .await;
                 }
-                Some(TargetEvent::PodGone { uid }) => {
-                    for key in by_pod.remove(&uid).unwrap_or_default() {
-                        if let Some(tx) = running.remove(&key) {
-                            let _ = tx.send(true);
+            }
+            (None, NamespaceScope::Pattern { regex, labels }) => {
+                tokio::spawn(scopes::watch_namespaces(
+                    self.cluster.client.clone(),
+                    regex.clone(),
+                    labels.clone(),
+                    ns_tx.clone(),
+                    ev_tx.clone(),
+                ));
+            }
+            (None, _) => {}
+        }
+        drop(ns_tx);
+
+        let mut scopes_open: HashMap<String, ScopeTasks> = HashMap::new();
+        let mut tails: JoinSet<(TargetKey, TailEnd)> = JoinSet::new();
+        let mut failed = false;
+        // Every instance ever started, with the sender that tells its tail the pod is gone.
+        let mut running: HashMap<TargetKey, watch::Sender<bool>> = HashMap::new();
+        let mut by_pod: HashMap<String, Vec<TargetKey>> = HashMap::new();
+        // --previous: a previous instance's tail signals when it is done, and the current
+        // instance of the same container waits for it, so the two print in order.
+        let mut previous_done: HashMap<(String, String), oneshot::Receiver<()>> = HashMap::new();
+        loop {
+            tokio::select! {
+                Some(ns) = ns_events.recv() => match ns {
+                    // "" is the cluster-wide scope.
+                    NsEvent::Add { name, initial } => {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = scopes_open.entry(name) {
+                            let ns = (!slot.key().is_empty()).then(|| slot.key().clone());
+                            slot.insert(self.open_scope(ns, initial, &ev_tx));
                         }
                     }
+                    NsEvent::Remove(name) => {
+                        if let Some(tasks) = scopes_open.remove(&name) {
+                            tasks.close();
+                        }
+                    }
+                },
+                ev = events.recv() => match ev {
+                    Some(TargetEvent::Added { target, history }) => {
+                        if running.contains_key(&target.key) {
+                            continue;
+                        }
+                        let (tx, removed) = watch::channel(false);
+                        running.insert(target.key.clone(), tx);
+                        by_pod.entry(target.key.pod_uid.clone()).or_default().push(target.key.clone());
+                        let container = (target.key.pod_uid.clone(), target.key.container.clone());
+                        let (mut after, mut done) = (None, None);
+                        if history && self.cfg.selection.previous && target.state == InstanceState::Previous {
+                            let (tx, rx) = oneshot::channel();
+                            previous_done.insert(container, rx);
+                            done = Some(tx);
+                        } else {
+                            after = previous_done.remove(&container);
+                        }
+                        self.spawn(&mut tails, TailJob {
+                            format: self.formatter.for_target(&target),
+                            target,
+                            history,
+                            removed,
+                            after,
+                            done,
+                        });
+                    }
+                    Some(TargetEvent::PodGone { uid }) => {
+                        for key in by_pod.remove(&uid).unwrap_or_default() {
+                            if let Some(tx) = running.remove(&key) {
+                                let _ = tx.send(true);
+                            }
+                        }
+                    }
+                    Some(TargetEvent::Warning(msg)) => {
+                        let _ = self.ctx.out.send(Out::Warning(msg)).await;
+                    }
+                    None => return Ok(Outcome::Done { failed }),
+                },
+                Some(done) = tails.join_next() => {
+                    if let Ok((_, end)) = done {
+                        failed |= end == TailEnd::Failed;
+                    }
                 }
-                Some(TargetEvent::Warning(msg)) => {
-                    let _ = ctx.out.send(Out::Warning(msg)).await;
+                code = signals.recv() => {
+                    shutdown(&mut tails).await;
+                    return Ok(Outcome::Signal(code));
                 }
-                None => return Ok(Outcome::Done { failed }),
-            },
-            Some(done) = tails.join_next() => {
-                if let Ok((_, end)) = done {
-                    failed |= end == TailEnd::Failed;
-                }
-            }
-            code = signals.recv() => {
-                shutdown(&mut tails).await;
-                return Ok(Outcome::Signal(code));
             }
         }
+    }
+}
+
+/// The tasks behind one open scope.
+struct ScopeTasks {
+    /// The scope's filter, when it is fixed (no followed object).
+    filter: Option<watch::Sender<Option<PodFilter>>>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ScopeTasks {
+    /// The namespace left: its pods are gone. The pod watch reports them when its filter
+    /// channel closes, then ends.
+    fn close(self) {
+        // The object follower holds the filter sender: stopping it closes the channel.
+        for h in &self.handles[..self.handles.len().saturating_sub(1)] {
+            h.abort();
+        }
+        drop(self.filter);
     }
 }
 
@@ -389,6 +569,7 @@ fn run_stdin(cfg: &Config) -> Result<u8> {
         pod_info: Arc::default(),
         state: InstanceState::Running,
         container_state: target::ContainerState::Running,
+        started_at: None,
     };
     let mut fmt = formatter.for_target(&target);
     let stdin = std::io::stdin();

@@ -28,10 +28,13 @@ const KUBERNETES: &str = "Kubernetes";
     max_term_width = 100
 )]
 pub struct Args {
-    /// Pod name regex (unanchored), e.g. 'web-.*'
+    /// Pod name regex (unanchored), e.g. 'web-.*', or a resource: deploy/web, svc/api
     ///
-    /// Every pod whose name contains a match is selected. Use '^name$' for an exact name.
-    /// Required unless --selector or --field-selector is given.
+    /// Every pod whose name contains a match is selected; use '^name$' for an exact name.
+    /// KIND/NAME selects the pods of that object (pod, deploy, rs, sts, ds, job, svc, rc,
+    /// in short, long or plural form) and keeps following it: if its selector changes, or
+    /// it is deleted and created again, the pod set follows. Required unless --selector or
+    /// --field-selector is given.
     #[arg(value_name = "QUERY", help_heading = SELECTION)]
     pub query: Option<String>,
 
@@ -52,6 +55,14 @@ pub struct Args {
     /// Watch pods in every namespace (overrides --namespace)
     #[arg(short = 'A', long, help_heading = SELECTION)]
     pub all_namespaces: bool,
+
+    /// Watch every namespace whose name matches this regex, including ones created later
+    #[arg(long, value_name = "REGEX", conflicts_with_all = ["namespaces", "all_namespaces"], help_heading = SELECTION)]
+    pub namespace_regex: Option<String>,
+
+    /// Watch every namespace with these labels (a label selector), including ones created later
+    #[arg(long, value_name = "SELECTOR", conflicts_with_all = ["namespaces", "all_namespaces"], help_heading = SELECTION)]
+    pub namespace_selector: Option<String>,
 
     /// Container name regex; only matching containers are tailed
     #[arg(short = 'c', long, value_name = "REGEX", default_value = ".*", help_heading = SELECTION)]

@@ -14,6 +14,7 @@ use regex::bytes::{Regex as BytesRegex, RegexSet as BytesRegexSet};
 
 use crate::cli::{Args, ColorChoice, OutputMode, TimestampFormat};
 use crate::error::{Error, Result};
+use crate::resource::{Kind, ResourceQuery};
 
 /// stern's defaults for `--max-log-requests -1`.
 const MAX_LOG_REQUESTS_FOLLOW: usize = 50;
@@ -25,6 +26,8 @@ pub struct Env {
     pub vars: HashMap<String, String>,
     pub stdout_is_terminal: bool,
     pub stderr_is_terminal: bool,
+    /// The wall clock at start, in epoch seconds.
+    pub now: i64,
 }
 
 impl Env {
@@ -35,6 +38,7 @@ impl Env {
             vars: std::env::vars().collect(),
             stdout_is_terminal: std::io::stdout().is_terminal(),
             stderr_is_terminal: std::io::stderr().is_terminal(),
+            now: jiff::Timestamp::now().as_second(),
         }
     }
 
@@ -44,7 +48,7 @@ impl Env {
 }
 
 /// Which namespaces are watched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum NamespaceScope {
     /// The kubeconfig context's namespace (known only once the kubeconfig is read).
     ContextDefault,
@@ -52,6 +56,33 @@ pub enum NamespaceScope {
     Listed(Vec<String>),
     /// One cluster-wide watch.
     All,
+    /// Namespaces found by a watch of namespaces: those whose name matches `regex` and
+    /// whose labels match `labels`; new ones join while ktail runs.
+    Pattern {
+        regex: Option<Regex>,
+        labels: Option<String>,
+    },
+}
+
+impl PartialEq for NamespaceScope {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (NamespaceScope::ContextDefault, NamespaceScope::ContextDefault) => true,
+            (NamespaceScope::All, NamespaceScope::All) => true,
+            (NamespaceScope::Listed(a), NamespaceScope::Listed(b)) => a == b,
+            (
+                NamespaceScope::Pattern {
+                    regex: r1,
+                    labels: l1,
+                },
+                NamespaceScope::Pattern {
+                    regex: r2,
+                    labels: l2,
+                },
+            ) => r1.as_ref().map(Regex::as_str) == r2.as_ref().map(Regex::as_str) && l1 == l2,
+            _ => false,
+        }
+    }
 }
 
 /// Which pods and containers are tailed; everything `target::select` needs.
@@ -128,6 +159,8 @@ pub struct Config {
     pub filter: LineFilter,
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
+    /// `deploy/web` and friends (not `pod/x`, which becomes a field selector).
+    pub resource: Option<ResourceQuery>,
     pub namespaces: NamespaceScope,
     pub since: Duration,
     /// `--since-time`, which replaces `since` when given.
@@ -150,6 +183,9 @@ pub struct Config {
     pub max_log_requests: usize,
     pub context: Option<String>,
     pub kubeconfig: Option<PathBuf>,
+    /// When this run started (epoch seconds, from `Env::now`): container instances that
+    /// started earlier get `--since`/`--tail`, later ones are read from their start.
+    pub run_start: i64,
 }
 
 impl Config {
@@ -164,18 +200,19 @@ impl Config {
                 "nothing selects pods: give a pod QUERY regex, --selector or --field-selector (see ktail --help)",
             ));
         }
-        if let Some(q) = &args.query
-            && q.contains('/')
-        {
-            return Err(Error::usage(format!(
-                "resource query '{q}' is not supported yet: select its pods with --selector (e.g. -l app=web) or a pod name regex"
-            )));
+        let resource = match &args.query {
+            Some(q) if q.contains('/') => Some(ResourceQuery::parse(q)?),
+            _ => None,
+        };
+        if resource.is_some() && args.selector.is_some() {
+            return Err(Error::usage(
+                "a resource query selects its own pods: drop --selector, or give a pod name regex instead",
+            ));
         }
-        let pod_query = args
-            .query
-            .as_deref()
-            .map(|q| compile("QUERY", q))
-            .transpose()?;
+        let pod_query = match (&resource, args.query.as_deref()) {
+            (None, Some(q)) => Some(compile("QUERY", q)?),
+            _ => None,
+        };
         let selection = Selection {
             pod_query,
             exclude_pods: compile_set("--exclude-pod", &args.exclude_pod)?,
@@ -269,7 +306,22 @@ impl Config {
             }
         };
 
-        let namespaces = if args.all_namespaces {
+        let namespaces = if args.namespace_regex.is_some() || args.namespace_selector.is_some() {
+            NamespaceScope::Pattern {
+                regex: args
+                    .namespace_regex
+                    .as_deref()
+                    .map(|r| compile("--namespace-regex", r))
+                    .transpose()?,
+                labels: non_empty(&args.namespace_selector),
+            }
+        } else if args.all_namespaces && resource.as_ref().is_some_and(|r| r.kind != Kind::Pod) {
+            // Objects are followed per namespace: find every namespace that has one.
+            NamespaceScope::Pattern {
+                regex: None,
+                labels: None,
+            }
+        } else if args.all_namespaces {
             NamespaceScope::All
         } else if args.namespaces.is_empty() {
             NamespaceScope::ContextDefault
@@ -290,19 +342,30 @@ impl Config {
         };
 
         let mut field_selector = non_empty(&args.field_selector);
-        if let Some(node) = non_empty(&args.node) {
-            let term = format!("spec.nodeName={node}");
-            field_selector = Some(match field_selector {
+        let mut add_field = |term: String| {
+            field_selector = Some(match field_selector.take() {
                 Some(f) => format!("{f},{term}"),
                 None => term,
             });
+        };
+        if let Some(node) = non_empty(&args.node) {
+            add_field(format!("spec.nodeName={node}"));
         }
+        // pod/NAME is exact, and the server can select it.
+        let resource = match resource {
+            Some(r) if r.kind == Kind::Pod => {
+                add_field(format!("metadata.name={}", r.name));
+                None
+            }
+            other => other,
+        };
 
         Ok(Config {
             selection,
             filter,
             label_selector: non_empty(&args.selector),
             field_selector,
+            resource,
             namespaces,
             since,
             since_time,
@@ -319,6 +382,7 @@ impl Config {
             max_log_requests,
             context: non_empty(&args.context),
             kubeconfig: args.kubeconfig.clone(),
+            run_start: env.now,
         })
     }
 }
@@ -470,6 +534,7 @@ mod tests {
                 .collect(),
             stdout_is_terminal: tty,
             stderr_is_terminal: tty,
+            now: 0,
         }
     }
 
@@ -633,6 +698,43 @@ mod tests {
         assert!(h.is_match(b"an err") && h.is_match(b"a warn"));
         assert!(resolve(&["x"]).unwrap().highlight.is_none());
         assert!(resolve(&["x", "-H", "("]).is_err());
+    }
+
+    #[test]
+    fn resource_queries() {
+        let c = resolve(&["deploy/web"]).unwrap();
+        assert_eq!(c.resource.unwrap().name, "web");
+        assert!(c.selection.pod_query.is_none());
+        let c = resolve(&["pod/db-0", "--field-selector", "status.phase=Running"]).unwrap();
+        assert!(c.resource.is_none());
+        assert_eq!(
+            c.field_selector.as_deref(),
+            Some("status.phase=Running,metadata.name=db-0")
+        );
+        assert!(resolve(&["deploy/web", "-l", "app=web"]).is_err());
+        assert_eq!(resolve(&["cronjob/x"]).unwrap_err().exit_code(), 2);
+        // Followed objects across all namespaces are found by a namespace watch.
+        assert_eq!(
+            resolve(&["deploy/web", "-A"]).unwrap().namespaces,
+            NamespaceScope::Pattern {
+                regex: None,
+                labels: None
+            }
+        );
+    }
+
+    #[test]
+    fn namespace_patterns() {
+        let c = resolve(&["x", "--namespace-regex", "^team-"]).unwrap();
+        assert!(
+            matches!(&c.namespaces, NamespaceScope::Pattern { regex: Some(r), labels: None } if r.as_str() == "^team-")
+        );
+        let c = resolve(&["x", "--namespace-selector", "env=prod"]).unwrap();
+        assert!(
+            matches!(&c.namespaces, NamespaceScope::Pattern { regex: None, labels: Some(l) } if l == "env=prod")
+        );
+        assert!(resolve(&["x", "--namespace-regex", "("]).is_err());
+        assert!(Args::try_parse_from(["ktail", "x", "-n", "a", "--namespace-regex", "b"]).is_err());
     }
 
     #[test]

@@ -306,6 +306,7 @@ mod tests {
             }),
             state: InstanceState::Running,
             container_state: crate::target::ContainerState::Running,
+            started_at: None,
         }
     }
 

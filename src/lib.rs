@@ -16,5 +16,7 @@ pub mod error;
 pub mod format;
 pub mod lines;
 pub mod output;
+pub mod resource;
+pub mod scopes;
 pub mod tail;
 pub mod target;

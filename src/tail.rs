@@ -249,7 +249,10 @@ impl<'a> Tail<'a> {
                     }
                 }
             };
-            if mode == Mode::Follow && broken.is_some() && self.wait(job, backoff.next_delay()).await {
+            if mode == Mode::Follow
+                && broken.is_some()
+                && self.wait(job, backoff.next_delay()).await
+            {
                 return TailEnd::Cut;
             }
         }

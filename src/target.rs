@@ -71,6 +71,8 @@ pub struct Target {
     pub state: InstanceState,
     /// The container's current state (of its newest instance).
     pub container_state: ContainerState,
+    /// When this instance started (epoch seconds), if the kubelet said.
+    pub started_at: Option<i64>,
 }
 
 impl Target {
@@ -160,7 +162,7 @@ pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: boo
         });
         let cs = statuses.and_then(|v| v.iter().find(|cs| cs.name == name));
         let container_state = cs.map(current_state).unwrap_or(ContainerState::Waiting);
-        let target = |container_id: String, state| Target {
+        let target = |container_id: String, state, started_at| Target {
             key: TargetKey {
                 namespace: meta.namespace.clone().unwrap_or_default(),
                 pod: meta.name.clone().unwrap_or_default(),
@@ -172,17 +174,23 @@ pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: boo
             pod_info: info.clone(),
             state,
             container_state,
+            started_at,
         };
         let current = cs.and_then(current_instance);
         if previous
-            && let Some(last) = cs.and_then(previous_instance)
+            && let Some((last, started)) = cs.and_then(previous_instance)
             && current.as_ref().is_none_or(|(id, _)| *id != last)
         {
-            out.push(target(last, InstanceState::Previous));
+            out.push(target(last, InstanceState::Previous, started));
         }
         match current {
-            Some((id, state)) => out.push(target(id, state)),
-            None if include_unstarted => out.push(target(String::new(), InstanceState::Waiting)),
+            Some((id, state)) => {
+                let started = cs.and_then(|cs| started_at(cs, &id));
+                out.push(target(id, state, started));
+            }
+            None if include_unstarted => {
+                out.push(target(String::new(), InstanceState::Waiting, None));
+            }
             None => {}
         }
     }
@@ -197,13 +205,25 @@ fn current_state(cs: &ContainerStatus) -> ContainerState {
     }
 }
 
-/// The ID of the last terminated instance, if the kubelet still reports one.
-fn previous_instance(cs: &ContainerStatus) -> Option<String> {
-    cs.last_state
-        .as_ref()
-        .and_then(|s| s.terminated.as_ref())
-        .and_then(|t| t.container_id.clone())
-        .filter(|id| !id.is_empty())
+/// The ID and start of the last terminated instance, if the kubelet still reports one.
+fn previous_instance(cs: &ContainerStatus) -> Option<(String, Option<i64>)> {
+    let t = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref())?;
+    let id = t.container_id.clone().filter(|id| !id.is_empty())?;
+    Some((id, t.started_at.as_ref().map(|t| t.0.as_second())))
+}
+
+/// When the instance `id` of this container started.
+fn started_at(cs: &ContainerStatus, id: &str) -> Option<i64> {
+    let state = cs.state.as_ref();
+    if let Some(r) = state.and_then(|s| s.running.as_ref()) {
+        return r.started_at.as_ref().map(|t| t.0.as_second());
+    }
+    let terminated = [state, cs.last_state.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.terminated.as_ref())
+        .find(|t| t.container_id.as_deref().is_none_or(|c| c == id));
+    terminated.and_then(|t| t.started_at.as_ref().map(|t| t.0.as_second()))
 }
 
 /// The instance a container status points at, with its state.

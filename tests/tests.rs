@@ -20,3 +20,10 @@ mod output;
 
 /// Cluster access: exec plugins, merged KUBECONFIG, and every way access can fail.
 mod access;
+
+/// Selection, filter and history flags: field selectors, nodes, conditions, container
+/// states, -i/-e/-H, time zones, --previous, --stdin, namespace patterns.
+mod filtering;
+
+/// Resource queries (deploy/web…), followed as the object changes.
+mod resources;

@@ -1,0 +1,181 @@
+//! Resource queries (`deploy/web`, `svc/api`, `pod/db-0`): parsing them, and turning the
+//! object they name into the label selector of its pods.
+//!
+//! Unlike stern, which reads the object once, ktail watches it: when its selector changes
+//! or it is deleted and created again, the pod set follows (see `discovery`). The
+//! selector is the object's `spec.selector` — what its controller uses to own pods — as
+//! kubectl does, rather than the template labels stern reads, which may carry more.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use crate::error::{Error, Result};
+
+/// The kinds a query may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pod,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    Service,
+    ReplicationController,
+}
+
+impl Kind {
+    /// Short, long and plural names, as kubectl accepts them.
+    fn parse(s: &str) -> Option<Kind> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "po" | "pod" | "pods" => Kind::Pod,
+            "deploy" | "deployment" | "deployments" => Kind::Deployment,
+            "rs" | "replicaset" | "replicasets" => Kind::ReplicaSet,
+            "sts" | "statefulset" | "statefulsets" => Kind::StatefulSet,
+            "ds" | "daemonset" | "daemonsets" => Kind::DaemonSet,
+            "job" | "jobs" => Kind::Job,
+            "svc" | "service" | "services" => Kind::Service,
+            "rc" | "replicationcontroller" | "replicationcontrollers" => {
+                Kind::ReplicationController
+            }
+            _ => return None,
+        })
+    }
+
+    /// The name used in messages, e.g. `deployment`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Pod => "pod",
+            Kind::Deployment => "deployment",
+            Kind::ReplicaSet => "replicaset",
+            Kind::StatefulSet => "statefulset",
+            Kind::DaemonSet => "daemonset",
+            Kind::Job => "job",
+            Kind::Service => "service",
+            Kind::ReplicationController => "replicationcontroller",
+        }
+    }
+}
+
+/// `kind/name` from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceQuery {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl ResourceQuery {
+    pub fn parse(query: &str) -> Result<ResourceQuery> {
+        let (kind, name) = query.split_once('/').unwrap_or((query, ""));
+        let Some(k) = Kind::parse(kind) else {
+            return Err(Error::usage(format!(
+                "unknown resource kind '{kind}' in '{query}': use pod, deploy, rs, sts, ds, job, svc or rc"
+            )));
+        };
+        if name.is_empty() || name.contains('/') {
+            return Err(Error::usage(format!(
+                "invalid resource query '{query}': write KIND/NAME, e.g. deploy/web"
+            )));
+        }
+        Ok(ResourceQuery {
+            kind: k,
+            name: name.to_string(),
+        })
+    }
+
+    /// For messages: `deployment 'web'`.
+    pub fn describe(&self) -> String {
+        format!("{} '{}'", self.kind.noun(), self.name)
+    }
+}
+
+/// A `matchLabels`/`matchExpressions` selector as the label-selector string the API takes.
+/// `None` when it selects nothing usable (empty), which a controller never has.
+pub fn selector_string(sel: &LabelSelector) -> Option<String> {
+    let mut terms = Vec::new();
+    for (k, v) in sel.match_labels.iter().flatten() {
+        terms.push(format!("{k}={v}"));
+    }
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        terms.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            "DoesNotExist" => format!("!{}", e.key),
+            _ => return None,
+        });
+    }
+    (!terms.is_empty()).then(|| terms.join(","))
+}
+
+/// A service's (or replication controller's) plain map selector.
+pub fn map_selector(map: &BTreeMap<String, String>) -> Option<String> {
+    (!map.is_empty()).then(|| {
+        map.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kinds_take_short_long_and_plural_names() {
+        for (q, kind) in [
+            ("deploy/web", Kind::Deployment),
+            ("deployments/web", Kind::Deployment),
+            ("Deployment/web", Kind::Deployment),
+            ("po/web", Kind::Pod),
+            ("sts/db", Kind::StatefulSet),
+            ("statefulsets/db", Kind::StatefulSet),
+            ("ds/agent", Kind::DaemonSet),
+            ("rs/web-1", Kind::ReplicaSet),
+            ("jobs/migrate", Kind::Job),
+            ("svc/api", Kind::Service),
+            ("services/api", Kind::Service),
+            ("rc/old", Kind::ReplicationController),
+        ] {
+            assert_eq!(ResourceQuery::parse(q).unwrap().kind, kind, "{q}");
+        }
+    }
+
+    #[test]
+    fn bad_queries_name_the_problem() {
+        let err = ResourceQuery::parse("cronjob/nightly").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown resource kind 'cronjob'"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), 2);
+        assert!(ResourceQuery::parse("deploy/").is_err());
+        assert!(ResourceQuery::parse("deploy/a/b").is_err());
+    }
+
+    #[test]
+    fn selectors_become_api_strings() {
+        let sel: LabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"app": "web", "tier": "front"},
+            "matchExpressions": [
+                {"key": "env", "operator": "In", "values": ["prod", "staging"]},
+                {"key": "canary", "operator": "DoesNotExist"},
+                {"key": "team", "operator": "Exists"},
+                {"key": "zone", "operator": "NotIn", "values": ["a"]}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            selector_string(&sel).unwrap(),
+            "app=web,tier=front,env in (prod,staging),!canary,team,zone notin (a)"
+        );
+        assert_eq!(selector_string(&LabelSelector::default()), None);
+        let map: BTreeMap<String, String> = [("app".into(), "api".into())].into();
+        assert_eq!(map_selector(&map).unwrap(), "app=api");
+        assert_eq!(map_selector(&BTreeMap::new()), None);
+    }
+}
