@@ -34,7 +34,11 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
         || ["/healthz", "/livez", "/readyz"]
             .iter()
             .any(|p| path == *p || path.starts_with(&format!("{p}/")));
-    if !anonymous && !authenticated(&shared, &req) {
+    let authorization = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !anonymous && !authenticated(&shared.opts.token, authorization) {
         return ApiError::unauthorized().response();
     }
     if req.method() != hyper::Method::GET {
@@ -108,18 +112,16 @@ async fn apply_faults(shared: &Shared) -> Option<Resp> {
     })
 }
 
-fn authenticated(shared: &Shared, req: &Request<Incoming>) -> bool {
-    let Some(h) = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+/// Bearer-token authentication: the scheme is case-insensitive, the token exact. Basic
+/// auth and client certificates are not accepted (kube-apiserver dropped basic auth in 1.19).
+fn authenticated(expected: &str, authorization: Option<&str>) -> bool {
+    let Some(h) = authorization else {
         return false;
     };
     let mut parts = h.splitn(2, ' ');
     let scheme = parts.next().unwrap_or("");
     let token = parts.next().unwrap_or("").trim();
-    scheme.eq_ignore_ascii_case("bearer") && token == shared.opts.token
+    scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token == expected
 }
 
 /// `<resource> [“name”] is forbidden: User ... cannot <verb> resource ...` from the RBAC
@@ -715,6 +717,17 @@ mod tests {
             (7, (String::new(), "kube-system".into()))
         );
         assert_eq!(decode_continue("!!!").unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        assert!(authenticated("t", Some("Bearer t")));
+        assert!(authenticated("t", Some("bearer t")));
+        assert!(!authenticated("t", Some("Bearer u")));
+        assert!(!authenticated("t", Some("Basic dTpw")));
+        assert!(!authenticated("t", Some("Bearer")));
+        assert!(!authenticated("", Some("Bearer ")));
+        assert!(!authenticated("t", None));
     }
 
     #[test]
