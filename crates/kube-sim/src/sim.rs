@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<TlsMaterial>,
     handle: tokio::runtime::Handle,
     tasks: Mutex<Vec<AbortHandle>>,
+    /// The accept loop, awaited on shutdown so the port is closed when `shutdown` returns.
+    acceptor: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -226,11 +228,15 @@ impl Sim {
             tls,
             handle: tokio::runtime::Handle::current(),
             tasks: Mutex::new(Vec::new()),
+            acceptor: Mutex::new(None),
         });
         let s = shared.clone();
         shared.spawn(async move { controllers(s).await });
         let s = shared.clone();
-        shared.spawn(async move { crate::server::accept_loop(s, listener).await });
+        let acceptor = shared
+            .handle
+            .spawn(async move { crate::server::accept_loop(s, listener).await });
+        *lock(&shared.acceptor) = Some(acceptor);
         Ok(Sim { shared })
     }
 
@@ -281,6 +287,10 @@ impl Sim {
     /// background tasks.
     pub async fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);
+        let acceptor = lock(&self.shared.acceptor).take();
+        if let Some(a) = acceptor {
+            let _ = a.await;
+        }
         let tasks = std::mem::take(&mut *lock(&self.shared.tasks));
         for t in tasks {
             t.abort();

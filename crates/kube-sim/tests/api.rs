@@ -25,6 +25,8 @@ struct Resp {
     chunked: bool,
     length: Option<usize>,
     done: bool,
+    /// The body ended with the terminating zero-length chunk (not a dropped connection).
+    clean_end: bool,
     pending: Vec<u8>,
 }
 
@@ -48,7 +50,7 @@ impl Resp {
             return Some(buf);
         }
         let mut line = String::new();
-        if self.r.read_line(&mut line).await.ok()? == 0 {
+        if self.r.read_line(&mut line).await.unwrap_or(0) == 0 {
             self.done = true;
             return None;
         }
@@ -58,6 +60,7 @@ impl Resp {
         buf.truncate(size);
         if size == 0 {
             self.done = true;
+            self.clean_end = true;
             return None;
         }
         Some(buf)
@@ -141,6 +144,7 @@ async fn request(sim: &Sim, path: &str, token: Option<&str>, extra: &[(&str, &st
         chunked,
         length,
         done: false,
+        clean_end: false,
         pending: Vec::new(),
     }
 }
@@ -636,6 +640,67 @@ async fn rolling_update_replaces_pods_one_by_one() {
         .json()
         .await;
     assert_eq!(rs["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn log_stream_faults_end_streams_but_not_containers() {
+    let sim = start().await;
+    sim.create_pod(
+        "default",
+        PodSpec::new("p").container(app("app").lines(["a"])),
+    );
+    let path = "/api/v1/namespaces/default/pods/p/log?container=app&follow=true";
+    let mut clean = get(&sim, path).await;
+    assert_eq!(within(clean.line()).await.as_deref(), Some("a"));
+    sim.end_log_streams(kube_sim::StreamEnd::Clean);
+    assert_eq!(within(clean.line()).await, None);
+    assert!(clean.clean_end, "a clean end is the terminating chunk");
+
+    let mut reset = get(&sim, path).await;
+    assert_eq!(within(reset.line()).await.as_deref(), Some("a"));
+    sim.end_log_streams(kube_sim::StreamEnd::Reset);
+    assert_eq!(within(reset.line()).await, None);
+    assert!(
+        !reset.clean_end,
+        "a reset never sends the terminating chunk"
+    );
+
+    // The container still runs: a new stream gets new lines.
+    let mut again = get(&sim, path).await;
+    sim.log("default", "p", "app", "b");
+    assert_eq!(within(again.line()).await.as_deref(), Some("a"));
+    assert_eq!(within(again.line()).await.as_deref(), Some("b"));
+}
+
+#[tokio::test]
+async fn stall_holds_requests_until_it_passes() {
+    let sim = start().await;
+    sim.stall(Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    let r = get(&sim, "/version").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_and_stops_listening() {
+    let sim = start().await;
+    sim.create_pod(
+        "default",
+        PodSpec::new("p").container(app("app").lines(["a"])),
+    );
+    let mut log = get(&sim, "/api/v1/namespaces/default/pods/p/log?follow=true").await;
+    assert_eq!(within(log.line()).await.as_deref(), Some("a"));
+    let mut watch = get(&sim, "/api/v1/pods?watch=true").await;
+    assert_eq!(watch.json_line().await.unwrap()["type"], "ADDED");
+    sim.shutdown().await;
+    assert_eq!(within(log.line()).await, None);
+    assert!(within(watch.line()).await.is_none());
+    assert!(TcpStream::connect(sim.addr()).await.is_err());
 }
 
 /// Bulk log throughput over plain HTTP (run with `--release -- --ignored --nocapture`).
