@@ -755,4 +755,95 @@ mod tests {
         let c = resolve(&["x", "-i", "GET"]).unwrap();
         assert!(c.filter.keeps(b"\xff GET"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Literal patterns over a small alphabet, so that matches are frequent.
+        fn pattern() -> impl Strategy<Value = String> {
+            "[abc]{1,3}"
+        }
+
+        proptest! {
+            /// stern's semantics: any exclude match drops; else, with includes, any include
+            /// match keeps; without includes everything is kept.
+            #[test]
+            fn include_or_exclude_wins(
+                line in "[abc ]{0,24}",
+                includes in proptest::collection::vec(pattern(), 0..3),
+                excludes in proptest::collection::vec(pattern(), 0..3),
+            ) {
+                let mut argv = vec!["x".to_string()];
+                for p in &includes { argv.push("-i".into()); argv.push(p.clone()); }
+                for p in &excludes { argv.push("-e".into()); argv.push(p.clone()); }
+                let args = Args::try_parse_from(std::iter::once("ktail".to_string()).chain(argv)).unwrap();
+                let cfg = Config::resolve(&args, &Env::default()).unwrap();
+                let excluded = excludes.iter().any(|p| line.contains(p.as_str()));
+                let included = includes.is_empty() || includes.iter().any(|p| line.contains(p.as_str()));
+                prop_assert_eq!(cfg.filter.keeps(line.as_bytes()), !excluded && included);
+            }
+
+            /// Highlighting never changes the text: with the escapes removed, the message is
+            /// the same, and every occurrence of a pattern sits inside a highlight.
+            #[test]
+            fn highlight_only_adds_colour(
+                line in "[abc ]{0,24}",
+                patterns in proptest::collection::vec(pattern(), 1..3),
+            ) {
+                let mut argv = vec!["ktail".to_string(), "x".into(), "--color".into(), "always".into(), "-o".into(), "raw".into()];
+                for p in &patterns { argv.push("-H".into()); argv.push(p.clone()); }
+                let cfg = Config::resolve(&Args::try_parse_from(argv).unwrap(), &Env::default()).unwrap();
+                let formatter = crate::format::Formatter {
+                    mode: cfg.output,
+                    timestamps: None,
+                    color: cfg.color,
+                    color_stderr: false,
+                    show_namespace: false,
+                    timezone: jiff::tz::TimeZone::UTC,
+                    highlight: cfg.highlight.clone().map(std::sync::Arc::new),
+                };
+                let target = crate::target::Target {
+                    key: crate::target::TargetKey {
+                        namespace: "n".into(), pod: "abc".into(), pod_uid: "u".into(),
+                        container: "c".into(), container_id: "i".into(),
+                    },
+                    kind: crate::target::ContainerKind::Regular,
+                    pod_info: Default::default(),
+                    state: crate::target::InstanceState::Running,
+                    container_state: crate::target::ContainerState::Running,
+                    started_at: None,
+                };
+                let mut f = formatter.for_target(&target);
+                let mut out = Vec::new();
+                f.write_line(&mut out, b"", None, line.as_bytes());
+                let text = String::from_utf8(out).unwrap();
+                let plain = text.replace("\x1b[1;31m", "").replace("\x1b[0m", "");
+                prop_assert_eq!(plain, format!("{line}\n"));
+                // Lit spans, in the message's own positions.
+                let mut spans = Vec::new();
+                let mut pos = 0;
+                for (i, part) in text.split("\x1b[1;31m").enumerate() {
+                    if i == 0 {
+                        pos += part.len();
+                        continue;
+                    }
+                    let (lit, rest) = part.split_once("\x1b[0m").unwrap();
+                    spans.push((pos, pos + lit.len()));
+                    pos += lit.len() + rest.len();
+                }
+                // Every occurrence of a pattern touches a highlight (matches are found
+                // leftmost first, so overlapping occurrences may share one).
+                for p in &patterns {
+                    for (at, _) in line.match_indices(p.as_str()) {
+                        let end = at + p.len();
+                        prop_assert!(
+                            spans.iter().any(|(s, e)| *s < end && at < *e),
+                            "{:?} at {} left unlit in {:?}", p, at, text
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
