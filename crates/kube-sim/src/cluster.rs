@@ -99,9 +99,12 @@ impl Template {
     }
 
     fn to_json(&self, restart_policy: &str) -> Value {
+        let mut spec = crate::pod::pod_spec_json(&self.init, &self.containers, restart_policy);
+        // Default tolerations are added to pods by admission, never to templates.
+        spec.remove("tolerations");
         json!({
             "metadata": { "creationTimestamp": null, "labels": self.labels },
-            "spec": crate::pod::pod_spec_json(&self.init, &self.containers, restart_policy),
+            "spec": spec,
         })
     }
 }
