@@ -276,7 +276,6 @@ fn collection(
 
 /// Label and field selectors of a request, applied to served JSON.
 pub(crate) struct Filter {
-    resource: Resource,
     labels: Option<LabelSelector>,
     fields: Option<FieldSelector>,
 }
@@ -295,11 +294,7 @@ impl Filter {
             }
             _ => None,
         };
-        Ok(Filter {
-            resource: r,
-            labels,
-            fields,
-        })
+        Ok(Filter { labels, fields })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -321,14 +316,14 @@ impl Filter {
             }
         }
         if let Some(f) = &self.fields {
-            return f.matches(|field| field_value(self.resource, obj, field));
+            return f.matches(|field| field_value(obj, field));
         }
         true
     }
 }
 
 /// The value of a selectable field; absent fields read as "" like Go's zero values.
-fn field_value(r: Resource, obj: &Value, field: &str) -> Option<String> {
+fn field_value(obj: &Value, field: &str) -> Option<String> {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
     Some(match field {
         "metadata.name" => s(&obj["metadata"]["name"]),
@@ -350,10 +345,7 @@ fn field_value(r: Resource, obj: &Value, field: &str) -> Option<String> {
         "status.nominatedNodeName" => s(&obj["status"]["nominatedNodeName"]),
         "status.successful" => obj["status"]["succeeded"].as_i64().unwrap_or(0).to_string(),
         "status.replicas" => obj["status"]["replicas"].as_i64().unwrap_or(0).to_string(),
-        _ => {
-            let _ = r;
-            return None;
-        }
+        _ => return None,
     })
 }
 

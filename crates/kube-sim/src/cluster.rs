@@ -143,8 +143,6 @@ pub(crate) struct DaemonSet {
 pub(crate) struct Job {
     meta: Meta,
     template: Template,
-    exit_code: i32,
-    run_for: Duration,
     /// `(succeeded, when)` once the pod finished.
     finished: Option<(bool, Timestamp)>,
 }
@@ -813,8 +811,6 @@ impl Cluster {
                     init: Vec::new(),
                     containers,
                 },
-                exit_code: spec.exit_code,
-                run_for: spec.run_for,
                 finished: None,
             },
         );
@@ -1671,7 +1667,6 @@ fn job_json(j: &Job, st: Stats) -> Value {
         }
         None => {}
     }
-    let _ = (j.exit_code, j.run_for);
     obj(
         "Job",
         "batch/v1",
