@@ -14,14 +14,14 @@ fn main() -> ExitCode {
     }
     let args = match Args::try_parse_from(&argv) {
         Ok(a) => a,
-        Err(e) => {
-            // --help and --version print to stdout and succeed; usage errors exit 2.
+        // --help and --version print to stdout and succeed.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
+            return ExitCode::from(exit::OK);
+        }
+        Err(e) => {
+            eprintln!("ktail: {}", one_line(&e));
+            return ExitCode::from(exit::USAGE);
         }
     };
     let env = Env::from_process();
@@ -34,6 +34,22 @@ fn main() -> ExitCode {
             .block_on(ktail::app::run(cfg, kubeconfig_env))
     });
     finish(result)
+}
+
+/// clap's error as one line: what was wrong, with which value, and what to do.
+fn one_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = e.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue)
+        && !valid.is_empty()
+    {
+        msg.push_str(&format!(": use one of {}", valid.join(", ")));
+    } else if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
+        msg.push_str(&format!(" (did you mean '{s}'?)"));
+    }
+    format!("{msg}; see ktail --help")
 }
 
 fn finish(result: Result<u8, Error>) -> ExitCode {

@@ -193,3 +193,37 @@ async fn forbidden_namespace_is_exit_5_alone_and_a_warning_among_others() {
     );
     assert_eq!(out.stdout.lines().count(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_flag_values_are_one_line_exit_2() {
+    let c = Cluster::start().await;
+    for (args, needle) in [
+        (
+            &["x", "-o", "xml"][..],
+            "'xml' for '--output <FORMAT>': use one of default, raw",
+        ),
+        (
+            &["x", "--color", "sometimes"][..],
+            "'sometimes' for '--color <WHEN>'",
+        ),
+        (&["x", "--colr", "never"][..], "did you mean '--color'"),
+        (&["x", "--tail", "abc"][..], "'abc' for '--tail <N>'"),
+        (&["x", "--since", "soon"][..], "invalid --since 'soon'"),
+        (
+            &["x", "--since-time", "monday"][..],
+            "invalid --since-time 'monday'",
+        ),
+        (
+            &["x", "--timezone", "Mars/Base"][..],
+            "unknown --timezone 'Mars/Base'",
+        ),
+        (
+            &["x", "--container-state", "sleepy"][..],
+            "invalid --container-state 'sleepy'",
+        ),
+        (&["-l", "app in (web"][..], "--selector 'app in (web'"),
+        (&[][..], "nothing selects pods"),
+    ] {
+        c.run(args).await.assert_one_error_line(2, needle);
+    }
+}
