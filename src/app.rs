@@ -43,15 +43,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         NamespaceScope::Listed(list) => list.len() > 1,
         NamespaceScope::ContextDefault => false,
     };
-    let formatter = Formatter {
-        mode: cfg.output,
-        timestamps: cfg.timestamps,
-        color: cfg.color,
-        color_stderr: cfg.color_stderr,
-        show_namespace,
-        timezone: cfg.timezone.clone(),
-        highlight: cfg.highlight.clone().map(Arc::new),
-    };
+    let formatter = Formatter::from_config(&cfg, show_namespace);
 
     let (out, mut closed, writer) = output::spawn(cfg.color_stderr);
     let namespaces = preflight(&cfg, &cluster, &out).await?;
@@ -544,19 +536,11 @@ impl ScopeTasks {
 fn run_stdin(cfg: &Config) -> Result<u8> {
     use crate::lines::{LineSplitter, parse_line};
     use std::io::{Read, Write};
-    let formatter = Formatter {
-        // There is no pod to prefix: default output is the message alone.
-        mode: match cfg.output {
-            crate::cli::OutputMode::Default => crate::cli::OutputMode::Raw,
-            other => other,
-        },
-        timestamps: cfg.timestamps,
-        color: cfg.color,
-        color_stderr: cfg.color_stderr,
-        show_namespace: false,
-        timezone: cfg.timezone.clone(),
-        highlight: cfg.highlight.clone().map(Arc::new),
-    };
+    let mut formatter = Formatter::from_config(cfg, false);
+    // There is no pod to prefix: default output is the message alone.
+    if formatter.mode == crate::cli::OutputMode::Default {
+        formatter.mode = crate::cli::OutputMode::Raw;
+    }
     let target = target::Target {
         key: TargetKey {
             namespace: String::new(),

@@ -72,6 +72,19 @@ pub struct TargetFormat {
 }
 
 impl Formatter {
+    /// The output settings of a run.
+    pub fn from_config(cfg: &crate::config::Config, show_namespace: bool) -> Formatter {
+        Formatter {
+            mode: cfg.output,
+            timestamps: cfg.timestamps,
+            color: cfg.color,
+            color_stderr: cfg.color_stderr,
+            show_namespace,
+            timezone: cfg.timezone.clone(),
+            highlight: cfg.highlight.clone().map(Arc::new),
+        }
+    }
+
     pub fn for_target(&self, t: &Target) -> TargetFormat {
         let k = &t.key;
         let (pod_sgr, container_sgr) = color_pair(&k.pod);
