@@ -87,9 +87,16 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         }
         Outcome::Signal(code) => code,
     };
-    // Every tail is done: the writer drains the channel and stops.
-    match tokio::task::spawn_blocking(move || writer.join()).await {
-        Ok(Ok(WriterEnd::Failed(e))) => Err(Error::Output(e)),
+    // Every tail is done: the writer drains the channel and stops. After a signal the
+    // wait is bounded: a reader that stopped reading must not keep ktail alive.
+    let join = tokio::task::spawn_blocking(move || writer.join());
+    let joined = if code == exit::SIGINT || code == exit::SIGTERM {
+        tokio::time::timeout(SHUTDOWN_GRACE, join).await.ok()
+    } else {
+        Some(join.await)
+    };
+    match joined {
+        Some(Ok(Ok(WriterEnd::Failed(e)))) => Err(Error::Output(e)),
         _ => Ok(code),
     }
 }

@@ -27,11 +27,15 @@ fn main() -> ExitCode {
     let env = Env::from_process();
     let kubeconfig_env = env.vars.get("KUBECONFIG").cloned();
     let result = Config::resolve(&args, &env).and_then(|cfg| {
-        tokio::runtime::Builder::new_multi_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?
-            .block_on(ktail::app::run(cfg, kubeconfig_env))
+            .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+        let result = runtime.block_on(ktail::app::run(cfg, kubeconfig_env));
+        // Tasks still blocked on a dead connection or a stalled reader must not hold
+        // the exit: everything that counts has been written.
+        runtime.shutdown_background();
+        result
     });
     finish(result)
 }

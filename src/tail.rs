@@ -339,10 +339,8 @@ impl<'a> Tail<'a> {
                     }
                     return StreamEnd::Broken(format!("no data for {}s", SILENCE_REOPEN.as_secs()));
                 }
-                changed = job.removed.changed(), if removed_at.is_none() => {
-                    if changed.is_err() || *job.removed.borrow() {
-                        removed_at = Some(tokio::time::Instant::now());
-                    }
+                _ = removed(&mut job.removed), if removed_at.is_none() => {
+                    removed_at = Some(tokio::time::Instant::now());
                     continue;
                 }
             };
@@ -464,8 +462,16 @@ impl<'a> Tail<'a> {
         }
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
-            _ = job.removed.changed() => *job.removed.borrow(),
+            _ = removed(&mut job.removed) => true,
         }
+    }
+}
+
+/// Resolves once the pod is reported removed; never when nothing can report it (the
+/// sender is gone, as with `--no-follow`, which has no watch).
+async fn removed(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|gone| *gone).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
