@@ -27,3 +27,6 @@ mod filtering;
 
 /// Resource queries (deploy/web…), followed as the object changes.
 mod resources;
+
+/// --since, --since-time and --tail side by side with kubectl.
+mod history;

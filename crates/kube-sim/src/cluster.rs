@@ -703,6 +703,19 @@ impl Cluster {
         }
     }
 
+    pub(crate) fn log_at(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        at: jiff::Timestamp,
+        line: &str,
+    ) {
+        if let Some(c) = self.container(ns, pod, container) {
+            c.journal.append_at(at, line.as_bytes());
+        }
+    }
+
     pub(crate) fn rotate_log(&self, ns: &str, pod: &str, container: &str) {
         if let Some(c) = self.container(ns, pod, container) {
             c.journal.rotate();

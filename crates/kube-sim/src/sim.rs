@@ -402,6 +402,13 @@ impl Sim {
         self.shared.with(|c| c.log(ns, pod, container, line));
     }
 
+    /// Appends `line` to the current instance as if the container had written it at `at`
+    /// (history written before a test attached, with known timestamps). Lines must be
+    /// appended in time order, as a container writes them.
+    pub fn log_at(&self, ns: &str, pod: &str, container: &str, at: jiff::Timestamp, line: &str) {
+        self.shared.with(|c| c.log_at(ns, pod, container, at, line));
+    }
+
     /// The pod as the API server serves it now.
     pub fn pod(&self, ns: &str, name: &str) -> Option<Value> {
         let c = self.shared.lock();
