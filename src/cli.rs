@@ -164,6 +164,15 @@ pub struct Args {
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, help_heading = OUTPUT)]
     pub color: ColorChoice,
 
+    /// Pass control characters and escape sequences in log lines to the terminal as they are
+    ///
+    /// By default, when stdout is a terminal, everything but colour (SGR) sequences, tab
+    /// and newline is shown in caret notation (ESC as ^[), so a log line cannot move the
+    /// cursor, clear the screen, set the title or plant hyperlinks. Output to a pipe or a
+    /// file is always byte-exact.
+    #[arg(long, help_heading = OUTPUT)]
+    pub raw_escapes: bool,
+
     /// Print only log lines: no '+'/'-' notices on stderr (warnings are still shown)
     #[arg(long, help_heading = OUTPUT)]
     pub only_log_lines: bool,

@@ -180,6 +180,8 @@ pub struct Config {
     pub color_stderr: bool,
     /// Print `+`/`-` notices.
     pub notices: bool,
+    /// Neutralise escape sequences in log lines: stdout is a terminal (see `sanitize`).
+    pub sanitize: bool,
     pub max_log_requests: usize,
     pub context: Option<String>,
     pub kubeconfig: Option<PathBuf>,
@@ -379,6 +381,7 @@ impl Config {
             color: decide_color(args.color, env, env.stdout_is_terminal),
             color_stderr: decide_color(args.color, env, env.stderr_is_terminal),
             notices: !args.only_log_lines,
+            sanitize: env.stdout_is_terminal && !args.raw_escapes,
             max_log_requests,
             context: non_empty(&args.context),
             kubeconfig: args.kubeconfig.clone(),
