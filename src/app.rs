@@ -45,7 +45,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
     };
     let formatter = Formatter::from_config(&cfg, show_namespace);
 
-    let (out, mut closed, writer) = output::spawn(cfg.color_stderr);
+    let (out, mut closed, writer) = output::spawn(cfg.color_stderr, cfg.sanitize);
     let namespaces = preflight(&cfg, &cluster, &out).await?;
 
     let ctx = Arc::new(TailContext {

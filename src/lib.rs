@@ -17,6 +17,7 @@ pub mod format;
 pub mod lines;
 pub mod output;
 pub mod resource;
+pub mod sanitize;
 pub mod scopes;
 pub mod tail;
 pub mod target;

@@ -46,7 +46,11 @@ pub type OutTx = mpsc::Sender<Out>;
 
 /// Starts the writer thread. `closed` fires as soon as stdout is gone or broken, so the
 /// run can end at once; the join handle reports how the writer ended.
-pub fn spawn(color_stderr: bool) -> (OutTx, oneshot::Receiver<()>, thread::JoinHandle<WriterEnd>) {
+/// With `sanitize`, log lines are made safe for a terminal (see `sanitize`).
+pub fn spawn(
+    color_stderr: bool,
+    sanitize: bool,
+) -> (OutTx, oneshot::Receiver<()>, thread::JoinHandle<WriterEnd>) {
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let (closed_tx, closed_rx) = oneshot::channel();
     let handle = thread::Builder::new()
@@ -54,7 +58,7 @@ pub fn spawn(color_stderr: bool) -> (OutTx, oneshot::Receiver<()>, thread::JoinH
         .spawn(move || {
             let stdout = io::stdout().lock();
             let stderr = io::stderr();
-            let end = write_all(rx, stdout, stderr, color_stderr);
+            let end = write_all(rx, stdout, stderr, color_stderr, sanitize);
             if !matches!(end, WriterEnd::Drained) {
                 let _ = closed_tx.send(());
             }
@@ -70,13 +74,20 @@ pub fn write_all(
     stdout: impl Write,
     mut stderr: impl Write,
     color_stderr: bool,
+    sanitize: bool,
 ) -> WriterEnd {
     let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, stdout);
+    let mut scratch = Vec::new();
     let result = (|| -> io::Result<()> {
         while let Some(first) = rx.blocking_recv() {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
+                    Out::Lines(bytes) if sanitize && !crate::sanitize::is_clean(&bytes) => {
+                        scratch.clear();
+                        crate::sanitize::neutralise(&bytes, &mut scratch);
+                        out.write_all(&scratch)?;
+                    }
                     Out::Lines(bytes) => out.write_all(&bytes)?,
                     Out::Notice(bytes) => {
                         out.flush()?;
@@ -84,6 +95,10 @@ pub fn write_all(
                     }
                     Out::Warning(text) => {
                         out.flush()?;
+                        // Warnings quote servers and pods: never let them steer a terminal.
+                        scratch.clear();
+                        crate::sanitize::neutralise(text.as_bytes(), &mut scratch);
+                        let text = String::from_utf8_lossy(&scratch);
                         let line = if color_stderr {
                             format!("\x1b[1;33mktail: warning:\x1b[0m {text}\n")
                         } else {
@@ -144,11 +159,30 @@ mod tests {
             },
             &mut err,
             false,
+            false,
         );
         assert!(matches!(end, WriterEnd::Drained));
         assert_eq!(data.iter().filter(|b| **b == b'\n').count(), 10);
         assert_eq!(writes, 1, "ten waiting batches leave in one write");
         assert_eq!(err, b"+ p > c\nktail: warning: careful\n");
+    }
+
+    #[test]
+    fn escapes_are_neutralised_only_when_asked() {
+        let line = b"web app \x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J\n".to_vec();
+        for (sanitize, want) in [
+            (true, &b"web app \x1b[31mred\x1b[0m ^[]0;title^G ^[[2J\n"[..]),
+            (false, &line[..]),
+        ] {
+            let (tx, rx) = mpsc::channel(4);
+            tx.try_send(Out::Lines(line.clone())).unwrap();
+            tx.try_send(Out::Warning("pod said \x1b[2J".into())).unwrap();
+            drop(tx);
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            write_all(rx, &mut out, &mut err, false, sanitize);
+            assert_eq!(out, want);
+            assert_eq!(err, b"ktail: warning: pod said ^[[2J\n");
+        }
     }
 
     #[test]
@@ -166,7 +200,7 @@ mod tests {
         tx.try_send(Out::Lines(b"x\n".to_vec())).unwrap();
         drop(tx);
         assert!(matches!(
-            write_all(rx, Broken, io::sink(), false),
+            write_all(rx, Broken, io::sink(), false, false),
             WriterEnd::Closed
         ));
     }
