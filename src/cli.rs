@@ -115,6 +115,15 @@ pub struct Args {
     #[arg(short = 'H', long, value_name = "REGEX", help_heading = FILTERING)]
     pub highlight: Vec<String>,
 
+    /// Keep only lines at this level or above: trace, debug, info, warn, error, fatal
+    ///
+    /// The level is read from JSON lines (a top-level "level", "lvl" or "severity" key,
+    /// a word or a bunyan number 10..60), logfmt lines (level=… or lvl=…) and klog
+    /// headers (I/W/E/F). Synonyms are accepted (warning, err, critical, panic…). A line
+    /// whose level cannot be found is always kept.
+    #[arg(long, value_name = "LEVEL", value_enum, ignore_case = true, help_heading = FILTERING)]
+    pub level: Option<MinLevel>,
+
     /// Only lines newer than this, e.g. 5s, 2m, 1h30m
     ///
     /// Applies to the containers that exist when ktail starts; a container that starts
@@ -156,6 +165,34 @@ pub struct Args {
     /// Output format
     #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputMode::Default, help_heading = OUTPUT)]
     pub output: OutputMode,
+
+    /// Render each line with this template (minijinja syntax), e.g. '{{ pod }} {{ message }}'
+    ///
+    /// Replaces --output. Fields: namespace, pod, container, node, message, timestamp,
+    /// labels, annotations, pod_color, container_color; functions such as parse_json,
+    /// try_parse_json, extract_json_parts, pretty_json, to_timestamp, color and
+    /// level_color (see the README). A newline is added when the rendered text does not
+    /// end with one; a line that renders empty prints nothing.
+    #[arg(long, value_name = "TEMPLATE", help_heading = OUTPUT)]
+    pub template: Option<String>,
+
+    /// Read the --template from this file (wins over --template)
+    #[arg(short = 'T', long, value_name = "FILE", help_heading = OUTPUT)]
+    pub template_file: Option<std::path::PathBuf>,
+
+    /// Colour container names by their own name's hash instead of their pod's pair
+    #[arg(short = 'd', long, help_heading = OUTPUT)]
+    pub diff_container: bool,
+
+    /// Colours for pod names: a comma list of SGR codes, e.g. '91,92,93' or '38;2;255;97;136'
+    ///
+    /// Replaces the built-in palette; the hash of a pod's name picks its entry.
+    #[arg(long, value_name = "SGR,...", value_delimiter = ',', help_heading = OUTPUT)]
+    pub pod_colors: Vec<String>,
+
+    /// Colours for container names, like --pod-colors and as many (default: --pod-colors)
+    #[arg(long, value_name = "SGR,...", value_delimiter = ',', help_heading = OUTPUT)]
+    pub container_colors: Vec<String>,
 
     /// When to use colours
     ///
@@ -206,6 +243,32 @@ pub enum OutputMode {
     Raw,
     /// One JSON object per line with stern's keys
     Json,
+    /// `{"pod": …, "container": …, "message": …}`, the message embedded when it is JSON
+    Extjson,
+    /// extjson over several lines, indented
+    Ppextjson,
+}
+
+/// `--level`: the least severe level printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum MinLevel {
+    Trace,
+    Debug,
+    #[value(alias = "information", alias = "notice")]
+    Info,
+    #[value(alias = "warning")]
+    Warn,
+    #[value(alias = "err")]
+    Error,
+    #[value(
+        alias = "critical",
+        alias = "crit",
+        alias = "panic",
+        alias = "dpanic",
+        alias = "alert",
+        alias = "emergency"
+    )]
+    Fatal,
 }
 
 /// `--color`.

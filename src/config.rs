@@ -7,14 +7,18 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
 use regex::bytes::{Regex as BytesRegex, RegexSet as BytesRegexSet};
 
-use crate::cli::{Args, ColorChoice, OutputMode, TimestampFormat};
+use crate::cli::{Args, ColorChoice, MinLevel, OutputMode, TimestampFormat};
 use crate::error::{Error, Result};
+use crate::format::Palette;
+use crate::level::{self, Level};
 use crate::resource::{Kind, ResourceQuery};
+use crate::template::LineTemplate;
 
 /// stern's defaults for `--max-log-requests -1`.
 const MAX_LOG_REQUESTS_FOLLOW: usize = 50;
@@ -124,19 +128,27 @@ impl StateSet {
 pub struct LineFilter {
     pub include: Option<BytesRegexSet>,
     pub exclude: Option<BytesRegexSet>,
+    /// `--level`: drop lines whose level is known and below this.
+    pub min_level: Option<Level>,
 }
 
 impl LineFilter {
     /// stern's rule: any exclude match drops the line; otherwise, with includes, any
-    /// include match keeps it.
+    /// include match keeps it. Then `--level`: a line below the level is dropped, a line
+    /// without a level is kept.
     pub fn keeps(&self, message: &[u8]) -> bool {
         if let Some(ex) = &self.exclude
             && ex.is_match(message)
         {
             return false;
         }
-        match &self.include {
-            Some(inc) => inc.is_match(message),
+        if let Some(inc) = &self.include
+            && !inc.is_match(message)
+        {
+            return false;
+        }
+        match self.min_level {
+            Some(min) => level::detect(message).is_none_or(|d| d.level >= min),
             None => true,
         }
     }
@@ -174,8 +186,12 @@ pub struct Config {
     /// `--stdin`: format lines from standard input; no cluster.
     pub stdin: bool,
     pub output: OutputMode,
+    /// `--template`/`--template-file`, compiled; replaces `output`.
+    pub template: Option<Arc<LineTemplate>>,
     /// Colour log lines on stdout.
     pub color: bool,
+    /// Which colours pods and containers get (when colour is on).
+    pub palette: Palette,
     /// Colour notices and warnings on stderr.
     pub color_stderr: bool,
     /// Print `+`/`-` notices.
@@ -229,6 +245,14 @@ impl Config {
         let filter = LineFilter {
             include: compile_bytes_set("--include", &args.include)?,
             exclude: compile_bytes_set("--exclude", &args.exclude)?,
+            min_level: args.level.map(|l| match l {
+                MinLevel::Trace => Level::Trace,
+                MinLevel::Debug => Level::Debug,
+                MinLevel::Info => Level::Info,
+                MinLevel::Warn => Level::Warn,
+                MinLevel::Error => Level::Error,
+                MinLevel::Fatal => Level::Fatal,
+            }),
         };
         // stern highlights include matches too.
         let highlight = {
@@ -362,6 +386,33 @@ impl Config {
             other => other,
         };
 
+        let color = decide_color(args.color, env, env.stdout_is_terminal);
+        let palette = palette(args)?;
+        let template = match (&args.template_file, &args.template) {
+            (Some(path), _) => {
+                let source = std::fs::read_to_string(path).map_err(|e| {
+                    Error::usage(format!(
+                        "cannot read --template-file '{}': {e}",
+                        path.display()
+                    ))
+                })?;
+                let origin = format!("--template-file '{}'", path.display());
+                Some(LineTemplate::compile(
+                    source,
+                    &origin,
+                    color,
+                    timezone.clone(),
+                )?)
+            }
+            (None, Some(source)) => Some(LineTemplate::compile(
+                source.clone(),
+                "--template",
+                color,
+                timezone.clone(),
+            )?),
+            (None, None) => None,
+        };
+
         Ok(Config {
             selection,
             filter,
@@ -378,7 +429,9 @@ impl Config {
             highlight,
             stdin: args.stdin,
             output: args.output,
-            color: decide_color(args.color, env, env.stdout_is_terminal),
+            template: template.map(Arc::new),
+            color,
+            palette,
             color_stderr: decide_color(args.color, env, env.stderr_is_terminal),
             notices: !args.only_log_lines,
             sanitize: env.stdout_is_terminal && !args.raw_escapes,
@@ -388,6 +441,51 @@ impl Config {
             run_start: env.now,
         })
     }
+}
+
+/// `--pod-colors`, `--container-colors` and `--diff-container`, validated as stern does:
+/// container colours need pod colours, default to them, and pair up one to one.
+fn palette(args: &Args) -> Result<Palette> {
+    let (pods, containers) = (&args.pod_colors, &args.container_colors);
+    if pods.is_empty() && !containers.is_empty() {
+        return Err(Error::usage(
+            "--container-colors needs --pod-colors: the two lists pair up",
+        ));
+    }
+    let pods = pods
+        .iter()
+        .map(|c| parse_sgr("--pod-colors", c))
+        .collect::<Result<Vec<_>>>()?;
+    let containers = if containers.is_empty() {
+        pods.clone()
+    } else {
+        containers
+            .iter()
+            .map(|c| parse_sgr("--container-colors", c))
+            .collect::<Result<Vec<_>>>()?
+    };
+    if pods.len() != containers.len() {
+        return Err(Error::usage(format!(
+            "--pod-colors has {} colours and --container-colors {}: give both the same number",
+            pods.len(),
+            containers.len()
+        )));
+    }
+    Ok(Palette::new(
+        pods.into_iter().zip(containers).collect(),
+        args.diff_container,
+    ))
+}
+
+/// One SGR colour: numbers 0..=255 separated by ';' (`91`, `1;4;31`, `38;2;255;97;136`).
+fn parse_sgr(flag: &str, value: &str) -> Result<String> {
+    let parts: Vec<&str> = value.split(';').map(str::trim).collect();
+    if parts.iter().any(|p| p.parse::<u8>().is_err()) {
+        return Err(Error::usage(format!(
+            "invalid {flag} colour '{value}': give SGR numbers separated by ';', e.g. 91 or 38;2;255;97;136"
+        )));
+    }
+    Ok(parts.join(";"))
 }
 
 fn non_empty(s: &Option<String>) -> Option<String> {
@@ -797,15 +895,7 @@ mod tests {
                 let mut argv = vec!["ktail".to_string(), "x".into(), "--color".into(), "always".into(), "-o".into(), "raw".into()];
                 for p in &patterns { argv.push("-H".into()); argv.push(p.clone()); }
                 let cfg = Config::resolve(&Args::try_parse_from(argv).unwrap(), &Env::default()).unwrap();
-                let formatter = crate::format::Formatter {
-                    mode: cfg.output,
-                    timestamps: None,
-                    color: cfg.color,
-                    color_stderr: false,
-                    show_namespace: false,
-                    timezone: jiff::tz::TimeZone::UTC,
-                    highlight: cfg.highlight.clone().map(std::sync::Arc::new),
-                };
+                let formatter = crate::format::Formatter::from_config(&cfg, false);
                 let target = crate::target::Target {
                     key: crate::target::TargetKey {
                         namespace: "n".into(), pod: "abc".into(), pod_uid: "u".into(),

@@ -1,9 +1,11 @@
 //! How a log line looks on stdout: pure functions that append one record to a `Vec<u8>`.
 //!
 //! Everything that is the same for every line of a container (the coloured pod and
-//! container names, the JSON keys and values of the pod) is rendered once per target in
-//! `Formatter::for_target`; the per-line work is copying bytes and, for JSON, escaping
-//! the message. Colour decisions are made by `config`, never here.
+//! container names, the JSON keys and values of the pod, a template's per-pod fields) is
+//! rendered once per target in `Formatter::for_target`; the per-line work is copying
+//! bytes and, for JSON, escaping the message. Default, raw and json output allocate
+//! nothing per line. Colour decisions (on or off, which palette) are made by `config`,
+//! never here.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,24 +14,80 @@ use jiff::tz::TimeZone;
 use regex::bytes::Regex as BytesRegex;
 
 use crate::cli::{OutputMode, TimestampFormat};
+use crate::level;
 use crate::target::Target;
+use crate::template::{LineTemplate, TargetFields};
 
-/// stern's palette: the pod name's FNV-1a hash picks a pair; the pod is written in the
-/// bright colour, its containers in the normal one (SGR codes).
-const PALETTE: [(u8, u8); 6] = [(96, 36), (92, 32), (95, 35), (93, 33), (94, 34), (91, 31)];
+/// stern's palette: a name's FNV-1 hash picks a pair; the pod is written in the bright
+/// colour, its containers in the normal one (SGR codes).
+const PALETTE: [(&str, &str); 6] = [
+    ("96", "36"),
+    ("92", "32"),
+    ("95", "35"),
+    ("93", "33"),
+    ("94", "34"),
+    ("91", "31"),
+];
 
-/// The colour pair of a pod, stable across runs and machines.
-pub fn color_pair(pod: &str) -> (u8, u8) {
-    PALETTE[(fnv1a32(pod.as_bytes()) % PALETTE.len() as u32) as usize]
+/// The colour pair of a pod in stern's palette, stable across runs and machines.
+pub fn color_pair(pod: &str) -> (&'static str, &'static str) {
+    PALETTE[(fnv1_32(pod.as_bytes()) % PALETTE.len() as u32) as usize]
 }
 
-fn fnv1a32(bytes: &[u8]) -> u32 {
+/// FNV-1 (multiply, then xor), 32 bits: Go's `hash/fnv.New32`, which stern uses, so a pod
+/// has the same colour in stern and in ktail.
+fn fnv1_32(bytes: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in bytes {
-        h ^= u32::from(*b);
         h = h.wrapping_mul(0x0100_0193);
+        h ^= u32::from(*b);
     }
     h
+}
+
+/// Which colours pods and containers get: stern's pairs, or the user's lists
+/// (`--pod-colors`, `--container-colors`), and whether a container is coloured by its own
+/// name (`--diff-container`). Built by `config`, which validates the lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Palette {
+    /// (pod SGR, container SGR) pairs; never empty.
+    pairs: Vec<(String, String)>,
+    diff_container: bool,
+}
+
+impl Default for Palette {
+    fn default() -> Palette {
+        Palette::new(Vec::new(), false)
+    }
+}
+
+impl Palette {
+    /// `pairs` empty means stern's palette.
+    pub fn new(pairs: Vec<(String, String)>, diff_container: bool) -> Palette {
+        let pairs = if pairs.is_empty() {
+            PALETTE
+                .iter()
+                .map(|(p, c)| (p.to_string(), c.to_string()))
+                .collect()
+        } else {
+            pairs
+        };
+        Palette {
+            pairs,
+            diff_container,
+        }
+    }
+
+    /// The SGR codes of a pod's name and of one of its containers' names.
+    pub fn colors(&self, pod: &str, container: &str) -> (&str, &str) {
+        let pick = |name: &str| &self.pairs[(fnv1_32(name.as_bytes()) as usize) % self.pairs.len()];
+        let (pod_sgr, container_sgr) = pick(pod);
+        if self.diff_container {
+            (pod_sgr, &pick(container).1)
+        } else {
+            (pod_sgr, container_sgr)
+        }
+    }
 }
 
 fn paint(out: &mut Vec<u8>, sgr: &str, text: &str, color: bool) {
@@ -53,10 +111,13 @@ pub struct Formatter {
     pub timezone: TimeZone,
     /// Colour matches in messages (only applied when `color` is on).
     pub highlight: Option<Arc<BytesRegex>>,
+    pub palette: Palette,
+    /// `--template`: replaces `mode`.
+    pub template: Option<Arc<LineTemplate>>,
 }
 
 /// Per-container rendering, built once when the container's tail starts.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TargetFormat {
     mode: OutputMode,
     timestamps: Option<TimestampFormat>,
@@ -64,8 +125,14 @@ pub struct TargetFormat {
     /// The zone offset of the last second rendered: one zone lookup per second of logs.
     offset_cache: (i64, i32),
     highlight: Option<Arc<BytesRegex>>,
-    /// Default mode: `ns pod container `; JSON mode: `,"nodeName":…,"labels":{…}}\n`.
+    /// Colour the level word of default output.
+    level_color: bool,
+    /// Default mode: `ns pod container `; json: `,"annotations":…,"podName":…}\n`;
+    /// extjson and ppextjson: the object up to the message's value.
     prefix: Vec<u8>,
+    template: Option<(Arc<LineTemplate>, Arc<TargetFields>)>,
+    /// Reused for a template's timestamp field.
+    scratch: Vec<u8>,
     /// `+ pod › container` and `- pod › container` (stderr), with newline.
     added: Vec<u8>,
     removed: Vec<u8>,
@@ -82,23 +149,24 @@ impl Formatter {
             show_namespace,
             timezone: cfg.timezone.clone(),
             highlight: cfg.highlight.clone().map(Arc::new),
+            palette: cfg.palette.clone(),
+            template: cfg.template.clone(),
         }
     }
 
     pub fn for_target(&self, t: &Target) -> TargetFormat {
         let k = &t.key;
-        let (pod_sgr, container_sgr) = color_pair(&k.pod);
-        let (pod_sgr, container_sgr) = (pod_sgr.to_string(), container_sgr.to_string());
+        let (pod_sgr, container_sgr) = self.palette.colors(&k.pod, &k.container);
         let mut prefix = Vec::new();
         match self.mode {
             OutputMode::Default => {
                 if self.show_namespace {
-                    paint(&mut prefix, &pod_sgr, &k.namespace, self.color);
+                    paint(&mut prefix, pod_sgr, &k.namespace, self.color);
                     prefix.push(b' ');
                 }
-                paint(&mut prefix, &pod_sgr, &k.pod, self.color);
+                paint(&mut prefix, pod_sgr, &k.pod, self.color);
                 prefix.push(b' ');
-                paint(&mut prefix, &container_sgr, &k.container, self.color);
+                paint(&mut prefix, container_sgr, &k.container, self.color);
                 prefix.push(b' ');
             }
             OutputMode::Raw => {}
@@ -109,12 +177,37 @@ impl Formatter {
                     "containerName": k.container,
                     "nodeName": t.pod_info.node,
                     "labels": t.pod_info.labels,
+                    "annotations": t.pod_info.annotations,
                 });
-                // `{"namespace":…}` → `,"namespace":…}` so it can follow the message.
+                // `{"annotations":…}` → `,"annotations":…}` so it can follow the message.
                 let text = rest.to_string();
                 prefix.push(b',');
                 prefix.extend_from_slice(&text.as_bytes()[1..]);
                 prefix.push(b'\n');
+            }
+            OutputMode::Extjson | OutputMode::Ppextjson => {
+                // stern's layout, byte for byte: names are painted in place when colour
+                // is on (the escape codes then sit raw inside the JSON strings, as in
+                // stern, which is for terminals; pipes get no colour under --color auto).
+                let pretty = self.mode == OutputMode::Ppextjson;
+                prefix.extend_from_slice(if pretty { b"{\n  " } else { b"{" });
+                let sep: &[u8] = if pretty { b",\n  " } else { b", " };
+                let mut field = |key: &str, value: &str, sgr: &str| {
+                    let _ = write!(prefix, "\"{key}\": ");
+                    if self.color {
+                        let _ = write!(prefix, "\"\x1b[{sgr}m");
+                        write_json_inner(&mut prefix, value.as_bytes());
+                        prefix.extend_from_slice(b"\x1b[0m\"");
+                    } else {
+                        write_json_str(&mut prefix, value.as_bytes());
+                    }
+                    prefix.extend_from_slice(sep);
+                };
+                if self.show_namespace {
+                    field("namespace", &k.namespace, pod_sgr);
+                }
+                field("pod", &k.pod, pod_sgr);
+                field("container", &k.container, container_sgr);
             }
         }
         let notice = |sign: &str, sign_sgr: &str| {
@@ -122,24 +215,36 @@ impl Formatter {
             paint(&mut n, sign_sgr, sign, self.color_stderr);
             n.push(b' ');
             if self.show_namespace {
-                paint(&mut n, &pod_sgr, &k.namespace, self.color_stderr);
+                paint(&mut n, pod_sgr, &k.namespace, self.color_stderr);
                 n.push(b' ');
             }
-            paint(&mut n, &pod_sgr, &k.pod, self.color_stderr);
+            paint(&mut n, pod_sgr, &k.pod, self.color_stderr);
             n.extend_from_slice(" › ".as_bytes());
-            paint(&mut n, &container_sgr, &k.container, self.color_stderr);
+            paint(&mut n, container_sgr, &k.container, self.color_stderr);
             n.push(b'\n');
             n
         };
+        let template = self.template.clone().map(|tmpl| {
+            let fields = TargetFields::new(
+                (&k.namespace, &k.pod, &k.container, &t.pod_info.node),
+                &t.pod_info.labels,
+                &t.pod_info.annotations,
+                (pod_sgr, container_sgr),
+            );
+            (tmpl, Arc::new(fields))
+        });
         TargetFormat {
             mode: self.mode,
             timestamps: self.timestamps,
             timezone: self.timezone.clone(),
             offset_cache: (i64::MIN, 0),
             highlight: self.highlight.clone().filter(|_| self.color),
+            level_color: self.color && self.mode == OutputMode::Default,
             added: notice("+", "1;92"),
             removed: notice("-", "1;91"),
             prefix,
+            template,
+            scratch: Vec::new(),
         }
     }
 }
@@ -154,6 +259,10 @@ impl TargetFormat {
         second: Option<i64>,
         message: &[u8],
     ) {
+        if self.template.is_some() {
+            self.write_template(out, timestamp, second, message);
+            return;
+        }
         match self.mode {
             OutputMode::Default | OutputMode::Raw => {
                 out.extend_from_slice(&self.prefix);
@@ -161,9 +270,20 @@ impl TargetFormat {
                     self.write_timestamp(out, f, timestamp, second);
                     out.push(b' ');
                 }
-                match &self.highlight {
-                    Some(re) => highlight(out, re, message),
-                    None => out.extend_from_slice(message),
+                let word = if self.level_color {
+                    level::detect(message).and_then(|d| Some((d.level, d.span?)))
+                } else {
+                    None
+                };
+                match word {
+                    Some((level, span)) => {
+                        self.write_message(out, &message[..span.start]);
+                        let _ = write!(out, "\x1b[{}m", level.sgr());
+                        out.extend_from_slice(&message[span.clone()]);
+                        out.extend_from_slice(b"\x1b[0m");
+                        self.write_message(out, &message[span.end..]);
+                    }
+                    None => self.write_message(out, message),
                 }
                 out.push(b'\n');
             }
@@ -176,6 +296,70 @@ impl TargetFormat {
                 }
                 out.extend_from_slice(&self.prefix);
             }
+            OutputMode::Extjson | OutputMode::Ppextjson => {
+                let pretty = self.mode == OutputMode::Ppextjson;
+                out.extend_from_slice(&self.prefix);
+                if let Some(f) = self.timestamps {
+                    out.extend_from_slice(b"\"timestamp\": \"");
+                    self.write_timestamp(out, f, timestamp, second);
+                    out.extend_from_slice(if pretty { b"\",\n  " } else { b"\", " });
+                }
+                out.extend_from_slice(b"\"message\": ");
+                if is_json(message) {
+                    if pretty {
+                        write_indented_json(out, message, 1);
+                    } else {
+                        out.extend_from_slice(trim_ascii(message));
+                    }
+                } else {
+                    write_json_str(out, message);
+                }
+                out.extend_from_slice(if pretty { b"\n}\n" } else { b"}\n" });
+            }
+        }
+    }
+
+    fn write_message(&self, out: &mut Vec<u8>, part: &[u8]) {
+        match &self.highlight {
+            Some(re) => highlight(out, re, part),
+            None => out.extend_from_slice(part),
+        }
+    }
+
+    /// The template's record; the timestamp is shown as `-t` asks, else as the API sent
+    /// it. A newline is added when the rendered text lacks one; an empty rendering prints
+    /// nothing. A line the template fails on (parse_json of a line that is not JSON, a
+    /// missing key) is printed as its bare message, so no line is lost.
+    fn write_template(
+        &mut self,
+        out: &mut Vec<u8>,
+        timestamp: &[u8],
+        second: Option<i64>,
+        message: &[u8],
+    ) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        match self.timestamps {
+            Some(f) => self.write_timestamp(&mut scratch, f, timestamp, second),
+            None => scratch.extend_from_slice(timestamp),
+        }
+        let Some((tmpl, fields)) = &self.template else {
+            return;
+        };
+        let start = out.len();
+        let rendered = tmpl.render(
+            out,
+            fields,
+            &String::from_utf8_lossy(&scratch),
+            &String::from_utf8_lossy(message),
+        );
+        self.scratch = scratch;
+        if rendered.is_err() {
+            out.truncate(start);
+            out.extend_from_slice(message);
+        }
+        if out.len() > start && out.last() != Some(&b'\n') {
+            out.push(b'\n');
         }
     }
 
@@ -188,6 +372,76 @@ impl TargetFormat {
     }
 }
 
+/// Whether `message` is one JSON value (stern's `json.Valid`), checked without building it.
+fn is_json(message: &[u8]) -> bool {
+    matches!(
+        trim_ascii(message).first(),
+        Some(b'{' | b'[' | b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9')
+    ) && serde_json::from_slice::<serde::de::IgnoredAny>(message).is_ok()
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+/// Re-indents valid JSON two spaces per level, starting at `depth`, keeping its key order
+/// and number text: a streaming pass over the bytes, nothing is built.
+fn write_indented_json(out: &mut Vec<u8>, json: &[u8], depth: usize) {
+    let newline = |out: &mut Vec<u8>, depth: usize| {
+        out.push(b'\n');
+        out.extend(std::iter::repeat_n(b' ', depth * 2));
+    };
+    let mut depth = depth;
+    let mut in_string = false;
+    let mut escaped = false;
+    let bytes = trim_ascii(json);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                out.push(b);
+            }
+            b'{' | b'[' => {
+                out.push(b);
+                // An empty container stays on one line.
+                let close = if b == b'{' { b'}' } else { b']' };
+                let next = bytes[i..].iter().position(|c| !c.is_ascii_whitespace());
+                if next.is_some_and(|n| bytes[i + n] == close) {
+                    out.push(close);
+                    i += next.unwrap_or(0) + 1;
+                } else {
+                    depth += 1;
+                    newline(out, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(out, depth);
+                out.push(b);
+            }
+            b',' => {
+                out.push(b);
+                newline(out, depth);
+            }
+            b':' => out.extend_from_slice(b": "),
+            c if c.is_ascii_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+}
 impl TargetFormat {
     /// stern's layouts in `--timezone`: `default` is RFC3339 with nine fractional digits
     /// (`Z` for UTC, else `±hh:mm`), `short` is `MM-DD hh:mm:ss`. Rendered by hand from
@@ -297,6 +551,14 @@ fn write_json_str(out: &mut Vec<u8>, bytes: &[u8]) {
     let _ = serde_json::to_writer(&mut *out, text.as_ref());
 }
 
+/// The inside of a JSON string, without its quotes (per target, not per line).
+fn write_json_inner(out: &mut Vec<u8>, bytes: &[u8]) {
+    let at = out.len();
+    write_json_str(out, bytes);
+    out.remove(at);
+    out.pop();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +578,7 @@ mod tests {
             pod_info: Arc::new(PodInfo {
                 node: "node-1".into(),
                 labels: [("app".to_string(), "web".to_string())].into(),
+                annotations: [("team".to_string(), "core".to_string())].into(),
             }),
             state: InstanceState::Running,
             container_state: crate::target::ContainerState::Running,
@@ -332,6 +595,8 @@ mod tests {
             show_namespace: ns,
             timezone: TimeZone::UTC,
             highlight: None,
+            palette: Palette::default(),
+            template: None,
         }
     }
 
@@ -369,7 +634,11 @@ mod tests {
         f.write_line(&mut out, TS, SECOND, b"hi");
         let want = format!("\x1b[{pod}mweb-1\x1b[0m \x1b[{container}mapp\x1b[0m hi\n");
         assert_eq!(String::from_utf8(out).unwrap(), want);
-        assert_eq!(pod, container + 60, "bright and normal of one pair");
+        assert_eq!(
+            pod.parse::<u8>().unwrap(),
+            container.parse::<u8>().unwrap() + 60,
+            "bright and normal of one pair"
+        );
     }
 
     #[test]
@@ -450,11 +719,57 @@ mod tests {
     }
 
     #[test]
-    fn palette_is_stable() {
-        // FNV-1a 32 of "web-1" is fixed; a change here changes every user's colours.
-        assert_eq!(fnv1a32(b""), 0x811c_9dc5);
-        assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
+    fn palette_is_stable_and_sterns() {
+        // Go's hash/fnv New32 (FNV-1): a change here changes every user's colours.
+        assert_eq!(fnv1_32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1_32(b"a"), 0x050c_5d7e);
+        assert_eq!(fnv1_32(b"foobar"), 0x31f0_b262);
         assert_eq!(color_pair("web-1"), color_pair("web-1"));
+        let p = Palette::default();
+        assert_eq!(p.colors("web-1", "app"), color_pair("web-1"));
+    }
+
+    #[test]
+    fn custom_palettes_and_diff_container() {
+        let p = Palette::new(vec![("1;31".into(), "2;31".into())], false);
+        assert_eq!(p.colors("any", "thing"), ("1;31", "2;31"));
+        // -d: the container's own hash picks the container colour from the pairs.
+        let p = Palette::new(Vec::new(), true);
+        for (pod, c) in [("web-1", "app"), ("db-0", "sidecar"), ("x", "istio-proxy")] {
+            assert_eq!(p.colors(pod, c), (color_pair(pod).0, color_pair(c).1));
+        }
+        let mut f = fmt(OutputMode::Default, true, false, None);
+        f.palette = Palette::new(vec![("91".into(), "92".into())], false);
+        let mut t = f.for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, b"m");
+        assert_eq!(out, b"\x1b[91mweb-1\x1b[0m \x1b[92mapp\x1b[0m m\n");
+    }
+
+    #[test]
+    fn default_output_colours_the_level_word() {
+        let mut t =
+            fmt(OutputMode::Default, true, false, None).for_target(&target("p", "web-1", "app"));
+        let (pod, c) = color_pair("web-1");
+        let prefix = format!("\x1b[{pod}mweb-1\x1b[0m \x1b[{c}mapp\x1b[0m ");
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, b"ts=1 level=error msg=x");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{prefix}ts=1 level=\x1b[31merror\x1b[0m msg=x\n")
+        );
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, br#"{"level":"warn","m":1}"#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{prefix}{{\"level\":\"\x1b[33mwarn\x1b[0m\",\"m\":1}}\n")
+        );
+        // Without colour the line is untouched.
+        let mut t =
+            fmt(OutputMode::Default, false, false, None).for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, b"level=error");
+        assert_eq!(out, b"web-1 app level=error\n");
     }
 
     #[test]
@@ -481,7 +796,134 @@ mod tests {
         assert_eq!(v["containerName"], "app");
         assert_eq!(v["nodeName"], "node-1");
         assert_eq!(v["labels"]["app"], "web");
+        assert_eq!(v["annotations"]["team"], "core");
         assert!(!String::from_utf8_lossy(&out).contains('\x1b'));
+    }
+
+    #[test]
+    fn extjson_embeds_json_messages_and_quotes_others() {
+        let mut f =
+            fmt(OutputMode::Extjson, false, false, None).for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        f.write_line(&mut out, TS, SECOND, br#"{"level":"info","n":1}"#);
+        f.write_line(&mut out, TS, SECOND, b"plain \"text\"");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            concat!(
+                r#"{"pod": "web-1", "container": "app", "message": {"level":"info","n":1}}"#,
+                "\n",
+                r#"{"pod": "web-1", "container": "app", "message": "plain \"text\""}"#,
+                "\n"
+            )
+        );
+        // Namespace when several are watched, timestamp with -t.
+        let mut f = fmt(
+            OutputMode::Extjson,
+            false,
+            true,
+            Some(TimestampFormat::Default),
+        )
+        .for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        f.write_line(&mut out, TS, SECOND, b"42");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"namespace\": \"p\", \"pod\": \"web-1\", \"container\": \"app\", \"timestamp\": \"2024-01-02T03:04:05.123456789Z\", \"message\": 42}\n"
+        );
+    }
+
+    #[test]
+    fn extjson_with_colour_paints_names_like_stern() {
+        let mut f =
+            fmt(OutputMode::Extjson, true, false, None).for_target(&target("p", "web-1", "app"));
+        let (pod, c) = color_pair("web-1");
+        let mut out = Vec::new();
+        f.write_line(&mut out, TS, SECOND, b"m");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "{{\"pod\": \"\x1b[{pod}mweb-1\x1b[0m\", \"container\": \"\x1b[{c}mapp\x1b[0m\", \"message\": \"m\"}}\n"
+            )
+        );
+    }
+
+    #[test]
+    fn ppextjson_indents_the_record_and_an_embedded_message() {
+        let mut f =
+            fmt(OutputMode::Ppextjson, false, false, None).for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        f.write_line(
+            &mut out,
+            TS,
+            SECOND,
+            br#"{"b":[1, {"c":"x,}"}],"e":{},"a":"q\"}"}"#,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            r#"{
+  "pod": "web-1",
+  "container": "app",
+  "message": {
+    "b": [
+      1,
+      {
+        "c": "x,}"
+      }
+    ],
+    "e": {},
+    "a": "q\"}"
+  }
+}
+"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["message"]["b"][1]["c"], "x,}");
+        let mut out = Vec::new();
+        f.write_line(&mut out, TS, SECOND, b"not json {");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n  \"pod\": \"web-1\",\n  \"container\": \"app\",\n  \"message\": \"not json {\"\n}\n"
+        );
+    }
+
+    #[test]
+    fn templates_render_per_line_add_newlines_and_fall_back() {
+        let mut f = fmt(OutputMode::Default, false, false, None);
+        f.template = Some(Arc::new(
+            LineTemplate::compile(
+                "{% if message != 'skip' %}{{ pod }}/{{ container }} {{ (message | parse_json).msg }}{% endif %}".into(),
+                "--template",
+                false,
+                TimeZone::UTC,
+            )
+            .unwrap(),
+        ));
+        let mut t = f.for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, br#"{"msg":"hi"}"#);
+        t.write_line(&mut out, TS, SECOND, b"skip");
+        t.write_line(&mut out, TS, SECOND, b"not json");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "web-1/app hi\nnot json\n",
+            "newline added, empty record dropped, failed record printed bare"
+        );
+        // A template that ends its own lines gets no second newline.
+        f.template = Some(Arc::new(
+            LineTemplate::compile(
+                "{{ message }}{{ '\\n' }}".into(),
+                "--template",
+                false,
+                TimeZone::UTC,
+            )
+            .unwrap(),
+        ));
+        f.timestamps = Some(TimestampFormat::Short);
+        let mut t = f.for_target(&target("p", "web-1", "app"));
+        let mut out = Vec::new();
+        t.write_line(&mut out, TS, SECOND, b"a");
+        assert_eq!(out, b"a\n");
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct TargetKey {
 pub struct PodInfo {
     pub node: String,
     pub labels: BTreeMap<String, String>,
+    /// Shown in `-o json` (as stern does) and to templates.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// The state of one container instance, as far as tailing it is concerned.
@@ -129,6 +131,7 @@ pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: boo
     let info = Arc::new(PodInfo {
         node: spec.node_name.clone().unwrap_or_default(),
         labels: meta.labels.clone().unwrap_or_default(),
+        annotations: meta.annotations.clone().unwrap_or_default(),
     });
     let mut names: Vec<(ContainerKind, &str)> = Vec::new();
     if sel.init_containers {

@@ -30,3 +30,6 @@ mod resources;
 
 /// --since, --since-time and --tail side by side with kubectl.
 mod history;
+
+/// --template and --template-file: fields, helpers, start-up errors.
+mod templates;
