@@ -11,6 +11,7 @@ const FILTERING: &str = "Filtering";
 const HISTORY: &str = "History";
 const OUTPUT: &str = "Output";
 const KUBERNETES: &str = "Kubernetes";
+const CONFIG: &str = "Configuration";
 
 /// Tail the logs of many Kubernetes pods and containers at once.
 ///
@@ -232,6 +233,14 @@ pub struct Args {
     /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
     #[arg(long, value_name = "FILE", help_heading = KUBERNETES)]
     pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// Read default flag values from this TOML file (env: KTAIL_CONFIG)
+    ///
+    /// Default: $XDG_CONFIG_HOME/ktail/config.toml, else ~/.config/ktail/config.toml;
+    /// a missing default file is ignored. Keys are long flag names (tail = 10,
+    /// namespace = ["a", "b"]); flags on the command line win.
+    #[arg(long, value_name = "FILE", help_heading = CONFIG)]
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// How each line is rendered on stdout.

@@ -20,6 +20,7 @@ pub mod output;
 pub mod resource;
 pub mod sanitize;
 pub mod scopes;
+pub mod settings;
 pub mod tail;
 pub mod target;
 pub mod template;

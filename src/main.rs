@@ -12,6 +12,12 @@ fn main() -> ExitCode {
     if argv.get(1).is_some_and(|a| a == "demo") {
         return finish(ktail::demo::run(&argv[2..]));
     }
+    let env = Env::from_process();
+    // The config file's settings go before the real arguments, which win.
+    let argv = match ktail::settings::with_config_file(argv, &env) {
+        Ok(argv) => argv,
+        Err(e) => return finish(Err(e)),
+    };
     let args = match Args::try_parse_from(&argv) {
         Ok(a) => a,
         // --help and --version print to stdout and succeed.
@@ -24,7 +30,6 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let env = Env::from_process();
     let kubeconfig_env = env.vars.get("KUBECONFIG").cloned();
     let result = Config::resolve(&args, &env).and_then(|cfg| {
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -33,3 +33,6 @@ mod history;
 
 /// --template and --template-file: fields, helpers, start-up errors.
 mod templates;
+
+/// The config file: locations, precedence, errors.
+mod config_file;
