@@ -25,7 +25,9 @@ const CONFIG: &str = "Configuration";
     version,
     about,
     long_about = None,
-    after_help = "Run `ktail demo` to see ktail on a built-in simulated cluster.",
+    after_help = "Run `ktail demo` to see ktail on a built-in simulated cluster.\n\
+                  Shell completions: `ktail completions bash|zsh|fish|powershell|elvish`; \
+                  man page: `ktail man`.",
     max_term_width = 100
 )]
 pub struct Args {

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod discovery;
 pub mod error;
 pub mod format;
+pub mod generate;
 pub mod level;
 pub mod lines;
 pub mod output;

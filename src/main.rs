@@ -9,8 +9,11 @@ use ktail::error::{Error, exit};
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv.get(1).is_some_and(|a| a == "demo") {
-        return finish(ktail::demo::run(&argv[2..]));
+    match argv.get(1).and_then(|a| a.to_str()) {
+        Some("demo") => return finish(ktail::demo::run(&argv[2..])),
+        Some("completions") => return finish(ktail::generate::run_completions(&argv[2..])),
+        Some("man") => return finish(ktail::generate::run_man(&argv[2..])),
+        _ => {}
     }
     let env = Env::from_process();
     // The config file's settings go before the real arguments, which win.

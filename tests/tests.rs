@@ -36,3 +36,6 @@ mod templates;
 
 /// The config file: locations, precedence, errors.
 mod config_file;
+
+/// Completions, man page and --help, checked against the committed copies.
+mod generated;
