@@ -171,12 +171,16 @@ mod tests {
     fn escapes_are_neutralised_only_when_asked() {
         let line = b"web app \x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J\n".to_vec();
         for (sanitize, want) in [
-            (true, &b"web app \x1b[31mred\x1b[0m ^[]0;title^G ^[[2J\n"[..]),
+            (
+                true,
+                &b"web app \x1b[31mred\x1b[0m ^[]0;title^G ^[[2J\n"[..],
+            ),
             (false, &line[..]),
         ] {
             let (tx, rx) = mpsc::channel(4);
             tx.try_send(Out::Lines(line.clone())).unwrap();
-            tx.try_send(Out::Warning("pod said \x1b[2J".into())).unwrap();
+            tx.try_send(Out::Warning("pod said \x1b[2J".into()))
+                .unwrap();
             drop(tx);
             let (mut out, mut err) = (Vec::new(), Vec::new());
             write_all(rx, &mut out, &mut err, false, sanitize);

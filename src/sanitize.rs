@@ -108,11 +108,19 @@ mod tests {
     fn cursor_screen_title_and_bell_are_made_visible() {
         assert_eq!(n(b"\x1b[2J\x1b[Hwiped"), "^[[2J^[[Hwiped");
         assert_eq!(n(b"\x1b]0;owned\x07"), "^[]0;owned^G");
-        assert_eq!(n(b"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"), "^[]8;;http://x^[\\link^[]8;;^[\\");
+        assert_eq!(
+            n(b"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\"),
+            "^[]8;;http://x^[\\link^[]8;;^[\\"
+        );
         assert_eq!(n(b"back\rspace\x08\x7f"), "back^Mspace^H^?");
         assert_eq!(n(b"\x1b[1A\x1b[K"), "^[[1A^[[K");
         assert_eq!(n("8-bit csi \u{9b}2J".as_bytes()), "8-bit csi <U+009B>2J");
-        for bad in [&b"\x1b[2J"[..], b"\x07", b"\x1b]0;t\x07", "\u{9b}".as_bytes()] {
+        for bad in [
+            &b"\x1b[2J"[..],
+            b"\x07",
+            b"\x1b]0;t\x07",
+            "\u{9b}".as_bytes(),
+        ] {
             assert!(!is_clean(bad), "{bad:?}");
         }
     }

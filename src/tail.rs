@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::config::LineFilter;
 use crate::format::TargetFormat;
-use crate::lines::{LineSplitter, Replay, Resume, ResumeCursor, parse_line};
+use crate::lines::{LineSplitter, Replay, Resume, ResumeCursor, line_key, parse_line};
 use crate::output::{BATCH_BYTES, Out, OutTx};
 use crate::target::{InstanceState, Target, instance_state};
 
@@ -48,6 +48,8 @@ pub struct TailContext {
     pub since_time: Option<jiff::Timestamp>,
     pub tail: Option<u64>,
     pub notices: bool,
+    /// Set on SIGINT/SIGTERM: tails stop reading, hand over what they hold, and end.
+    pub shutdown: watch::Sender<bool>,
 }
 
 /// One tail to run.
@@ -98,8 +100,15 @@ type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
 
 /// Runs one tail to its end.
 pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
+    let mut stop = ctx.shutdown.subscribe();
     if let Some(after) = job.after.take() {
-        let _ = after.await;
+        tokio::select! {
+            _ = after => {}
+            _ = stop.wait_for(|s| *s) => return TailEnd::Cut,
+        }
+    }
+    if *stop.borrow() {
+        return TailEnd::Cut;
     }
     let _slot = match ctx.slots.clone().try_acquire_owned() {
         Ok(p) => p,
@@ -113,9 +122,12 @@ pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
                 );
                 let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
             }
-            match ctx.slots.clone().acquire_owned().await {
-                Ok(p) => p,
-                Err(_) => return TailEnd::Cut,
+            tokio::select! {
+                p = ctx.slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return TailEnd::Cut,
+                },
+                _ = stop.wait_for(|s| *s) => return TailEnd::Cut,
             }
         }
     };
@@ -161,17 +173,21 @@ impl<'a> Tail<'a> {
         let mut backoff = Backoff::new();
         let mut failures = 0u32;
         loop {
-            let reader = match self.open(job, mode).await {
-                Ok(r) => r,
+            let (reader, moved) = match self.open(job, mode).await {
+                Ok(r) => (Some(r), None),
+                // The request may have reached another instance: find ours again.
+                Err(OpenError::Moved(msg)) => (None, Some(msg)),
                 Err(OpenError::Final(msg)) => {
                     self.warn(msg).await;
                     return TailEnd::Failed;
                 }
                 Err(OpenError::PodGone) => {
-                    if self.ctx.follow {
+                    if self.announced {
+                        // Gone between a stream's end and the next read: that stream
+                        // ended with the kubelet draining it (see `gone`).
                         return TailEnd::Complete;
                     }
-                    self.warn("the pod was deleted before its log could be read".into())
+                    self.warn("the pod was deleted before ktail could read its log".into())
                         .await;
                     return TailEnd::Failed;
                 }
@@ -187,34 +203,37 @@ impl<'a> Tail<'a> {
                     continue;
                 }
             };
-            if !self.announced {
-                self.announced = true;
-                if self.ctx.notices {
-                    let _ = self
-                        .ctx
-                        .out
-                        .send(Out::Notice(job.format.added_notice().to_vec()))
-                        .await;
-                }
-            }
-            let end = self
-                .stream(job, reader, mode == Mode::Follow, &mut backoff)
-                .await;
-            let broken = match end {
-                StreamEnd::Stop(end) => return end,
-                StreamEnd::Clean => {
-                    self.flush_partial(job).await;
-                    if mode != Mode::Follow {
-                        return TailEnd::Complete;
+            let broken = match reader {
+                None => moved,
+                Some(reader) => {
+                    if !self.announced {
+                        self.announced = true;
+                        if self.ctx.notices {
+                            let _ = self
+                                .ctx
+                                .out
+                                .send(Out::Notice(job.format.added_notice().to_vec()))
+                                .await;
+                        }
                     }
-                    None
-                }
-                StreamEnd::Broken(msg) => {
-                    self.splitter.discard();
-                    Some(msg)
+                    match self.stream(job, reader, mode, &mut backoff).await {
+                        StreamEnd::Stop(end) => return end,
+                        StreamEnd::Clean => {
+                            self.flush_partial(job).await;
+                            if mode != Mode::Follow {
+                                return TailEnd::Complete;
+                            }
+                            None
+                        }
+                        StreamEnd::Broken(msg) => {
+                            self.splitter.discard();
+                            Some(msg)
+                        }
+                    }
                 }
             };
-            if !self.ctx.follow {
+            let resolve = self.ctx.follow || broken.is_some() && reader_moved(&broken);
+            if !resolve {
                 // A broken one-shot read: read again from the cursor.
                 failures += 1;
                 if failures >= NO_FOLLOW_ATTEMPTS {
@@ -234,7 +253,8 @@ impl<'a> Tail<'a> {
             mode = loop {
                 match self.api.get_opt(&job.target.key.pod).await {
                     Ok(Some(pod)) => match instance_state(&pod, &job.target.key) {
-                        InstanceState::Running => break Mode::Follow,
+                        InstanceState::Running if self.ctx.follow => break Mode::Follow,
+                        InstanceState::Running => break Mode::Once { previous: false },
                         InstanceState::Terminated => break Mode::Once { previous: false },
                         InstanceState::Previous => break Mode::Once { previous: true },
                         InstanceState::Waiting | InstanceState::Gone => {
@@ -299,7 +319,31 @@ impl<'a> Tail<'a> {
     async fn open(&mut self, job: &TailJob, mode: Mode) -> Result<Reader, OpenError> {
         let lp = self.params(job, mode);
         match self.api.log_stream(&job.target.key.pod, &lp).await {
-            Ok(r) => Ok(Box::pin(r)),
+            Ok(r) => {
+                // The kubelet serves whichever instance is current (or last, with
+                // `previous`) when the request arrives; instances cannot be named. If ours
+                // still holds that place now, after the headers, it held it when the
+                // request was resolved (restarts only move forward).
+                match self.api.get_opt(&job.target.key.pod).await {
+                    Ok(Some(pod)) => {
+                        let state = instance_state(&pod, &job.target.key);
+                        let ours = match mode {
+                            Mode::Once { previous: true } => state == InstanceState::Previous,
+                            _ => {
+                                matches!(state, InstanceState::Running | InstanceState::Terminated)
+                            }
+                        };
+                        if !ours {
+                            return Err(OpenError::Moved(MOVED.to_string()));
+                        }
+                    }
+                    // Gone since: what the response holds is the end of our instance.
+                    Ok(None) => {}
+                    // Unverifiable now: do not read what may be another instance.
+                    Err(e) => return Err(OpenError::Retry(crate::cluster::describe_error(&e))),
+                }
+                Ok(Box::pin(r))
+            }
             Err(kube::Error::Api(status)) => {
                 let code = status.code;
                 if code == 404 {
@@ -319,12 +363,14 @@ impl<'a> Tail<'a> {
         &mut self,
         job: &mut TailJob,
         mut reader: Reader,
-        follow: bool,
+        mode: Mode,
         backoff: &mut Backoff,
     ) -> StreamEnd {
+        let follow = mode == Mode::Follow;
         let mut replay = Replay::new(&self.cursor);
         let fmt = &mut job.format;
         let mut removed_at: Option<tokio::time::Instant> = None;
+        let mut stop = self.ctx.shutdown.subscribe();
         loop {
             let deadline = match removed_at {
                 Some(t) => t + DELETE_GRACE,
@@ -343,10 +389,18 @@ impl<'a> Tail<'a> {
                     removed_at = Some(tokio::time::Instant::now());
                     continue;
                 }
+                // Everything already received has been sent: stop here.
+                _ = stop.wait_for(|s| *s) => return StreamEnd::Stop(TailEnd::Cut),
             };
             let mut batch = Vec::new();
             let mut gap = None;
             let mut end = None;
+            // While a resume is being replayed, keep the cursor as it was: if the lines
+            // turn out to belong to another instance, they are dropped and read again.
+            let saved = replay
+                .as_ref()
+                .filter(|r| !r.is_done())
+                .map(|_| self.cursor.clone());
             match chunk {
                 Ok([]) => return StreamEnd::Clean,
                 Ok(buf) => {
@@ -378,6 +432,17 @@ impl<'a> Tail<'a> {
                     }
                 }
             }
+            if gap.is_some()
+                && let Some(saved) = saved
+                && mode != (Mode::Once { previous: true })
+                && self.instance_replaced(&job.target.key).await
+            {
+                // The kubelet serves the container's current instance: it restarted
+                // between our state check and this request, so these lines are the new
+                // instance's (its own tail prints them). Read ours as the previous one.
+                self.cursor = saved;
+                return StreamEnd::Broken(MOVED.into());
+            }
             if let Some((from, to)) = gap {
                 let msg = format!(
                     "{}: lines logged between {} and {} may be missing (the log was rotated or cut while ktail reconnected)",
@@ -398,6 +463,14 @@ impl<'a> Tail<'a> {
         }
     }
 
+    /// Whether the instance this tail reads has been replaced by a newer one.
+    async fn instance_replaced(&self, key: &crate::target::TargetKey) -> bool {
+        match self.api.get_opt(&key.pod).await {
+            Ok(Some(pod)) => instance_state(&pod, key) == InstanceState::Previous,
+            _ => false,
+        }
+    }
+
     /// Splits, de-duplicates, filters and formats the lines of one chunk into `batch`.
     /// Returns a gap when a resumed stream could not prove continuity.
     fn handle_chunk(
@@ -412,14 +485,15 @@ impl<'a> Tail<'a> {
         batch.reserve(buf.len() + buf.len() / 2);
         self.splitter.feed(buf, |raw| {
             let line = parse_line(raw);
+            let key = line_key(&line);
             if let Some(r) = replay.as_mut() {
-                match r.check(line.second) {
+                match r.check_line(line.second, key, line.timestamp) {
                     Resume::Skip => return,
                     Resume::Take => {}
                     Resume::Gap { from, to } => gap = Some((from, to)),
                 }
             }
-            cursor.advance(line.second);
+            cursor.advance_line(line.second, key, line.timestamp);
             if filter.keeps(line.message) {
                 fmt.write_line(batch, line.timestamp, line.second, line.message);
             }
@@ -437,7 +511,7 @@ impl<'a> Tail<'a> {
         let (cursor, filter, fmt) = (&mut self.cursor, &self.ctx.filter, &mut job.format);
         self.splitter.finish(|raw| {
             let line = parse_line(raw);
-            cursor.advance(line.second);
+            cursor.advance_line(line.second, line_key(&line), line.timestamp);
             if filter.keeps(line.message) {
                 fmt.write_line(&mut batch, line.timestamp, line.second, line.message);
             }
@@ -457,12 +531,14 @@ impl<'a> Tail<'a> {
 
     /// Sleeps `d`, or less if the pod is removed meanwhile; true when the tail should stop.
     async fn wait(&self, job: &mut TailJob, d: Duration) -> bool {
-        if *job.removed.borrow() {
+        let mut stop = self.ctx.shutdown.subscribe();
+        if *job.removed.borrow() || *stop.borrow() {
             return true;
         }
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
             _ = removed(&mut job.removed) => true,
+            _ = stop.wait_for(|s| *s) => true,
         }
     }
 }
@@ -475,7 +551,16 @@ async fn removed(rx: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Why a read was abandoned after a restart raced with it.
+const MOVED: &str = "the container restarted while ktail opened its log";
+
+fn reader_moved(broken: &Option<String>) -> bool {
+    broken.as_deref() == Some(MOVED)
+}
+
 enum OpenError {
+    /// The request may have reached another instance of the container.
+    Moved(String),
     /// The API's answer will not change: the tail ends with this warning.
     Final(String),
     /// The pod does not exist (any more).
