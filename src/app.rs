@@ -60,6 +60,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         since_time: cfg.since_time,
         tail: cfg.tail,
         notices: cfg.notices,
+        shutdown: watch::channel(false).0,
     });
 
     let signals = Signals::new();
@@ -183,6 +184,9 @@ async fn preflight(cfg: &Config, cluster: &Cluster, out: &output::OutTx) -> Resu
     let mut missing = Vec::new();
     for ns in listed {
         let label = scope_label(ns.as_deref());
+        if let Some(name) = ns.as_deref() {
+            check_namespace(cluster, name).await?;
+        }
         let checked = async {
             pods_api(client, ns.as_deref()).list(&lp).await?;
             if let (Some(rq), Some(n)) = (&cfg.resource, ns.as_deref()) {
@@ -233,6 +237,32 @@ async fn preflight(cfg: &Config, cluster: &Cluster, out: &output::OutTx) -> Resu
     // Where the object is missing now, it is still followed: it may be created.
     allowed.extend(missing.into_iter().map(|(ns, _)| ns));
     Ok(Some(allowed))
+}
+
+/// A namespace named on the command line (or by the context) must exist: a typo would
+/// otherwise wait for pods for ever. Without permission to read namespaces, the check is
+/// skipped and the pod list decides.
+async fn check_namespace(cluster: &Cluster, name: &str) -> Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
+    match api.get(name).await {
+        Err(e) if api_code(&e) == 404 => Err(Error::NotFound(format!(
+            "namespace '{name}' not found in context '{}': check -n (kubectl get namespaces lists them)",
+            cluster.context
+        ))),
+        Err(e @ kube::Error::Api(_)) if api_code(&e) == 401 => Err(cluster::startup_error(
+            cluster,
+            &e,
+            "cannot read namespaces",
+        )),
+        // Forbidden to read namespaces, or any other answer: the pod list decides.
+        Err(kube::Error::Api(_)) => Ok(()),
+        Err(e) => Err(cluster::startup_error(
+            cluster,
+            &e,
+            &format!("cannot read namespace '{name}'"),
+        )),
+        Ok(_) => Ok(()),
+    }
 }
 
 fn api_code(e: &kube::Error) -> u16 {
@@ -352,7 +382,7 @@ impl Run<'_> {
                     None => return Ok(Outcome::Done { failed }),
                 },
                 code = signals.recv() => {
-                    shutdown(&mut tails).await;
+                    shutdown(&self.ctx, &mut tails).await;
                     return Ok(Outcome::Signal(code));
                 }
             }
@@ -448,8 +478,9 @@ impl Run<'_> {
         // Every instance ever started, with the sender that tells its tail the pod is gone.
         let mut running: HashMap<TargetKey, watch::Sender<bool>> = HashMap::new();
         let mut by_pod: HashMap<String, Vec<TargetKey>> = HashMap::new();
-        // --previous: a previous instance's tail signals when it is done, and the current
-        // instance of the same container waits for it, so the two print in order.
+        // A previous instance's tail (--previous, or a restart ktail did not see) signals
+        // when it is done, and the current instance of the same container waits for it,
+        // so the two print in order.
         let mut previous_done: HashMap<(String, String), oneshot::Receiver<()>> = HashMap::new();
         loop {
             tokio::select! {
@@ -477,7 +508,7 @@ impl Run<'_> {
                         by_pod.entry(target.key.pod_uid.clone()).or_default().push(target.key.clone());
                         let container = (target.key.pod_uid.clone(), target.key.container.clone());
                         let (mut after, mut done) = (None, None);
-                        if history && self.cfg.selection.previous && target.state == InstanceState::Previous {
+                        if target.state == InstanceState::Previous {
                             let (tx, rx) = oneshot::channel();
                             previous_done.insert(container, rx);
                             done = Some(tx);
@@ -511,7 +542,7 @@ impl Run<'_> {
                     }
                 }
                 code = signals.recv() => {
-                    shutdown(&mut tails).await;
+                    shutdown(&self.ctx, &mut tails).await;
                     return Ok(Outcome::Signal(code));
                 }
             }
@@ -620,12 +651,15 @@ async fn list_all(api: Api<Pod>, lp: &ListParams) -> kube::Result<Vec<Pod>> {
 }
 
 /// Gives the tails a moment to hand over their batches, then stops them.
-async fn shutdown(tails: &mut JoinSet<(TargetKey, TailEnd)>) {
-    tails.abort_all();
+/// Tells the tails to stop reading and hand over the lines they hold; those still busy
+/// after the grace (stdout blocked) are cut.
+async fn shutdown(ctx: &TailContext, tails: &mut JoinSet<(TargetKey, TailEnd)>) {
+    ctx.shutdown.send_replace(true);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tails.join_next().await.is_some() {}
     })
     .await;
+    tails.abort_all();
 }
 
 /// SIGINT and SIGTERM as exit codes.

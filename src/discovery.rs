@@ -22,7 +22,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Selection;
-use crate::target::{self, Target};
+use crate::target::{self, InstanceState, Target};
 
 /// What the app loop learns from a watch.
 #[derive(Debug)]
@@ -196,14 +196,21 @@ impl ScopeState {
         }
         self.known.insert(uid.clone());
         let rematched = self.dropped.remove(&uid);
-        // --previous concerns the containers found at start (or on a re-match).
-        let previous = selection.previous && (!self.listed_once || rematched);
-        for target in target::select(pod, selection, false, previous) {
+        // --previous asks for the previous instances of the containers found at start (or
+        // on a re-match). A previous instance that started after ktail is read whatever
+        // the flags: ktail never saw it running (the container restarted while the watch
+        // was away, or before its pod was first listed), and its lines are new.
+        let found_at_start = scope.initial && !self.listed_once;
+        let wants_previous = selection.previous && (found_at_start || rematched);
+        for target in target::select(pod, selection, false, true) {
             // Found by the first list of a scope opened at start, or started before ktail:
             // --since/--tail apply. Anything else started later: read it from its start.
             let history = rematched
-                || (scope.initial && !self.listed_once)
+                || found_at_start
                 || target.started_at.is_some_and(|t| t < scope.run_start);
+            if target.state == InstanceState::Previous && history && !wants_previous {
+                continue;
+            }
             // --container-state concerns the containers found at start.
             if history && !target.state_allowed(selection.states) {
                 continue;
