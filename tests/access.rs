@@ -227,3 +227,63 @@ async fn bad_flag_values_are_one_line_exit_2() {
         c.run(args).await.assert_one_error_line(2, needle);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_namespace_is_exit_6() {
+    let c = Cluster::start().await;
+    c.run(&["web", "-n", "prdo"])
+        .await
+        .assert_one_error_line(6, "namespace 'prdo' not found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_is_verified_unless_the_kubeconfig_says_otherwise() {
+    let c = Cluster::start_with(kube_sim::SimOptions {
+        tls: true,
+        ..Default::default()
+    })
+    .await;
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("web-1").container(ContainerSpec::new("app").backlog(3)),
+    );
+    sim_wait(&c.sim, "web-1 running", |s| {
+        s.generated("default", "web-1", "app") == 3
+    })
+    .await;
+    let user = format!("    token: {}\n", c.sim.token());
+    // No CA for the simulator's self-made certificate: the connection is refused.
+    let untrusted = c.path("untrusted");
+    std::fs::write(&untrusted, kubeconfig_yaml(&c.sim.url(), &user, "default")).unwrap();
+    let out = c
+        .run(&[
+            "web",
+            "--no-follow",
+            "--kubeconfig",
+            untrusted.to_str().unwrap(),
+        ])
+        .await;
+    out.assert_one_error_line(4, "cannot reach the API server");
+    assert!(
+        out.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        out.stderr
+    );
+    // The kubeconfig may say to skip verification, as kubectl allows.
+    let insecure = c.path("insecure");
+    let yaml = kubeconfig_yaml(&c.sim.url(), &user, "default").replace(
+        "    server:",
+        "    insecure-skip-tls-verify: true\n    server:",
+    );
+    std::fs::write(&insecure, yaml).unwrap();
+    let out = c
+        .run(&[
+            "web",
+            "--no-follow",
+            "--kubeconfig",
+            insecure.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 3);
+}

@@ -202,6 +202,7 @@ async fn default_output_is_pod_container_message() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.lines(), ["web-1 app hello", "web-1 app world"]);
     // Several namespaces: the namespace comes first.
+    c.sim.create_namespace("other");
     let out = c.run(&["web", "--no-follow", "-n", "default,other"]).await;
     assert_eq!(
         out.lines(),
@@ -264,6 +265,7 @@ async fn json_and_extjson_pass_through_jq() {
 async fn ppextjson_is_indented_json() {
     let c = Cluster::start().await;
     pod_with_lines(&c, &[r#"{"level":"info","tags":["a"]}"#, "plain"]).await;
+    c.sim.create_namespace("x");
     let out = c
         .run(&["web", "--no-follow", "-o", "ppextjson", "-n", "default,x"])
         .await;

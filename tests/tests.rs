@@ -31,6 +31,12 @@ mod resources;
 /// --since, --since-time and --tail side by side with kubectl.
 mod history;
 
+/// Never lose a line: every fault the simulator injects, counted exactly.
+mod faults;
+
+/// Escape sequences in log lines: neutralised on a terminal, byte-exact in a pipe.
+mod terminal;
+
 /// --template and --template-file: fields, helpers, start-up errors.
 mod templates;
 

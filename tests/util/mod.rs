@@ -118,27 +118,46 @@ pub async fn run(mut cmd: Command) -> Output {
     }
 }
 
+/// Sequence numbers of generated lines by (pod, container), shared with a collector.
+type SharedSeqs = Arc<Mutex<BTreeMap<(String, String), Vec<u64>>>>;
+
 /// A ktail process that is still running, with its output collected line by line.
 pub struct Running {
     pub child: Child,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// Sequence numbers of generated lines per (pod, container), kept as lines arrive so
+    /// that long runs can be checked without re-reading everything.
+    seqs: SharedSeqs,
     changed: watch::Receiver<u64>,
 }
 
 impl Running {
     pub fn spawn(mut cmd: Command) -> Running {
         let mut child = cmd.spawn().expect("ktail starts");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        Running::attach(child, stdout, stderr)
+    }
+
+    /// Starts collecting the output of a process that is already running.
+    pub fn attach(
+        child: Child,
+        stdout: impl AsyncRead + Unpin + Send + 'static,
+        stderr: impl AsyncRead + Unpin + Send + 'static,
+    ) -> Running {
         let (tx, changed) = watch::channel(0u64);
         let tx = Arc::new(tx);
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        collect(child.stdout.take().unwrap(), stdout.clone(), tx.clone());
-        collect(child.stderr.take().unwrap(), stderr.clone(), tx);
+        let out_lines = Arc::new(Mutex::new(Vec::new()));
+        let err_lines = Arc::new(Mutex::new(Vec::new()));
+        let seqs = Arc::new(Mutex::new(BTreeMap::new()));
+        collect(stdout, out_lines.clone(), Some(seqs.clone()), tx.clone());
+        collect(stderr, err_lines.clone(), None, tx);
         Running {
             child,
-            stdout,
-            stderr,
+            stdout: out_lines,
+            stderr: err_lines,
+            seqs,
             changed,
         }
     }
@@ -151,11 +170,31 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The generated lines printed so far, by (pod, container), in arrival order.
+    pub fn seqs(&self) -> BTreeMap<(String, String), Vec<u64>> {
+        self.seqs.lock().unwrap().clone()
+    }
+
+    /// Waits until `cond` holds for the generated lines printed so far.
+    pub async fn wait_for_seqs(
+        &mut self,
+        what: &str,
+        cond: impl Fn(&BTreeMap<(String, String), Vec<u64>>) -> bool,
+    ) {
+        let seqs = self.seqs.clone();
+        self.wait_until(what, move |_, _| cond(&seqs.lock().unwrap()))
+            .await
+    }
+
     /// Waits until `cond(stdout, stderr)` holds, re-checking whenever output arrives.
     pub async fn wait_until(&mut self, what: &str, cond: impl Fn(&[String], &[String]) -> bool) {
         let deadline = tokio::time::Instant::now() + TIMEOUT;
         loop {
-            if cond(&self.stdout(), &self.stderr()) {
+            let holds = {
+                let (out, err) = (self.stdout.lock().unwrap(), self.stderr.lock().unwrap());
+                cond(&out, &err)
+            };
+            if holds {
                 return;
             }
             match tokio::time::timeout_at(deadline, self.changed.changed()).await {
@@ -202,11 +241,21 @@ impl Running {
 fn collect(
     pipe: impl AsyncRead + Unpin + Send + 'static,
     into: Arc<Mutex<Vec<String>>>,
+    seqs: Option<SharedSeqs>,
     tx: Arc<watch::Sender<u64>>,
 ) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(pipe).lines();
         while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(seqs) = &seqs
+                && let Some(g) = parse_generated(&line)
+            {
+                seqs.lock()
+                    .unwrap()
+                    .entry((g.pod, g.container))
+                    .or_default()
+                    .push(g.seq);
+            }
             into.lock().unwrap().push(line);
             tx.send_modify(|n| *n += 1);
         }
