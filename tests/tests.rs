@@ -37,6 +37,9 @@ mod faults;
 /// Escape sequences in log lines: neutralised on a terminal, byte-exact in a pipe.
 mod terminal;
 
+/// No input panics: every parser of the command line fed random text.
+mod parsers;
+
 /// --template and --template-file: fields, helpers, start-up errors.
 mod templates;
 
