@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! ktail-bench --ktail PATH [--kubectl PATH] [--kubetail PATH] [--curl PATH]
-//!             [--runs N] [--only W1,W3] [--out DIR] [--quick]
+//!             [--runs N] [--only W1,W3] [--out DIR] [--quick] [--wrap-ktail 'perf record -g --']
 //! ```
 
 mod check;
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: ktail-bench --ktail PATH [--kubectl PATH] [--kubetail PATH] [--curl PATH] [--runs N] [--only W1,W3,...] [--out DIR] [--quick]";
+const USAGE: &str = "usage: ktail-bench --ktail PATH [--kubectl PATH] [--kubetail PATH] [--curl PATH] [--runs N] [--only W1,W3,...] [--out DIR] [--quick] [--wrap-ktail 'CMD ARGS']";
 
 struct Opts {
     tools: Tools,
@@ -80,6 +80,9 @@ impl Opts {
                 "--kubectl" => o.tools.kubectl = Some(PathBuf::from(value()?)),
                 "--kubetail" => o.tools.kubetail = Some(PathBuf::from(value()?)),
                 "--curl" => o.tools.curl = Some(PathBuf::from(value()?)),
+                "--wrap-ktail" => {
+                    o.tools.wrap_ktail = value()?.split_whitespace().map(str::to_string).collect()
+                }
                 "--runs" => {
                     o.runs = value()?
                         .parse()
@@ -125,30 +128,44 @@ async fn run(opts: Opts) -> Result<(), String> {
         ctx.plan.runs,
         if opts.quick { " (quick sizes)" } else { "" }
     );
-    let result = async {
-        if want("W1") || want("W8") {
-            workloads::w1_w8(&mut ctx, want("W1"), want("W8")).await?;
+    // A workload that fails is reported and the others still run.
+    type Step = fn(&mut Ctx) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + '_>>;
+    let steps: [(&str, bool, Step); 6] = [
+        ("W1/W8", want("W1") || want("W8"), |c| {
+            let (w1, w8) = (c.only_w1, c.only_w8);
+            Box::pin(workloads::w1_w8(c, w1, w8))
+        }),
+        ("W2", want("W2"), |c| Box::pin(workloads::w2(c))),
+        ("W3", want("W3"), |c| Box::pin(workloads::w3(c))),
+        ("W4/W5", want("W4") || want("W5"), |c| {
+            Box::pin(workloads::w4_w5_idle(c))
+        }),
+        ("W5", want("W5"), |c| Box::pin(workloads::w5_blocked(c))),
+        ("W6", want("W6"), |c| Box::pin(workloads::w6(c))),
+    ];
+    ctx.only_w1 = want("W1");
+    ctx.only_w8 = want("W8");
+    let mut failed = Vec::new();
+    for (name, wanted, step) in steps {
+        if !wanted {
+            continue;
         }
-        if want("W2") {
-            workloads::w2(&mut ctx).await?;
+        if let Err(e) = step(&mut ctx).await {
+            eprintln!("ktail-bench: {name} failed: {e}");
+            let w = name.split('/').next().unwrap_or(name);
+            let w: &'static str = match w {
+                "W1" => "W1",
+                "W2" => "W2",
+                "W3" => "W3",
+                "W4" => "W4",
+                "W5" => "W5",
+                _ => "W6",
+            };
+            ctx.results.note(w, format!("FAILED: {e}"));
+            failed.push(name);
         }
-        if want("W3") {
-            workloads::w3(&mut ctx).await?;
-        }
-        if want("W4") || want("W5") {
-            workloads::w4_w5_idle(&mut ctx).await?;
-        }
-        if want("W5") {
-            workloads::w5_blocked(&mut ctx).await?;
-        }
-        if want("W6") {
-            workloads::w6(&mut ctx).await?;
-        }
-        Ok::<(), String>(())
     }
-    .await;
     let _ = std::fs::remove_dir_all(&tmp);
-    result?;
 
     let elapsed = started.elapsed();
     println!("\n{}", report::table_text(&ctx.results));
@@ -176,5 +193,9 @@ async fn run(opts: Opts) -> Result<(), String> {
         results_dir.display(),
         elapsed.as_secs_f64()
     );
-    Ok(())
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed: {}", failed.join(", ")))
+    }
 }

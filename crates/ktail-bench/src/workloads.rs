@@ -24,6 +24,9 @@ pub struct Tools {
     pub kubectl: Option<PathBuf>,
     pub kubetail: Option<PathBuf>,
     pub curl: Option<PathBuf>,
+    /// A command ktail runs under, e.g. `perf record -g --` (for profiling only: its
+    /// numbers then include the wrapper).
+    pub wrap_ktail: Vec<String>,
 }
 
 /// Sizes, repetitions and time limits.
@@ -104,6 +107,11 @@ pub struct Ctx {
     pub plan: Plan,
     pub tmp: PathBuf,
     pub results: Results,
+    /// `/proc/loadavg` when the run started: other work on the two cores skews results.
+    pub load_at_start: String,
+    /// Which of W1 and W8 to run (they share one cluster).
+    pub only_w1: bool,
+    pub only_w8: bool,
 }
 
 impl Ctx {
@@ -113,6 +121,9 @@ impl Ctx {
             plan,
             tmp,
             results: Results::default(),
+            load_at_start: load_average(),
+            only_w1: true,
+            only_w8: true,
         }
     }
 }
@@ -202,7 +213,14 @@ impl Cluster {
 
 /// The command line of a tool with a scrubbed environment pointing at the cluster.
 fn command(ctx: &Ctx, c: &Cluster, program: &Path, args: &[String]) -> Command {
-    let mut cmd = Command::new(program);
+    let mut cmd = match ctx.tools.wrap_ktail.split_first() {
+        Some((wrapper, wrapper_args)) if program == ctx.tools.ktail => {
+            let mut cmd = Command::new(wrapper);
+            cmd.args(wrapper_args).arg(program);
+            cmd
+        }
+        _ => Command::new(program),
+    };
     cmd.args(args);
     cmd.env_clear();
     // kubetail runs `kubectl` from PATH: the kubectl under test comes first.
@@ -1374,11 +1392,42 @@ async fn rollout_done(c: &Cluster, ns: &str, replicas: u32, image: &str) -> Resu
                 })
         })
         .await;
-    ok.then_some(())
-        .ok_or_else(|| format!("W6: the rollout to {image} did not finish within 120 s"))
+    if ok {
+        return Ok(());
+    }
+    let pods: Vec<String> = c
+        .sim
+        .pod_names(ns)
+        .iter()
+        .filter_map(|n| c.sim.pod(ns, n).map(|p| (n.clone(), p)))
+        .map(|(n, p)| {
+            format!(
+                "{n} {} {}{}",
+                p["spec"]["containers"][0]["image"].as_str().unwrap_or("?"),
+                p["status"]["phase"].as_str().unwrap_or("?"),
+                if p["metadata"]["deletionTimestamp"].is_null() {
+                    ""
+                } else {
+                    " deleting"
+                }
+            )
+        })
+        .collect();
+    Err(format!(
+        "the rollout to {image} did not finish within 120 s; pods: {}",
+        pods.join(", ")
+    ))
 }
 
 // ---- RESULTS.md -----------------------------------------------------------------------
+
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 pub fn utc_now() -> String {
     Command::new("date")
@@ -1477,6 +1526,11 @@ pub fn results_markdown(
         elapsed.as_secs_f64(),
         ctx.plan.runs,
         ctx.plan.slow_runs
+    ));
+    md.push_str(&format!(
+        "| load average (1, 5, 15 min) | {} at the start, {} at the end |\n",
+        ctx.load_at_start,
+        load_average()
     ));
     md.push_str("\n## Targets (issue 7)\n\n");
     md.push_str(&report::verdicts_markdown(verdicts));
