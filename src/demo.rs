@@ -49,10 +49,26 @@ pub fn run(args: &[OsString]) -> Result<u8> {
         .map_err(|e| Error::Other(format!("cannot find ktail itself: {e}")))?;
     let mut cmd = Command::new(me);
     cmd.arg("--kubeconfig").arg(&kubeconfig);
-    if args.is_empty() {
-        cmd.args([".", "--namespace", "demo"]);
-    } else {
-        cmd.args(args);
+    cmd.args(args);
+    // Fill in what the user left out: every pod, in the demo namespace.
+    let given = <crate::cli::Args as clap::Parser>::try_parse_from(
+        std::iter::once(OsString::from("ktail")).chain(args.iter().cloned()),
+    );
+    if let Ok(a) = given {
+        if a.query.is_none()
+            && a.selector.is_none()
+            && a.field_selector.is_none()
+            && a.node.is_none()
+        {
+            cmd.arg(".");
+        }
+        if a.namespaces.is_empty()
+            && !a.all_namespaces
+            && a.namespace_regex.is_none()
+            && a.namespace_selector.is_none()
+        {
+            cmd.args(["--namespace", "demo"]);
+        }
     }
     let status = cmd
         .status()
