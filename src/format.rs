@@ -479,7 +479,13 @@ impl TargetFormat {
                 out.push(b' ');
             }
             TimestampFormat::Default => {
-                let _ = write!(out, "{y:04}-");
+                if (0..10_000).contains(&y) {
+                    two(out, y / 100);
+                    two(out, y % 100);
+                    out.push(b'-');
+                } else {
+                    let _ = write!(out, "{y:04}-");
+                }
                 two(out, mo);
                 out.push(b'-');
                 two(out, d);
@@ -544,11 +550,46 @@ fn highlight(out: &mut Vec<u8>, re: &BytesRegex, message: &[u8]) {
     out.extend_from_slice(&message[last..]);
 }
 
-/// Appends `bytes` as a JSON string; invalid UTF-8 becomes U+FFFD.
+/// Appends `bytes` as a JSON string, escaped as serde_json does; invalid UTF-8 becomes
+/// U+FFFD. Runs that need no escape are copied whole: this is most of `-o json`'s cost.
 fn write_json_str(out: &mut Vec<u8>, bytes: &[u8]) {
-    let text = String::from_utf8_lossy(bytes);
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text.as_ref());
+    out.push(b'"');
+    match std::str::from_utf8(bytes) {
+        Ok(_) => escape_json(out, bytes),
+        // Rare: only a line that is not UTF-8 pays for the copy.
+        Err(_) => escape_json(out, String::from_utf8_lossy(bytes).as_bytes()),
+    }
+    out.push(b'"');
+}
+
+fn escape_json(out: &mut Vec<u8>, text: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&text[start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&text[start..]);
 }
 
 /// The inside of a JSON string, without its quotes (per target, not per line).
@@ -924,6 +965,29 @@ mod tests {
         let mut out = Vec::new();
         t.write_line(&mut out, TS, SECOND, b"a");
         assert_eq!(out, b"a\n");
+    }
+
+    #[test]
+    fn json_escaping_agrees_with_serde_json() {
+        for text in [
+            "plain",
+            "q\"uote\\ back",
+            "tab\tnl\ncr\r\u{8}\u{c}",
+            "\u{1b}[31mred\u{7f}",
+            "ünï \u{1f600}",
+            "",
+        ] {
+            let mut out = Vec::new();
+            write_json_str(&mut out, text.as_bytes());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(text).unwrap(),
+                "{text:?}"
+            );
+        }
+        let mut out = Vec::new();
+        write_json_str(&mut out, b"a\xffb");
+        assert_eq!(out, "\"a\u{fffd}b\"".as_bytes());
     }
 
     #[test]
