@@ -400,6 +400,56 @@ mod tests {
     }
 
     #[test]
+    fn level_takes_synonyms_in_any_case() {
+        assert_eq!(
+            parse(&["x", "--level", "WARNING"]).level,
+            Some(MinLevel::Warn)
+        );
+        assert_eq!(parse(&["x", "--level", "err"]).level, Some(MinLevel::Error));
+        assert_eq!(
+            parse(&["x", "--level", "critical"]).level,
+            Some(MinLevel::Fatal)
+        );
+        assert_eq!(parse(&["x"]).level, None);
+        assert!(Args::try_parse_from(["ktail", "x", "--level", "loud"]).is_err());
+        assert!(MinLevel::Debug < MinLevel::Warn);
+    }
+
+    #[test]
+    fn output_templates_and_colours() {
+        let a = parse(&[
+            "x",
+            "-o",
+            "ppextjson",
+            "-T",
+            "t.j2",
+            "--template",
+            "{{ pod }}",
+            "-d",
+            "--pod-colors",
+            "91,38;2;1;2;3",
+            "--container-colors",
+            "31",
+            "--container-colors",
+            "32",
+        ]);
+        assert_eq!(a.output, OutputMode::Ppextjson);
+        assert_eq!(
+            a.template_file.as_deref(),
+            Some(std::path::Path::new("t.j2"))
+        );
+        assert_eq!(a.template.as_deref(), Some("{{ pod }}"));
+        assert!(a.diff_container);
+        assert_eq!(a.pod_colors, ["91", "38;2;1;2;3"]);
+        assert_eq!(a.container_colors, ["31", "32"]);
+        assert_eq!(parse(&["x", "-o", "extjson"]).output, OutputMode::Extjson);
+        assert_eq!(
+            parse(&["x", "--config", "k.toml"]).config.as_deref(),
+            Some(std::path::Path::new("k.toml"))
+        );
+    }
+
+    #[test]
     fn repeatable_regex_flags_collect() {
         let a = parse(&["x", "-E", "istio", "-E", "linkerd", "-i", "a", "-e", "b"]);
         assert_eq!(a.exclude_container, ["istio", "linkerd"]);

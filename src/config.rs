@@ -857,6 +857,70 @@ mod tests {
         assert!(c.filter.keeps(b"\xff GET"));
     }
 
+    #[test]
+    fn level_filter_keeps_lines_without_a_level() {
+        let c = resolve(&["x", "--level", "warn"]).unwrap();
+        assert!(c.filter.keeps(br#"{"level":"error"}"#));
+        assert!(c.filter.keeps(b"level=warn x"));
+        assert!(!c.filter.keeps(br#"{"level":"info"}"#));
+        assert!(!c.filter.keeps(b"lvl=debug"));
+        assert!(c.filter.keeps(b"no level here"));
+        // Include and exclude still apply first.
+        let c = resolve(&["x", "--level", "warn", "-e", "noisy"]).unwrap();
+        assert!(!c.filter.keeps(b"level=error noisy"));
+    }
+
+    #[test]
+    fn colour_lists_follow_stern() {
+        let p = resolve(&["x", "--pod-colors", "91, 92", "--container-colors", "31,32"])
+            .unwrap()
+            .palette;
+        assert_eq!(
+            p,
+            Palette::new(
+                vec![("91".into(), "31".into()), ("92".into(), "32".into())],
+                false
+            )
+        );
+        let p = resolve(&["x", "--pod-colors", "1;4;91", "-d"])
+            .unwrap()
+            .palette;
+        assert_eq!(
+            p,
+            Palette::new(vec![("1;4;91".into(), "1;4;91".into())], true)
+        );
+        for bad in [
+            &["x", "--container-colors", "31"][..],
+            &["x", "--pod-colors", "91,92", "--container-colors", "31"],
+            &["x", "--pod-colors", "red"],
+            &["x", "--pod-colors", "300"],
+            &["x", "--pod-colors", ""],
+        ] {
+            let err = resolve(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn templates_are_compiled_at_resolve() {
+        assert!(
+            resolve(&["x", "--template", "{{ pod }}"])
+                .unwrap()
+                .template
+                .is_some()
+        );
+        let err = resolve(&["x", "--template", "{{ pod"]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("invalid --template at line 1"),
+            "{err}"
+        );
+        let err = resolve(&["x", "-T", "/nonexistent.j2"]).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot read --template-file"),
+            "{err}"
+        );
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
