@@ -8,7 +8,8 @@
 //! in the file, `context` and `kubeconfig` included (stern applies its file too late for
 //! those). A setting is dropped when the command line gives the same flag, or one that
 //! conflicts with it: the command line wins, and repeatable flags are replaced, not
-//! extended. This module reads one file and nothing else; it must not give the settings
+//! extended. The environment variables that stand for a flag (`NO_COLOR` and
+//! `CLICOLOR_FORCE` for `color`, `KUBECONFIG` for `kubeconfig`) beat the file too. This module reads one file and nothing else; it must not give the settings
 //! meaning, which is `config`'s work.
 
 use std::ffi::OsString;
@@ -23,6 +24,14 @@ use crate::error::{Error, Result};
 
 /// The environment variable that names the config file.
 pub const CONFIG_ENV: &str = "KTAIL_CONFIG";
+
+/// Environment variables that speak for a flag: when one is set, the file's value of that
+/// flag is dropped, so the order is file < environment < command line.
+const ENV_FOR_FLAG: [(&str, &str); 3] = [
+    ("color", "NO_COLOR"),
+    ("color", "CLICOLOR_FORCE"),
+    ("kubeconfig", "KUBECONFIG"),
+];
 
 /// Keys that are long flags but make no sense in a file.
 const NOT_SETTINGS: [&str; 3] = ["config", "help", "version"];
@@ -83,18 +92,28 @@ pub fn with_config_file(argv: Vec<OsString>, env: &Env) -> Result<Vec<OsString>>
             )
         })
         .collect();
-    let overridden = |arg: &clap::Arg| {
-        given.iter().any(|g| {
-            g.get_id() == arg.get_id()
-                || cmd
-                    .get_arg_conflicts_with(arg)
-                    .iter()
-                    .any(|c| c.get_id() == g.get_id())
-                || cmd
-                    .get_arg_conflicts_with(g)
-                    .iter()
-                    .any(|c| c.get_id() == arg.get_id())
+    let from_env = |arg: &clap::Arg| {
+        ENV_FOR_FLAG.iter().any(|(flag, var)| {
+            arg.get_long() == Some(flag)
+                && env
+                    .vars
+                    .get(*var)
+                    .is_some_and(|v| !(v.is_empty() || *var == "CLICOLOR_FORCE" && v == "0"))
         })
+    };
+    let overridden = |arg: &clap::Arg| {
+        from_env(arg)
+            || given.iter().any(|g| {
+                g.get_id() == arg.get_id()
+                    || cmd
+                        .get_arg_conflicts_with(arg)
+                        .iter()
+                        .any(|c| c.get_id() == g.get_id())
+                    || cmd
+                        .get_arg_conflicts_with(g)
+                        .iter()
+                        .any(|c| c.get_id() == arg.get_id())
+            })
     };
     let mut out = Vec::with_capacity(argv.len() + settings.len());
     out.extend(argv.first().cloned());
@@ -286,6 +305,30 @@ init-containers = false
         assert_eq!(
             argv,
             ["ktail", "--tail=10", "web", "-n", "c", "--since", "5m"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn environment_variables_beat_the_file() {
+        let d = Dir::new();
+        d.file(
+            ".config/ktail/config.toml",
+            "color = \"always\"\nkubeconfig = \"/file/kubeconfig\"\n",
+        );
+        let all = [
+            "ktail",
+            "--color=always",
+            "--kubeconfig=/file/kubeconfig",
+            "x",
+        ];
+        assert_eq!(expand(&["x"], &d.env(&[])).unwrap(), all);
+        assert_eq!(
+            expand(&["x"], &d.env(&[("NO_COLOR", "1"), ("KUBECONFIG", "/env")])).unwrap(),
+            ["ktail", "x"]
+        );
+        assert_eq!(
+            expand(&["x"], &d.env(&[("CLICOLOR_FORCE", "0"), ("NO_COLOR", "")])).unwrap(),
+            all
         );
     }
 

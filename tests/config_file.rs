@@ -128,9 +128,7 @@ async fn kubeconfig_and_context_work_from_the_file() {
         "ctx.toml",
         "context = \"no-such-context\"\nno-follow = true\n",
     );
-    let mut cmd = c.ktail(&["web", "--config", &file]);
-    cmd.env_remove("NOTHING");
-    let out = run(cmd).await;
+    let out = c.run(&["web", "--config", &file]).await;
     out.assert_one_error_line(3, "no-such-context");
 }
 
@@ -156,4 +154,39 @@ async fn bad_files_are_one_line_naming_the_key_and_the_file() {
     run(cmd)
         .await
         .assert_one_error_line(2, "cannot read config file '/nonexistent/env.toml'");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_variables_beat_the_file_and_flags_beat_both() {
+    let c = Cluster::start().await;
+    pod_with_lines(&c).await;
+    write(
+        &c,
+        ".config/ktail/config.toml",
+        "no-follow = true\ntail = 1\ncolor = \"always\"\nkubeconfig = \"/nonexistent/kubeconfig\"\n",
+    );
+    // The harness sets KUBECONFIG: it beats the file's kubeconfig.
+    let out = c.run(&["web"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("\x1b["),
+        "the file's colour: {:?}",
+        out.stdout
+    );
+
+    let mut cmd = c.ktail(&["web"]);
+    cmd.env("NO_COLOR", "1");
+    let out = run(cmd).await;
+    assert_eq!(out.lines(), ["web-1 app five"], "NO_COLOR beats the file");
+
+    let mut cmd = c.ktail(&["web", "--color", "always"]);
+    cmd.env("NO_COLOR", "1");
+    let out = run(cmd).await;
+    assert!(out.stdout.contains("\x1b["), "the flag beats NO_COLOR");
+
+    // Without KUBECONFIG the file's kubeconfig is used.
+    let mut cmd = c.ktail(&["web"]);
+    cmd.env_remove("KUBECONFIG");
+    let out = run(cmd).await;
+    out.assert_one_error_line(3, "/nonexistent/kubeconfig");
 }
