@@ -183,9 +183,13 @@ impl<'a> Tail<'a> {
                 }
                 Err(OpenError::PodGone) => {
                     if self.announced {
-                        // Gone between a stream's end and the next read: that stream
-                        // ended with the kubelet draining it (see `gone`).
-                        return TailEnd::Complete;
+                        // Deleted between our look at the instance and the read that was
+                        // to finish it: what it logged after the cursor is gone with it.
+                        return self
+                            .gone(Some(
+                                "the pod was deleted before the rest of its log was read".into(),
+                            ))
+                            .await;
                     }
                     self.warn("the pod was deleted before ktail could read its log".into())
                         .await;
