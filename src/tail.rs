@@ -32,6 +32,9 @@ const SILENCE_REOPEN: Duration = Duration::from_secs(300);
 /// After the watch reports the pod deleted, its streams get this long to drain by
 /// themselves (the kubelet ends them when the containers stop) before they are cut.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
+/// A batch smaller than this waits up to `SMALL_BATCH_YIELDS` scheduler turns for more.
+const SMALL_BATCH: usize = 4096;
+const SMALL_BATCH_YIELDS: u32 = 3;
 /// Attempts for one read with `--no-follow` before the container counts as failed.
 const NO_FOLLOW_ATTEMPTS: u32 = 5;
 
@@ -418,8 +421,17 @@ impl<'a> Tail<'a> {
             // Take whatever else is already readable into the same batch: with one HTTP
             // chunk per line (the kubelet flushes per line) this turns many channel
             // messages into one.
+            let mut yields = 0;
             while batch.len() < BATCH_BYTES {
                 match reader.fill_buf().now_or_never() {
+                    // Nothing decoded yet. With one HTTP chunk per line the connection
+                    // task hands over one chunk per wake-up, so a small batch would cost a
+                    // channel message, a writer wake-up and a write(2) per line; letting
+                    // it run a few times first batches what its read buffer already holds.
+                    None if yields < SMALL_BATCH_YIELDS && batch.len() < SMALL_BATCH => {
+                        yields += 1;
+                        tokio::task::yield_now().await;
+                    }
                     None => break,
                     Some(Ok([])) => {
                         end = Some(StreamEnd::Clean);
