@@ -60,6 +60,7 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('--pod-colors', '--pod-colors', [CompletionResultType]::ParameterName, 'Colours for pod names: a comma list of SGR codes, e.g. ''91,92,93'' or ''38;2;255;97;136''')
             [CompletionResult]::new('--container-colors', '--container-colors', [CompletionResultType]::ParameterName, 'Colours for container names, like --pod-colors and as many (default: --pod-colors)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours')
+            [CompletionResult]::new('--silence-timeout', '--silence-timeout', [CompletionResultType]::ParameterName, 'Re-open a follow stream that has delivered nothing for this long; 0 never does')
             [CompletionResult]::new('--max-log-requests', '--max-log-requests', [CompletionResultType]::ParameterName, 'Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use (default: the current context)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')

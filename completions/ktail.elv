@@ -57,6 +57,7 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand --pod-colors 'Colours for pod names: a comma list of SGR codes, e.g. ''91,92,93'' or ''38;2;255;97;136'''
             cand --container-colors 'Colours for container names, like --pod-colors and as many (default: --pod-colors)'
             cand --color 'When to use colours'
+            cand --silence-timeout 'Re-open a follow stream that has delivered nothing for this long; 0 never does'
             cand --max-log-requests 'Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow'
             cand --context 'Kubeconfig context to use (default: the current context)'
             cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)'

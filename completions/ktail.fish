@@ -40,6 +40,7 @@ complete -c ktail -l container-colors -d 'Colours for container names, like --po
 complete -c ktail -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c ktail -l silence-timeout -d 'Re-open a follow stream that has delivered nothing for this long; 0 never does' -r
 complete -c ktail -l max-log-requests -d 'Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow' -r
 complete -c ktail -l context -d 'Kubeconfig context to use (default: the current context)' -r
 complete -c ktail -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)' -r -F

@@ -60,6 +60,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         since_time: cfg.since_time,
         tail: cfg.tail,
         notices: cfg.notices,
+        silence: cfg.silence,
         shutdown: watch::channel(false).0,
     });
 

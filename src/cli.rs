@@ -221,6 +221,13 @@ pub struct Args {
     #[arg(long, help_heading = FILTERING)]
     pub stdin: bool,
 
+    /// Re-open a follow stream that has delivered nothing for this long; 0 never does
+    ///
+    /// A connection behind a proxy or load balancer can die without closing; ktail then
+    /// resumes the stream from where it was, printing nothing twice.
+    #[arg(long, value_name = "DURATION", default_value = "5m", help_heading = KUBERNETES)]
+    pub silence_timeout: String,
+
     /// Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow
     ///
     /// Containers beyond the limit wait in a queue until a stream ends; ktail never exits

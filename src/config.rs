@@ -199,6 +199,8 @@ pub struct Config {
     /// Neutralise escape sequences in log lines: stdout is a terminal (see `sanitize`).
     pub sanitize: bool,
     pub max_log_requests: usize,
+    /// Re-open a follow stream silent for this long (`None`: never).
+    pub silence: Option<Duration>,
     pub context: Option<String>,
     pub kubeconfig: Option<PathBuf>,
     /// When this run started (epoch seconds, from `Env::now`): container instances that
@@ -301,6 +303,8 @@ impl Config {
         };
 
         let since = parse_duration("--since", &args.since)?;
+        let silence = Some(parse_duration("--silence-timeout", &args.silence_timeout)?)
+            .filter(|d| !d.is_zero());
         let tail = match args.tail {
             -1 => None,
             n if n < -1 => {
@@ -436,6 +440,7 @@ impl Config {
             notices: !args.only_log_lines,
             sanitize: env.stdout_is_terminal && !args.raw_escapes,
             max_log_requests,
+            silence,
             context: non_empty(&args.context),
             kubeconfig: args.kubeconfig.clone(),
             run_start: env.now,

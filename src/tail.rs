@@ -26,9 +26,6 @@ use crate::lines::{LineSplitter, Replay, Resume, ResumeCursor, line_key, parse_l
 use crate::output::{BATCH_BYTES, Out, OutTx};
 use crate::target::{InstanceState, Target, instance_state};
 
-/// A follow stream that delivers nothing for this long is re-opened through the resume
-/// path: a half-dead connection behind a proxy must not stop the output for ever.
-const SILENCE_REOPEN: Duration = Duration::from_secs(300);
 /// After the watch reports the pod deleted, its streams get this long to drain by
 /// themselves (the kubelet ends them when the containers stop) before they are cut.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
@@ -51,6 +48,8 @@ pub struct TailContext {
     pub since_time: Option<jiff::Timestamp>,
     pub tail: Option<u64>,
     pub notices: bool,
+    /// `--silence-timeout`.
+    pub silence: Option<Duration>,
     /// Set on SIGINT/SIGTERM: tails stop reading, hand over what they hold, and end.
     pub shutdown: watch::Sender<bool>,
 }
@@ -381,7 +380,12 @@ impl<'a> Tail<'a> {
         loop {
             let deadline = match removed_at {
                 Some(t) => t + DELETE_GRACE,
-                None if follow => tokio::time::Instant::now() + SILENCE_REOPEN,
+                // A follow stream silent for `--silence-timeout` is re-opened through the
+                // resume path: a half-dead connection behind a proxy must not stop the
+                // output for ever.
+                None if follow && self.ctx.silence.is_some() => {
+                    tokio::time::Instant::now() + self.ctx.silence.unwrap_or_default()
+                }
                 None => tokio::time::Instant::now() + Duration::from_secs(24 * 3600),
             };
             let chunk = tokio::select! {
@@ -390,7 +394,7 @@ impl<'a> Tail<'a> {
                     if removed_at.is_some() {
                         return StreamEnd::Stop(TailEnd::Cut);
                     }
-                    return StreamEnd::Broken(format!("no data for {}s", SILENCE_REOPEN.as_secs()));
+                    return StreamEnd::Broken("no data for --silence-timeout".into());
                 }
                 _ = removed(&mut job.removed), if removed_at.is_none() => {
                     removed_at = Some(tokio::time::Instant::now());

@@ -413,3 +413,37 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_stream_is_reopened_quietly() {
+    let c = Cluster::start().await;
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("quiet").container(ContainerSpec::new("c").backlog(3)),
+    );
+    sim_wait(&c.sim, "quiet running", |s| {
+        s.generated("default", "quiet", "c") == 3
+    })
+    .await;
+    let mut k = c.spawn(&["quiet", "--silence-timeout", "1s", "-o", "raw"]);
+    k.wait_until("the backlog", |out, _| out.len() == 3).await;
+    // Nothing is logged: after a second of silence ktail re-opens the stream, and each
+    // re-open is a request the server sees.
+    let before = c.sim.request_count();
+    sim_wait(&c.sim, "the silent stream re-opened", |s| {
+        s.request_count() >= before + 2
+    })
+    .await;
+    c.sim.log("default", "quiet", "c", "after the silence");
+    k.wait_until("the new line", |out, _| {
+        out.iter().any(|l| l == "after the silence")
+    })
+    .await;
+    let out = k.stdout();
+    assert_eq!(out.len(), 4, "nothing printed twice: {out:?}");
+    assert!(
+        k.stderr().iter().all(|l| !l.contains("warning")),
+        "quietly: {:?}",
+        k.stderr()
+    );
+}
