@@ -186,7 +186,13 @@ impl<'a> Tail<'a> {
                 Err(OpenError::PodGone) => {
                     if self.announced {
                         // Deleted between our look at the instance and the read that was
-                        // to finish it: what it logged after the cursor is gone with it.
+                        // to finish it. An instance that ended is trusted to have been
+                        // drained by its follow stream (the kubelet ends it only then), as
+                        // every rollout deletes pods right after their containers stop.
+                        // One replaced by a restart may have been cut before: say so.
+                        if mode != (Mode::Once { previous: true }) {
+                            return TailEnd::Complete;
+                        }
                         return self
                             .gone(Some(
                                 "the pod was deleted before the rest of its log was read".into(),
