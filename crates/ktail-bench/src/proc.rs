@@ -10,7 +10,8 @@
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStdout, Command};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 /// What `wait4` reports about a finished child.
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 pub struct Usage {
     pub user: Duration,
     pub sys: Duration,
+    /// Peak resident set of the program (VmHWM, sampled every 10 ms).
     pub max_rss_kib: u64,
     /// The exit code, or 128 + signal.
     pub code: i32,
@@ -57,11 +59,28 @@ impl Child {
         let stdout = child.stdout.take();
         // std's handle is dropped without waiting; wait4 below reaps the child instead.
         drop(child);
+        // The peak RSS of the program itself. wait4's ru_maxrss cannot tell it: Linux
+        // carries the high-water mark of the mm a child had before exec — a copy of this
+        // process, which holds the simulator's logs (hundreds of MiB) — into ru_maxrss.
+        // VmHWM starts afresh at exec, and only grows, so its last reading before the
+        // exit is the peak (to within one sampling period).
+        let hwm = Arc::new(AtomicU64::new(0));
+        let sampled = hwm.clone();
+        std::thread::Builder::new()
+            .name(format!("hwm-{pid}"))
+            .spawn(move || {
+                while let Some(kib) = vm_hwm_kib(pid) {
+                    sampled.fetch_max(kib, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })?;
         let (tx, waited) = mpsc::channel();
         std::thread::Builder::new()
             .name(format!("wait4-{pid}"))
             .spawn(move || {
-                let _ = tx.send(wait4(pid));
+                let mut u = wait4(pid);
+                u.max_rss_kib = hwm.load(Ordering::Relaxed);
+                let _ = tx.send(u);
             })?;
         Ok(Child {
             pid,
@@ -119,6 +138,15 @@ impl Drop for Child {
         // Helpers of a tool may still run after the leader exited.
         kill_group(self.pid, libc::SIGKILL);
     }
+}
+
+/// `VmHWM` of a live process; `None` once it has exited (a zombie has no memory lines).
+fn vm_hwm_kib(pid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 fn kill_group(pgid: i32, sig: i32) {
