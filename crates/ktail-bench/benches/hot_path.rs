@@ -10,7 +10,7 @@
 //! through `Config::resolve`, so a change in their construction shows up here too.
 //!
 //! ```text
-//! cargo bench -p ktail-bench
+//! cargo bench -p ktail-bench --bench hot_path [-- CRITERION FLAGS]
 //! ```
 
 use std::hint::black_box;
