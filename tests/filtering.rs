@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, TIMEOUT, sim_wait, tally};
+use crate::util::{Cluster, sim_wait, tally};
 
 fn lines_of(out: &crate::util::Output) -> Vec<String> {
     out.lines().iter().map(|l| l.to_string()).collect()
@@ -288,22 +288,14 @@ async fn previous_prints_the_last_instance_first() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stdin_applies_filters_and_formats_without_a_cluster() {
-    let mut cmd = crate::util::ktail_command(std::path::Path::new("/nonexistent"));
-    cmd.args(["--stdin", "-i", "GET", "-e", "healthz", "-o", "json"]);
-    cmd.stdin(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut input, b"GET /a\nPOST /b\nGET /healthz\nGET /c")
-        .await
-        .unwrap();
-    drop(input);
-    let out = tokio::time::timeout(TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let msgs: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
+    let out = crate::util::run_stdin(
+        &["-i", "GET", "-e", "healthz", "-o", "json"],
+        "GET /a\nPOST /b\nGET /healthz\nGET /c",
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let msgs: Vec<String> = out
+        .stdout
         .lines()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]

@@ -3,31 +3,13 @@
 //! Helpers are tried on lines fed through `--stdin` (the same formatter, no cluster);
 //! fields and files against the simulated cluster.
 
-use std::process::Stdio;
-
 use kube_sim::{ContainerSpec, PodSpec};
-use tokio::io::AsyncWriteExt;
 
-use crate::util::{Cluster, Output, TIMEOUT, ktail_command, sim_wait};
+use crate::util::{Cluster, Output, sim_wait};
 
 /// Runs `ktail --stdin ARGS` on `input`.
 async fn stdin(args: &[&str], input: &str) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = ktail_command(home.path());
-    cmd.arg("--stdin").args(args).stdin(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(input.as_bytes()).await.unwrap();
-    drop(pipe);
-    let out = tokio::time::timeout(TIMEOUT, child.wait_with_output())
-        .await
-        .expect("ktail finishes in time")
-        .unwrap();
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    crate::util::run_stdin(args, input).await
 }
 
 /// The template's output for each input line, checking a clean exit.

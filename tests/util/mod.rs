@@ -105,8 +105,25 @@ impl Output {
     }
 }
 
+/// Runs `ktail --stdin ARGS` on `input`, with no cluster and a scrubbed environment.
+pub async fn run_stdin(args: &[&str], input: &str) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = ktail_command(home.path());
+    cmd.arg("--stdin").args(args).stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("ktail starts");
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(input.as_bytes()).await.unwrap();
+    drop(pipe);
+    output_of(child).await
+}
+
 pub async fn run(mut cmd: Command) -> Output {
-    let child = cmd.spawn().expect("ktail starts");
+    output_of(cmd.spawn().expect("ktail starts")).await
+}
+
+/// Waits (within `TIMEOUT`) for a started ktail and collects its output.
+async fn output_of(child: Child) -> Output {
     let out = tokio::time::timeout(TIMEOUT, child.wait_with_output())
         .await
         .expect("ktail finishes in time")
