@@ -52,8 +52,17 @@ fn main() -> ExitCode {
 fn one_line(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue};
     let rendered = e.to_string();
-    let first = rendered.lines().next().unwrap_or_default();
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or_default();
     let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    // "the following required arguments were not provided:" lists them below.
+    if msg.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        msg = format!("{msg} {}", listed.join(", "));
+    }
     if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue)
         && !valid.is_empty()
     {
