@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec, WorkloadSpec};
 
-use crate::util::{Cluster, assert_exactly_once, sim_wait, tally};
+use crate::util::{Cluster, assert_exactly_once, restart_and_log, sim_wait, tally};
 
 fn contains_line(lines: &[String], want: &str) -> bool {
     lines.iter().any(|l| l == want)
@@ -151,17 +151,7 @@ async fn container_restart_prints_both_instances_once() {
     let mut k = c.spawn(&["worker"]);
     k.wait_until("first instance streaming", |out, _| out.len() >= 100)
         .await;
-    c.sim.restart_container("default", "worker", "main", 137);
-    sim_wait(&c.sim, "second instance logging", |s| {
-        s.pod("default", "worker")
-            .is_some_and(|p| p["status"]["containerStatuses"][0]["restartCount"] == 1)
-    })
-    .await;
-    let before = c.sim.generated("default", "worker", "main") + 50;
-    sim_wait(&c.sim, "more lines", |s| {
-        s.generated("default", "worker", "main") >= before
-    })
-    .await;
+    let before = restart_and_log(&c.sim, "default", "worker", "main", 50).await;
     k.wait_until("lines of the new instance", |out, _| {
         out.len() as u64 >= before
     })

@@ -2,7 +2,7 @@
 
 use kube_sim::{ContainerSpec, PodSpec, SimOptions};
 
-use crate::util::{Cluster, kubectl, run, sim_wait};
+use crate::util::{Cluster, run, sim_wait};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn since_since_time_and_tail_match_kubectl() {
@@ -54,16 +54,8 @@ async fn since_since_time_and_tail_match_kubectl() {
     .map(|v| v.into_iter().map(String::from).collect())
     .collect();
     for args in cases {
-        let mut kc = tokio::process::Command::new(kubectl());
-        kc.env_clear()
-            .env("HOME", c.dir.path())
-            .env("KUBECONFIG", &c.kubeconfig)
-            .args(["logs", "hist", "-c", "app"])
-            .args(kubectl_form(&args))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+        let mut kc = c.kubectl(&["logs", "hist", "-c", "app"]);
+        kc.args(kubectl_form(&args));
         let want = run(kc).await;
         assert_eq!(want.code, Some(0), "kubectl {args:?}: {}", want.stderr);
         let expected_lines = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {

@@ -58,6 +58,20 @@ impl Cluster {
         Running::spawn(self.ktail(args))
     }
 
+    /// The real kubectl against this cluster, with a scrubbed environment.
+    pub fn kubectl(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(kubectl());
+        cmd.env_clear()
+            .env("HOME", self.dir.path())
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -337,6 +351,31 @@ pub fn assert_exactly_once(what: &str, seqs: &[u64]) -> u64 {
         seqs.iter().zip(&expected).position(|(a, b)| a != b)
     );
     seqs.len() as u64
+}
+
+/// Restarts `container` and waits until its new instance has logged `more` lines;
+/// returns how many lines the container has logged by then, over both instances.
+pub async fn restart_and_log(sim: &Sim, ns: &str, pod: &str, container: &str, more: u64) -> u64 {
+    let restarts = |s: &Sim| {
+        s.pod(ns, pod).map_or(0, |p| {
+            p["status"]["containerStatuses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["name"] == container)
+                .filter_map(|c| c["restartCount"].as_u64())
+                .sum::<u64>()
+        })
+    };
+    let before = restarts(sim);
+    sim.restart_container(ns, pod, container, 137);
+    sim_wait(sim, "the new instance", |s| restarts(s) > before).await;
+    let want = sim.generated(ns, pod, container) + more;
+    sim_wait(sim, "lines of the new instance", |s| {
+        s.generated(ns, pod, container) >= want
+    })
+    .await;
+    want
 }
 
 /// Waits until the simulator says `cond`.
