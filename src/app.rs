@@ -7,6 +7,7 @@
 //! SIGINT/SIGTERM after the lines already received are written.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -21,10 +22,11 @@ use crate::cluster::{self, Cluster};
 use crate::config::{Config, NamespaceScope};
 use crate::discovery::{self, PodFilter, TargetEvent};
 use crate::error::{Error, Result, exit};
+use crate::files;
 use crate::format::Formatter;
 use crate::output::{self, Out, WriterEnd};
 use crate::scopes::{self, NsEvent};
-use crate::tail::{self, TailContext, TailEnd, TailJob};
+use crate::tail::{self, FileOut, TailContext, TailEnd, TailJob};
 use crate::target::{self, InstanceState, TargetKey};
 
 /// How long the tails get after SIGINT/SIGTERM to hand over what they hold.
@@ -44,6 +46,14 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         NamespaceScope::ContextDefault => false,
     };
     let formatter = Formatter::from_config(&cfg, show_namespace);
+    let files = match &cfg.output_dir {
+        Some(dir) => {
+            prepare_output_dir(dir)?;
+            let file_formatter = formatter.for_files(cfg.file_template.clone());
+            Some((dir.clone(), file_formatter))
+        }
+        None => None,
+    };
 
     let (out, mut closed, writer) = output::spawn(cfg.color_stderr, cfg.sanitize);
     let namespaces = preflight(&cfg, &cluster, &out).await?;
@@ -62,6 +72,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         notices: cfg.notices,
         silence: cfg.silence,
         shutdown: watch::channel(false).0,
+        stdout: cfg.stdout,
     });
 
     let signals = Signals::new();
@@ -70,6 +81,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         cluster: &cluster,
         ctx,
         formatter,
+        files,
     };
     let outcome = tokio::select! {
         r = run.drive(namespaces, signals) => r,
@@ -79,7 +91,14 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
     drop(run);
     drop(out);
     let code = match outcome? {
-        Outcome::StdoutClosed => return Ok(exit::OK),
+        // The writer stopped: a reader that went away is a normal end, a failed write
+        // (a full disk under stdout or an --output-dir file) is not.
+        Outcome::StdoutClosed => {
+            return match tokio::task::spawn_blocking(move || writer.join()).await {
+                Ok(Ok(WriterEnd::Failed(e))) => Err(Error::Output(e)),
+                _ => Ok(exit::OK),
+            };
+        }
         Outcome::Done { failed } => {
             if failed {
                 exit::STREAM_FAILED
@@ -101,6 +120,21 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         Some(Ok(Ok(WriterEnd::Failed(e)))) => Err(Error::Output(e)),
         _ => Ok(code),
     }
+}
+
+/// `--output-dir` must be a directory ktail can write: checked before anything streams.
+fn prepare_output_dir(dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        Error::usage(format!(
+            "cannot use --output-dir '{}': {e}; give a directory ktail can create and write",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    // Creating a directory needs write permission here: try it the way files will.
+    let probe = dir.join(format!(".ktail-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(fail)?;
+    std::fs::remove_dir(&probe).map_err(fail)
 }
 
 enum Outcome {
@@ -290,6 +324,8 @@ struct Run<'a> {
     cluster: &'a Cluster,
     ctx: Arc<TailContext>,
     formatter: Formatter,
+    /// `--output-dir` and the rendering of its files.
+    files: Option<(PathBuf, Formatter)>,
 }
 
 impl Run<'_> {
@@ -365,6 +401,7 @@ impl Run<'_> {
                         &mut tails,
                         TailJob {
                             format: self.formatter.for_target(&target),
+                            file: self.file_for(&target),
                             target,
                             history: true,
                             removed,
@@ -388,6 +425,16 @@ impl Run<'_> {
                 }
             }
         }
+    }
+
+    /// `--output-dir`: the file of the target's container.
+    fn file_for(&self, target: &target::Target) -> Option<FileOut> {
+        let (dir, formatter) = self.files.as_ref()?;
+        let k = &target.key;
+        Some(FileOut {
+            path: files::path_for(dir, &k.namespace, &k.pod, &k.container).into(),
+            format: formatter.for_target(target),
+        })
     }
 
     fn spawn(&self, tails: &mut JoinSet<(TargetKey, TailEnd)>, job: TailJob) {
@@ -518,6 +565,7 @@ impl Run<'_> {
                         }
                         self.spawn(&mut tails, TailJob {
                             format: self.formatter.for_target(&target),
+                            file: self.file_for(&target),
                             target,
                             history,
                             removed,

@@ -213,6 +213,19 @@ pub struct Args {
     #[arg(long, help_heading = OUTPUT)]
     pub raw_escapes: bool,
 
+    /// Also write each container's log to DIR/NAMESPACE/POD/CONTAINER.log
+    ///
+    /// A file holds what stdout shows for its container, without colours and, in the
+    /// default format, without the pod and container names its path already gives, so
+    /// it reads like 'kubectl logs'. A file is emptied when ktail first opens it; later
+    /// instances of the container (restarts, --previous) are appended to it.
+    #[arg(long, value_name = "DIR", conflicts_with = "stdin", help_heading = OUTPUT)]
+    pub output_dir: Option<std::path::PathBuf>,
+
+    /// With --output-dir: write log lines only to the files, not to stdout
+    #[arg(long, requires = "output_dir", help_heading = OUTPUT)]
+    pub files_only: bool,
+
     /// Print only log lines: no '+'/'-' notices on stderr (warnings are still shown)
     #[arg(long, help_heading = OUTPUT)]
     pub only_log_lines: bool,

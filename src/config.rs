@@ -188,6 +188,12 @@ pub struct Config {
     pub output: OutputMode,
     /// `--template`/`--template-file`, compiled; replaces `output`.
     pub template: Option<Arc<LineTemplate>>,
+    /// `--output-dir`: write each container's lines to `DIR/ns/pod/container.log` too.
+    pub output_dir: Option<PathBuf>,
+    /// Log lines go to stdout (not with `--files-only`).
+    pub stdout: bool,
+    /// The template compiled without colour, for `--output-dir` files.
+    pub file_template: Option<Arc<LineTemplate>>,
     /// Colour log lines on stdout.
     pub color: bool,
     /// Which colours pods and containers get (when colour is on).
@@ -392,7 +398,7 @@ impl Config {
 
         let color = decide_color(args.color, env, env.stdout_is_terminal);
         let palette = palette(args)?;
-        let template = match (&args.template_file, &args.template) {
+        let template_source = match (&args.template_file, &args.template) {
             (Some(path), _) => {
                 let source = std::fs::read_to_string(path).map_err(|e| {
                     Error::usage(format!(
@@ -400,21 +406,26 @@ impl Config {
                         path.display()
                     ))
                 })?;
-                let origin = format!("--template-file '{}'", path.display());
-                Some(LineTemplate::compile(
-                    source,
-                    &origin,
-                    color,
-                    timezone.clone(),
-                )?)
+                Some((source, format!("--template-file '{}'", path.display())))
             }
-            (None, Some(source)) => Some(LineTemplate::compile(
-                source.clone(),
-                "--template",
-                color,
-                timezone.clone(),
-            )?),
+            (None, Some(source)) => Some((source.clone(), "--template".to_string())),
             (None, None) => None,
+        };
+        let compile_template = |color: bool| {
+            template_source
+                .as_ref()
+                .map(|(source, origin)| {
+                    LineTemplate::compile(source.clone(), origin, color, timezone.clone())
+                        .map(Arc::new)
+                })
+                .transpose()
+        };
+        let template = compile_template(color)?;
+        // Files never get colour: the same template, its colour helpers plain.
+        let file_template = match (&args.output_dir, &template) {
+            (Some(_), Some(_)) if color => compile_template(false)?,
+            (Some(_), t) => t.clone(),
+            (None, _) => None,
         };
 
         Ok(Config {
@@ -433,7 +444,10 @@ impl Config {
             highlight,
             stdin: args.stdin,
             output: args.output,
-            template: template.map(Arc::new),
+            template,
+            output_dir: args.output_dir.clone(),
+            stdout: !args.files_only,
+            file_template,
             color,
             palette,
             color_stderr: decide_color(args.color, env, env.stderr_is_terminal),

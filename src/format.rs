@@ -154,6 +154,23 @@ impl Formatter {
         }
     }
 
+    /// The rendering of `--output-dir` files: the records stdout gets, without colour and,
+    /// in the default format, without the names the file's path already gives (`-t`
+    /// timestamps stay). `template` is the run's template compiled without colour.
+    pub fn for_files(&self, template: Option<Arc<LineTemplate>>) -> Formatter {
+        Formatter {
+            mode: match self.mode {
+                OutputMode::Default => OutputMode::Raw,
+                other => other,
+            },
+            color: false,
+            color_stderr: false,
+            highlight: None,
+            template,
+            ..self.clone()
+        }
+    }
+
     pub fn for_target(&self, t: &Target) -> TargetFormat {
         let k = &t.key;
         let (pod_sgr, container_sgr) = self.palette.colors(&k.pod, &k.container);
@@ -683,6 +700,34 @@ mod tests {
         assert_eq!(
             out, b"p web-1 app 2024-01-02T03:04:05.123456789Z hello\n",
             "UTC is written Z"
+        );
+    }
+
+    #[test]
+    fn files_get_the_records_without_colour_or_names() {
+        let t = target("p", "web-1", "app");
+        let mut coloured = fmt(
+            OutputMode::Default,
+            true,
+            true,
+            Some(TimestampFormat::Default),
+        );
+        coloured.highlight = Some(Arc::new(BytesRegex::new("ERROR").unwrap()));
+        let mut out = Vec::new();
+        let mut file = coloured.for_files(None).for_target(&t);
+        file.write_line(&mut out, TS, SECOND, b"level=error ERROR here");
+        assert_eq!(
+            out, b"2024-01-02T03:04:05.123456789Z level=error ERROR here\n",
+            "the path says pod and container; files get no colour"
+        );
+        out.clear();
+        let mut file = fmt(OutputMode::Extjson, true, false, None)
+            .for_files(None)
+            .for_target(&t);
+        file.write_line(&mut out, TS, SECOND, b"{\"a\":1}");
+        assert_eq!(
+            out,
+            b"{\"pod\": \"web-1\", \"container\": \"app\", \"message\": {\"a\":1}}\n"
         );
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod discovery;
 pub mod error;
+pub mod files;
 pub mod format;
 pub mod generate;
 pub mod level;

@@ -1,4 +1,4 @@
-//! The only writer of stdout and stderr.
+//! The only writer of stdout and stderr, and of `--output-dir`'s files (see `files`).
 //!
 //! Tails send whole formatted lines in batches over one bounded channel; a dedicated
 //! thread owns a block buffer over the locked stdout, writes each batch, and flushes the
@@ -8,9 +8,13 @@
 //! bounded and no line is dropped.
 
 use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 
 use tokio::sync::{mpsc, oneshot};
+
+use crate::files::LogFiles;
 
 /// Batches in flight between the tails and the writer. With batches of at most
 /// `BATCH_BYTES`, this bounds buffered output to a few MiB.
@@ -28,6 +32,13 @@ pub enum Out {
     Notice(Vec<u8>),
     /// A warning text for stderr, without prefix or newline.
     Warning(String),
+    /// `--output-dir`: a container's tail has started; its file is created (or emptied,
+    /// the first time in this run).
+    FileOpen(Arc<Path>),
+    /// Whole lines for a container's file.
+    File(Arc<Path>, Vec<u8>),
+    /// The container's tail has ended: write what its file holds and close it.
+    FileClose(Arc<Path>),
 }
 
 /// How the writer stopped.
@@ -77,6 +88,7 @@ pub fn write_all(
     sanitize: bool,
 ) -> WriterEnd {
     let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, stdout);
+    let mut files = LogFiles::default();
     let mut scratch = Vec::new();
     let result = (|| -> io::Result<()> {
         while let Some(first) = rx.blocking_recv() {
@@ -106,12 +118,17 @@ pub fn write_all(
                         };
                         stderr.write_all(line.as_bytes())?;
                     }
+                    Out::FileOpen(path) => files.open(&path)?,
+                    Out::File(path, bytes) => files.write(&path, bytes)?,
+                    Out::FileClose(path) => files.close(&path)?,
                 }
                 next = rx.try_recv().ok();
             }
             // Nothing is waiting: whatever is buffered goes out now.
             out.flush()?;
+            files.flush()?;
         }
+        files.flush()?;
         out.flush()
     })();
     match result {

@@ -9,6 +9,7 @@
 //! stops only when the instance is complete or gone. Only a final API answer (4xx other
 //! than 429) or a pod that is gone ends a tail early, with a warning.
 
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,12 +53,22 @@ pub struct TailContext {
     pub silence: Option<Duration>,
     /// Set on SIGINT/SIGTERM: tails stop reading, hand over what they hold, and end.
     pub shutdown: watch::Sender<bool>,
+    /// Log lines go to stdout (not with `--files-only`).
+    pub stdout: bool,
+}
+
+/// `--output-dir`: the container's file and its rendering.
+pub struct FileOut {
+    pub path: Arc<Path>,
+    pub format: TargetFormat,
 }
 
 /// One tail to run.
 pub struct TailJob {
     pub target: Target,
     pub format: TargetFormat,
+    /// `--output-dir`.
+    pub file: Option<FileOut>,
     /// Apply `--since`/`--tail`: the container existed when ktail started.
     pub history: bool,
     /// Becomes true when the watch reports the pod deleted.
@@ -135,6 +146,11 @@ pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
     };
     let mut tail = Tail::new(&ctx, &job);
     let end = tail.run(&mut job).await;
+    if tail.announced
+        && let Some(file) = &job.file
+    {
+        let _ = ctx.out.send(Out::FileClose(file.path.clone())).await;
+    }
     if tail.announced && ctx.notices {
         let _ = ctx
             .out
@@ -142,6 +158,62 @@ pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
             .await;
     }
     end
+}
+
+/// One read's formatted lines: for stdout, and for the container's file.
+#[derive(Default)]
+struct Batch {
+    stdout: Vec<u8>,
+    file: Vec<u8>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.stdout.len().max(self.file.len())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.stdout.is_empty() && self.file.is_empty()
+    }
+}
+
+/// Where a tail's lines are rendered: stdout unless `--files-only`, and the file of
+/// `--output-dir`. Each line is split and filtered once, and rendered once per sink.
+struct Sinks<'a> {
+    stdout: Option<&'a mut TargetFormat>,
+    file: Option<&'a mut FileOut>,
+}
+
+impl<'a> Sinks<'a> {
+    fn new(
+        ctx: &TailContext,
+        format: &'a mut TargetFormat,
+        file: &'a mut Option<FileOut>,
+    ) -> Sinks<'a> {
+        Sinks {
+            stdout: ctx.stdout.then_some(format),
+            file: file.as_mut(),
+        }
+    }
+
+    fn reserve(&self, batch: &mut Batch, n: usize) {
+        if self.stdout.is_some() {
+            batch.stdout.reserve(n);
+        }
+        if self.file.is_some() {
+            batch.file.reserve(n);
+        }
+    }
+
+    fn line(&mut self, batch: &mut Batch, timestamp: &[u8], second: Option<i64>, message: &[u8]) {
+        if let Some(f) = self.stdout.as_deref_mut() {
+            f.write_line(&mut batch.stdout, timestamp, second, message);
+        }
+        if let Some(f) = self.file.as_deref_mut() {
+            f.format
+                .write_line(&mut batch.file, timestamp, second, message);
+        }
+    }
 }
 
 struct Tail<'a> {
@@ -220,6 +292,9 @@ impl<'a> Tail<'a> {
                 Some(reader) => {
                     if !self.announced {
                         self.announced = true;
+                        if let Some(file) = &job.file {
+                            let _ = self.ctx.out.send(Out::FileOpen(file.path.clone())).await;
+                        }
                         if self.ctx.notices {
                             let _ = self
                                 .ctx
@@ -380,7 +455,7 @@ impl<'a> Tail<'a> {
     ) -> StreamEnd {
         let follow = mode == Mode::Follow;
         let mut replay = Replay::new(&self.cursor);
-        let fmt = &mut job.format;
+        let mut sinks = Sinks::new(self.ctx, &mut job.format, &mut job.file);
         let mut removed_at: Option<tokio::time::Instant> = None;
         let mut stop = self.ctx.shutdown.subscribe();
         loop {
@@ -409,7 +484,7 @@ impl<'a> Tail<'a> {
                 // Everything already received has been sent: stop here.
                 _ = stop.wait_for(|s| *s) => return StreamEnd::Stop(TailEnd::Cut),
             };
-            let mut batch = Vec::new();
+            let mut batch = Batch::default();
             let mut gap = None;
             let mut end = None;
             // While a resume is being replayed, keep the cursor as it was: if the lines
@@ -422,7 +497,7 @@ impl<'a> Tail<'a> {
                 Ok([]) => return StreamEnd::Clean,
                 Ok(buf) => {
                     let n = buf.len();
-                    gap = gap.or(self.handle_chunk(buf, &mut replay, fmt, &mut batch));
+                    gap = gap.or(self.handle_chunk(buf, &mut replay, &mut sinks, &mut batch));
                     reader.as_mut().consume(n);
                 }
                 Err(e) => return StreamEnd::Broken(e.to_string()),
@@ -449,7 +524,7 @@ impl<'a> Tail<'a> {
                     }
                     Some(Ok(buf)) => {
                         let n = buf.len();
-                        gap = gap.or(self.handle_chunk(buf, &mut replay, fmt, &mut batch));
+                        gap = gap.or(self.handle_chunk(buf, &mut replay, &mut sinks, &mut batch));
                         reader.as_mut().consume(n);
                     }
                     Some(Err(e)) => {
@@ -480,7 +555,7 @@ impl<'a> Tail<'a> {
                     return StreamEnd::Stop(TailEnd::Cut);
                 }
             }
-            if !batch.is_empty() && self.send(batch).await.is_err() {
+            if !batch.is_empty() && self.send(batch, &sinks).await.is_err() {
                 return StreamEnd::Stop(TailEnd::Cut);
             }
             if let Some(end) = end {
@@ -503,12 +578,12 @@ impl<'a> Tail<'a> {
         &mut self,
         buf: &[u8],
         replay: &mut Option<Replay>,
-        fmt: &mut TargetFormat,
-        batch: &mut Vec<u8>,
+        sinks: &mut Sinks,
+        batch: &mut Batch,
     ) -> Option<(i64, i64)> {
         let mut gap = None;
         let (cursor, filter) = (&mut self.cursor, &self.ctx.filter);
-        batch.reserve(buf.len() + buf.len() / 2);
+        sinks.reserve(batch, buf.len() + buf.len() / 2);
         self.splitter.feed(buf, |raw| {
             let line = parse_line(raw);
             let key = line_key(&line);
@@ -521,29 +596,42 @@ impl<'a> Tail<'a> {
             }
             cursor.advance_line(line.second, key, line.timestamp);
             if filter.keeps(line.message) {
-                fmt.write_line(batch, line.timestamp, line.second, line.message);
+                sinks.line(batch, line.timestamp, line.second, line.message);
             }
         });
         gap
     }
 
-    async fn send(&self, batch: Vec<u8>) -> Result<(), ()> {
-        self.ctx.out.send(Out::Lines(batch)).await.map_err(|_| ())
+    async fn send(&self, batch: Batch, sinks: &Sinks<'_>) -> Result<(), ()> {
+        let out = &self.ctx.out;
+        if !batch.stdout.is_empty() {
+            out.send(Out::Lines(batch.stdout)).await.map_err(|_| ())?;
+        }
+        if let Some(file) = &sinks.file
+            && !batch.file.is_empty()
+        {
+            let path = file.path.clone();
+            out.send(Out::File(path, batch.file))
+                .await
+                .map_err(|_| ())?;
+        }
+        Ok(())
     }
 
     /// A last line without a newline at a clean end of stream is still a line.
     async fn flush_partial(&mut self, job: &mut TailJob) {
-        let mut batch = Vec::new();
-        let (cursor, filter, fmt) = (&mut self.cursor, &self.ctx.filter, &mut job.format);
+        let mut batch = Batch::default();
+        let mut sinks = Sinks::new(self.ctx, &mut job.format, &mut job.file);
+        let (cursor, filter) = (&mut self.cursor, &self.ctx.filter);
         self.splitter.finish(|raw| {
             let line = parse_line(raw);
             cursor.advance_line(line.second, line_key(&line), line.timestamp);
             if filter.keeps(line.message) {
-                fmt.write_line(&mut batch, line.timestamp, line.second, line.message);
+                sinks.line(&mut batch, line.timestamp, line.second, line.message);
             }
         });
         if !batch.is_empty() {
-            let _ = self.send(batch).await;
+            let _ = self.send(batch, &sinks).await;
         }
     }
 

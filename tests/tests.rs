@@ -18,6 +18,9 @@ mod no_follow;
 /// Output formats, colours, pipes.
 mod output;
 
+/// --output-dir and --files-only: one file per container.
+mod output_dir;
+
 /// Cluster access: exec plugins, merged KUBECONFIG, and every way access can fail.
 mod access;
 

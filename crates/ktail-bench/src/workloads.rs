@@ -689,9 +689,25 @@ async fn w8_filters(
         ),
     ];
     let template = "{{ pod }} {{ container }} {{ message }}";
-    let has_template = ktail_help(ctx).contains("--template");
+    let help = ktail_help(ctx);
+    let has_template = help.contains("--template");
     if has_template {
         variants.push(("ktail --template", vec!["--template", template], total));
+    }
+    // One file per container beside stdout, and instead of it; the files are counted too.
+    let files_dir = std::env::temp_dir().join(format!("ktail-bench-files-{}", std::process::id()));
+    let files_arg = files_dir.to_string_lossy().into_owned();
+    if help.contains("--output-dir") {
+        variants.push((
+            "ktail --output-dir",
+            vec!["--output-dir", &files_arg],
+            total,
+        ));
+        variants.push((
+            "ktail --output-dir --files-only",
+            vec!["--output-dir", &files_arg, "--files-only"],
+            0,
+        ));
     }
     ctx.results.title(
         "W8",
@@ -709,6 +725,11 @@ async fn w8_filters(
             let cmd = command(ctx, c, &ctx.tools.ktail, &args);
             let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(120), tool)?;
             expect_count(tool, n, want)?;
+            if extra.contains(&"--output-dir") {
+                let in_files = count_file_lines(&files_dir)?;
+                let _ = std::fs::remove_dir_all(&files_dir);
+                expect_count(&format!("{tool} (files)"), in_files, total)?;
+            }
             progress(
                 "W8",
                 tool,
@@ -725,6 +746,22 @@ async fn w8_filters(
     }
     let _ = ns;
     Ok(())
+}
+
+/// Lines in every file under `dir` (`--output-dir`'s tree).
+fn count_file_lines(dir: &std::path::Path) -> Result<u64, String> {
+    let mut n = 0;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            n += count_file_lines(&path)?;
+        } else {
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            n += bytes.iter().filter(|b| **b == b'\n').count() as u64;
+        }
+    }
+    Ok(n)
 }
 
 // ---- W2 -------------------------------------------------------------------------------
