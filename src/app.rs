@@ -23,7 +23,7 @@ use crate::config::{Config, NamespaceScope};
 use crate::discovery::{self, PodFilter, TargetEvent};
 use crate::error::{Error, Result, exit};
 use crate::files;
-use crate::format::Formatter;
+use crate::format::{self, Formatter};
 use crate::output::{self, Out, WriterEnd};
 use crate::scopes::{self, NsEvent};
 use crate::tail::{self, FileOut, TailContext, TailEnd, TailJob};
@@ -621,6 +621,11 @@ impl ScopeTasks {
 /// `--stdin`: the filters and output formats applied to lines read from standard input
 /// (stern has it). A line keeps its text as the message; there is no pod or container.
 fn run_stdin(cfg: &Config) -> Result<u8> {
+    let warn_template = |fmt: &mut format::TargetFormat| {
+        if let Some(why) = fmt.take_template_failure() {
+            eprintln!("ktail: warning: {}", tail::template_warning(&why));
+        }
+    };
     use crate::lines::{LineSplitter, parse_line};
     use std::io::{Read, Write};
     let mut formatter = Formatter::from_config(cfg, false);
@@ -649,7 +654,7 @@ fn run_stdin(cfg: &Config) -> Result<u8> {
     let mut splitter = LineSplitter::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut batch = Vec::with_capacity(96 * 1024);
-    let mut each = |raw: &[u8], batch: &mut Vec<u8>| {
+    let each = |raw: &[u8], batch: &mut Vec<u8>, fmt: &mut format::TargetFormat| {
         // Keep a leading timestamp for -t, as in a log stream; otherwise all is message.
         let line = parse_line(raw);
         let (ts, second, msg) = if cfg.timestamps.is_some() {
@@ -669,14 +674,17 @@ fn run_stdin(cfg: &Config) -> Result<u8> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            splitter.feed(&buf[..n], |raw| each(raw, &mut batch));
+            splitter.feed(&buf[..n], |raw| each(raw, &mut batch, &mut fmt));
             out.write_all(&batch)?;
             batch.clear();
             out.flush()?;
+            warn_template(&mut fmt);
         }
-        splitter.finish(|raw| each(raw, &mut batch));
+        splitter.finish(|raw| each(raw, &mut batch, &mut fmt));
         out.write_all(&batch)?;
-        out.flush()
+        out.flush()?;
+        warn_template(&mut fmt);
+        Ok(())
     })();
     match result {
         Ok(()) => Ok(exit::OK),

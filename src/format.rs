@@ -133,9 +133,18 @@ pub struct TargetFormat {
     template: Option<(Arc<LineTemplate>, Arc<TargetFields>)>,
     /// Reused for a template's timestamp field.
     scratch: Vec<u8>,
+    /// The first line the template failed on, until a warning takes it; then `Reported`.
+    template_failure: TemplateFailure,
     /// `+ pod › container` and `- pod › container` (stderr), with newline.
     added: Vec<u8>,
     removed: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum TemplateFailure {
+    None,
+    Pending(String),
+    Reported,
 }
 
 impl Formatter {
@@ -262,6 +271,7 @@ impl Formatter {
             prefix,
             template,
             scratch: Vec::new(),
+            template_failure: TemplateFailure::None,
         }
     }
 }
@@ -346,7 +356,8 @@ impl TargetFormat {
     /// The template's record; the timestamp is shown as `-t` asks, else as the API sent
     /// it. A newline is added when the rendered text lacks one; an empty rendering prints
     /// nothing. A line the template fails on (parse_json of a line that is not JSON, a
-    /// missing key) is printed as its bare message, so no line is lost.
+    /// missing key) is printed as its bare message, so no line is lost; the first
+    /// failure waits in `take_template_failure` for a warning.
     fn write_template(
         &mut self,
         out: &mut Vec<u8>,
@@ -371,12 +382,27 @@ impl TargetFormat {
             &String::from_utf8_lossy(message),
         );
         self.scratch = scratch;
-        if rendered.is_err() {
+        if let Err(e) = rendered {
             out.truncate(start);
             out.extend_from_slice(message);
+            if matches!(self.template_failure, TemplateFailure::None) {
+                self.template_failure = TemplateFailure::Pending(crate::template::describe(&e));
+            }
         }
         if out.len() > start && out.last() != Some(&b'\n') {
             out.push(b'\n');
+        }
+    }
+
+    /// Why the template failed on a line, once per container: the caller warns, so a
+    /// template that does not fit the logs is noticed rather than silently bypassed.
+    pub fn take_template_failure(&mut self) -> Option<String> {
+        match std::mem::replace(&mut self.template_failure, TemplateFailure::Reported) {
+            TemplateFailure::Pending(why) => Some(why),
+            other => {
+                self.template_failure = other;
+                None
+            }
         }
     }
 

@@ -205,6 +205,19 @@ impl<'a> Sinks<'a> {
         }
     }
 
+    /// The first line a template failed on, in either rendering.
+    fn take_template_failure(&mut self) -> Option<String> {
+        let stdout = self
+            .stdout
+            .as_deref_mut()
+            .and_then(TargetFormat::take_template_failure);
+        let file = self
+            .file
+            .as_deref_mut()
+            .and_then(|f| f.format.take_template_failure());
+        stdout.or(file)
+    }
+
     fn line(&mut self, batch: &mut Batch, timestamp: &[u8], second: Option<i64>, message: &[u8]) {
         if let Some(f) = self.stdout.as_deref_mut() {
             f.write_line(&mut batch.stdout, timestamp, second, message);
@@ -555,6 +568,9 @@ impl<'a> Tail<'a> {
                     return StreamEnd::Stop(TailEnd::Cut);
                 }
             }
+            if let Some(why) = sinks.take_template_failure() {
+                self.warn(template_warning(&why)).await;
+            }
             if !batch.is_empty() && self.send(batch, &sinks).await.is_err() {
                 return StreamEnd::Stop(TailEnd::Cut);
             }
@@ -681,6 +697,11 @@ enum OpenError {
     PodGone,
     /// Worth another try after a backoff.
     Retry(String),
+}
+
+/// The warning for a line a `--template` failed on (printed once per container).
+pub fn template_warning(why: &str) -> String {
+    format!("--template failed on a line ({why}); lines it fails on are printed as they came")
 }
 
 fn describe_second(second: Option<i64>) -> String {

@@ -208,12 +208,17 @@ impl LineTemplate {
     }
 }
 
-/// A template error as one line: where, and what is wrong.
-fn invalid(origin: &str, source: &str, e: &TemplateError) -> Error {
-    let what = match e.detail() {
+/// What went wrong in a template, without where: `invalid operation: not JSON: …`.
+pub fn describe(e: &TemplateError) -> String {
+    match e.detail() {
         Some(d) => format!("{}: {d}", e.kind()),
         None => e.kind().to_string(),
-    };
+    }
+}
+
+/// A template error as one line: where, and what is wrong.
+fn invalid(origin: &str, source: &str, e: &TemplateError) -> Error {
+    let what = describe(e);
     let at = match (e.range(), e.line()) {
         (Some(r), _) => {
             let (line, col) = line_col(source, r.start);

@@ -36,10 +36,22 @@ async fn parse_json() {
         .await,
         "disk full 6\n"
     );
-    // A line the template fails on is printed as it came, not lost.
-    assert_eq!(
-        render("{{ parse_json(message).msg }}", "not json\n").await,
-        "not json\n"
+    // A line the template fails on is printed as it came, not lost, and the first
+    // failure is said once.
+    let out = stdin(
+        &["--template", "{{ parse_json(message).msg }}"],
+        &format!("not json\n{JSON}\nplain\n"),
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "not json\ndisk full\nplain\n");
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(
+        warnings[0].starts_with("ktail: warning: --template failed on a line (")
+            && warnings[0].contains("printed as they came"),
+        "{}",
+        warnings[0]
     );
 }
 
@@ -249,4 +261,47 @@ async fn fields_of_a_pod_and_a_template_file() {
         .run(&["web", "--no-follow", "--template", "{{ nope }}"])
         .await;
     out.assert_one_error_line(2, "unknown field or function 'nope'");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_failing_on_a_containers_lines_is_warned_of_once_per_container() {
+    let c = Cluster::start().await;
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("mixed")
+            .container(ContainerSpec::new("json").lines([r#"{"msg":"a"}"#, "plain 1", "plain 2"]))
+            .container(ContainerSpec::new("text").lines(["plain 3", "plain 4"])),
+    );
+    sim_wait(&c.sim, "mixed running", |s| {
+        s.pod("default", "mixed")
+            .is_some_and(|p| p["status"]["phase"] == "Running")
+    })
+    .await;
+    let out = c
+        .run(&[
+            "mixed",
+            "--no-follow",
+            "--only-log-lines",
+            "--template",
+            "{{ container }}: {{ parse_json(message).msg }}",
+        ])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut lines = out.lines();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["json: a", "plain 1", "plain 2", "plain 3", "plain 4"]
+    );
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(warnings.len(), 2, "one per container: {}", out.stderr);
+    for c in ["mixed › json", "mixed › text"] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("ktail: warning: default/{c}: --template failed"))),
+            "{c}: {}",
+            out.stderr
+        );
+    }
 }
