@@ -6,35 +6,55 @@
 //! none of its code.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::error::{Error, Result};
 
 /// Runs the demo and returns ktail's exit code.
+///
+/// SIGINT and SIGTERM are passed on to the inner ktail, which drains and exits as it
+/// would alone; the simulator is stopped and the temporary kubeconfig removed however
+/// the demo ends, so no process or file is left behind.
 pub fn run(args: &[OsString]) -> Result<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(demo(args))
+}
+
+async fn demo(args: &[OsString]) -> Result<u8> {
     let sim = find_simulator()?;
-    let dir = std::env::temp_dir().join(format!("ktail-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.display())))?;
-    let kubeconfig = dir.join("kubeconfig");
-    let mut child = Command::new(&sim)
+    let dir = TempDir(std::env::temp_dir().join(format!("ktail-demo-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0)
+        .map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.0.display())))?;
+    let kubeconfig = dir.0.join("kubeconfig");
+    let mut signals = Signals::new()?;
+    let mut cluster = Command::new(&sim)
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .args(["--scenario", "demo"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::Other(format!("cannot start {}: {e}", sim.display())))?;
-    let guard = KillOnDrop(&mut child, dir.clone());
     // The simulator prints one line once it listens and the kubeconfig is written.
-    let stdout = guard.0.stdout.take().expect("stdout is piped");
-    let mut ready = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut ready)
-        .map_err(|e| Error::Other(format!("the simulated cluster did not start: {e}")))?;
+    let stdout = cluster.stdout.take().expect("stdout is piped");
+    let (mut reader, mut ready) = (BufReader::new(stdout), String::new());
+    tokio::select! {
+        r = reader.read_line(&mut ready) => {
+            r.map_err(|e| Error::Other(format!("the simulated cluster did not start: {e}")))?;
+        }
+        code = signals.recv() => return Ok(128 + code as u8),
+    }
     if ready.is_empty() {
         return Err(Error::Other(
             "the simulated cluster exited before it was ready".into(),
@@ -70,14 +90,64 @@ pub fn run(args: &[OsString]) -> Result<u8> {
             cmd.args(["--namespace", "demo"]);
         }
     }
-    let status = cmd
-        .status()
+    let mut ktail = cmd
+        .kill_on_drop(true)
+        .spawn()
         .map_err(|e| Error::Other(format!("cannot run ktail: {e}")))?;
-    drop(guard);
-    Ok(status
-        .code()
-        .map(|c| c as u8)
-        .unwrap_or(crate::error::exit::SIGINT))
+    let status = loop {
+        tokio::select! {
+            status = ktail.wait() => break status,
+            // A Ctrl-C reaches the whole process group; a SIGTERM only the demo.
+            // ktail ignores a second signal while it drains, so passing both on is safe.
+            code = signals.recv() => {
+                if let Some(pid) = ktail.id().and_then(|p| i32::try_from(p).ok()) {
+                    // SAFETY: kill(2) with the pid of our own child, still unreaped.
+                    unsafe { libc::kill(pid, code) };
+                }
+            }
+        }
+    }
+    .map_err(|e| Error::Other(format!("cannot run ktail: {e}")))?;
+    let _ = cluster.kill().await;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128u8.saturating_add(sig as u8),
+        (None, None) => crate::error::exit::SIGINT,
+    })
+}
+
+/// SIGINT and SIGTERM, as their signal numbers.
+struct Signals {
+    int: Signal,
+    term: Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        let listen = |kind| {
+            signal(kind).map_err(|e| Error::Other(format!("cannot listen for signals: {e}")))
+        };
+        Ok(Signals {
+            int: listen(SignalKind::interrupt())?,
+            term: listen(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.int.recv() => libc::SIGINT,
+            _ = self.term.recv() => libc::SIGTERM,
+        }
+    }
+}
+
+/// The demo's kubeconfig directory, removed when the demo ends.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn find_simulator() -> Result<PathBuf> {
@@ -102,14 +172,4 @@ fn find_simulator() -> Result<PathBuf> {
         "the demo needs the kube-sim binary: build it with `cargo build --release --workspace`"
             .into(),
     ))
-}
-
-struct KillOnDrop<'a>(&'a mut Child, PathBuf);
-
-impl Drop for KillOnDrop<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
 }

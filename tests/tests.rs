@@ -2,6 +2,9 @@
 //!
 //! One test binary keeps link time down on two cores; each module says what belongs in it.
 
+/// `ktail demo`: the simulated cluster, a rolling update, a clean end.
+mod demo;
+
 /// The harness: a simulated cluster, a temp kubeconfig, and ktail runs with a scrubbed
 /// environment.
 mod util;
