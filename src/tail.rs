@@ -151,7 +151,9 @@ pub async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
     {
         let _ = ctx.out.send(Out::FileClose(file.path.clone())).await;
     }
-    if tail.announced && ctx.notices {
+    // `-` says a container's log was printed to its end, or that its pod went away; a
+    // run stopped by a signal cut every stream and says nothing per container.
+    if tail.announced && ctx.notices && !*ctx.shutdown.borrow() {
         let _ = ctx
             .out
             .send(Out::Notice(job.format.removed_notice().to_vec()))

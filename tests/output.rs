@@ -134,6 +134,8 @@ async fn sigint_and_sigterm_exit_130_and_143_without_torn_lines() {
         k.wait_until("streaming", |out, _| out.len() > 20).await;
         k.signal(sig);
         assert_eq!(k.exit_code().await, Some(code));
+        // The stream was cut, not printed to its end: no `-` notice.
+        assert_eq!(k.stderr(), ["+ web-1 › app"]);
         for line in k.stdout() {
             assert!(
                 crate::util::parse_generated(&line).is_some_and(|g| g.prefix == "web-1 app "),
