@@ -62,6 +62,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         client: cluster.client.clone(),
         out: out.clone(),
         slots: Arc::new(Semaphore::new(cfg.max_log_requests)),
+        checks: Semaphore::new(tail::VERIFY_CONCURRENCY),
         max_log_requests: cfg.max_log_requests,
         queue_noticed: AtomicBool::new(false),
         filter: cfg.filter.clone(),

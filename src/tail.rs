@@ -33,6 +33,10 @@ const DELETE_GRACE: Duration = Duration::from_secs(5);
 /// A batch smaller than this waits up to `SMALL_BATCH_YIELDS` scheduler turns for more.
 const SMALL_BATCH: usize = 4096;
 const SMALL_BATCH_YIELDS: u32 = 3;
+/// Instance checks (a GET of the pod after a log request opens) in flight at once. When
+/// hundreds of streams open together, unbounded checks would each need a connection of
+/// their own and leave as many idle in the client's pool.
+pub const VERIFY_CONCURRENCY: usize = 16;
 /// Attempts for one read with `--no-follow` before the container counts as failed.
 const NO_FOLLOW_ATTEMPTS: u32 = 5;
 
@@ -41,6 +45,8 @@ pub struct TailContext {
     pub client: kube::Client,
     pub out: OutTx,
     pub slots: Arc<Semaphore>,
+    /// Instance checks in flight at once (`VERIFY_CONCURRENCY`).
+    pub checks: Semaphore,
     pub max_log_requests: usize,
     pub queue_noticed: AtomicBool,
     pub filter: LineFilter,
@@ -426,7 +432,11 @@ impl<'a> Tail<'a> {
                 // `previous`) when the request arrives; instances cannot be named. If ours
                 // still holds that place now, after the headers, it held it when the
                 // request was resolved (restarts only move forward).
-                match self.api.get_opt(&job.target.key.pod).await {
+                let checked = {
+                    let _permit = self.ctx.checks.acquire().await;
+                    self.api.get_opt(&job.target.key.pod).await
+                };
+                match checked {
                     Ok(Some(pod)) => {
                         let state = instance_state(&pod, &job.target.key);
                         let ours = match mode {
