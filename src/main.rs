@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    raise_descriptor_limit();
     let kubeconfig_env = env.vars.get("KUBECONFIG").cloned();
     let result = Config::resolve(&args, &env).and_then(|cfg| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,6 +47,23 @@ fn main() -> ExitCode {
         result
     });
     finish(result)
+}
+
+/// Every log stream is a connection: raise the soft limit on open descriptors to the
+/// hard one, as Go programs (stern, kubectl) do at start, so a shell's default soft limit
+/// (often 1024) does not cap the number of streams. Failure leaves the limit as it was.
+fn raise_descriptor_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 /// clap's error as one line: what was wrong, with which value, and what to do.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec, WorkloadSpec};
 
-use crate::util::{Cluster, assert_exactly_once, restart_and_log, sim_wait, tally};
+use crate::util::{Cluster, Running, assert_exactly_once, restart_and_log, sim_wait, tally};
 
 fn contains_line(lines: &[String], want: &str) -> bool {
     lines.iter().any(|l| l == want)
@@ -237,4 +237,55 @@ async fn at_the_stream_cap_containers_queue_instead_of_ending_the_run() {
         k.child.try_wait().unwrap().is_none(),
         "ktail keeps following"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hundreds_of_streams_fit_under_a_low_soft_descriptor_limit() {
+    // Many desktops start shells with a soft limit of 1024 descriptors (or less) and a
+    // far higher hard limit; every stream is a connection. ktail raises its soft limit
+    // to the hard one, as Go programs (stern, kubectl) do.
+    const PODS: usize = 300;
+    let c = Cluster::start().await;
+    for i in 0..PODS {
+        c.sim.create_pod(
+            "default",
+            PodSpec::new(&format!("many-{i}")).container(ContainerSpec::new("c").backlog(3)),
+        );
+    }
+    sim_wait(&c.sim, "every pod logged", |s| {
+        (0..PODS).all(|i| s.generated("default", &format!("many-{i}"), "c") == 3)
+    })
+    .await;
+    let mut cmd = c.ktail(&["many", "--max-log-requests", "1000"]);
+    // SAFETY: setrlimit in the child before exec; async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            lim.rlim_cur = 128;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut k = Running::spawn(cmd);
+    k.wait_for_seqs("three lines from every pod", |s| {
+        s.len() == PODS && s.values().all(|v| v.len() >= 3)
+    })
+    .await;
+    for (key, seqs) in k.seqs() {
+        assert_eq!(seqs, [0, 1, 2], "{key:?}");
+    }
+    let warnings: Vec<String> = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains("warning") || l.contains("error"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
 }
