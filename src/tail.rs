@@ -37,6 +37,9 @@ const SMALL_BATCH_YIELDS: u32 = 3;
 /// hundreds of streams open together, unbounded checks would each need a connection of
 /// their own and leave as many idle in the client's pool.
 pub const VERIFY_CONCURRENCY: usize = 16;
+/// Failed requests in a row after which a follow tail warns that it keeps retrying
+/// (about 6 s with the backoff's 250 ms → 2 s steps).
+const OUTAGE_WARNING: u32 = 5;
 /// Attempts for one read with `--no-follow` before the container counts as failed.
 const NO_FOLLOW_ATTEMPTS: u32 = 5;
 
@@ -267,9 +270,14 @@ impl<'a> Tail<'a> {
         };
         let mut backoff = Backoff::new();
         let mut failures = 0u32;
+        // Requests failed in a row since a stream last opened.
+        let mut outage = 0u32;
         loop {
             let (reader, moved) = match self.open(job, mode).await {
-                Ok(r) => (Some(r), None),
+                Ok(r) => {
+                    outage = 0;
+                    (Some(r), None)
+                }
                 // The request may have reached another instance: find ours again.
                 Err(OpenError::Moved(msg)) => (None, Some(msg)),
                 Err(OpenError::Final(msg)) => {
@@ -298,6 +306,7 @@ impl<'a> Tail<'a> {
                 }
                 Err(OpenError::Retry(msg)) => {
                     failures += 1;
+                    self.note_failure(&mut outage, &msg).await;
                     if !self.ctx.follow && failures >= NO_FOLLOW_ATTEMPTS {
                         self.warn(msg).await;
                         return TailEnd::Failed;
@@ -370,7 +379,9 @@ impl<'a> Tail<'a> {
                         }
                     },
                     Ok(None) => return self.gone(broken).await,
-                    Err(_) => {
+                    Err(e) => {
+                        let msg = crate::cluster::describe_error(&e);
+                        self.note_failure(&mut outage, &msg).await;
                         if self.wait(job, backoff.next_delay()).await {
                             return TailEnd::Cut;
                         }
@@ -383,6 +394,19 @@ impl<'a> Tail<'a> {
             {
                 return TailEnd::Cut;
             }
+        }
+    }
+
+    /// Counts a failed request of a follow tail; the `OUTAGE_WARNING`th in a row without a
+    /// stream opening in between is said once, so a container that cannot be streamed
+    /// for long (API errors, no descriptors left) is not silently missing.
+    async fn note_failure(&self, outage: &mut u32, msg: &str) {
+        *outage += 1;
+        if self.ctx.follow && *outage == OUTAGE_WARNING {
+            self.warn(format!(
+                "{OUTAGE_WARNING} attempts in a row to open the log stream failed, the last with: {msg}; ktail keeps retrying"
+            ))
+            .await;
         }
     }
 

@@ -213,6 +213,38 @@ async fn an_api_stall_and_bursts_of_429_and_500() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_long_outage_is_warned_of_once_and_loses_nothing() {
+    let c = Cluster::start().await;
+    let names = pods(&c, "outage", 1, 50.0).await;
+    let mut k = c.spawn(&["outage"]);
+    after_more_lines(&mut k, 50).await;
+    // The stream breaks and every request fails for a while: past the fifth failure in
+    // a row the user hears of it, once; afterwards the stream resumes where it was.
+    c.sim.fail_next(7, 500, None);
+    c.sim.end_log_streams(StreamEnd::Reset);
+    k.wait_until("the outage warning", |_, err| {
+        err.iter().any(|l| l.contains("keeps retrying"))
+    })
+    .await;
+    after_more_lines(&mut k, 50).await;
+    let truth = ground_truth(&c.sim, "default", &names, &["c"]);
+    assert_nothing_lost(&mut k, &truth).await;
+    let warnings: Vec<String> = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "ktail: warning: default/outage-0 › c: 5 attempts in a row to open the log stream failed, the last with: "
+        ) && warnings[0].ends_with("(500 InternalError); ktail keeps retrying"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn all_faults_at_once_on_twenty_pods_for_thirty_seconds() {
     let c = Cluster::start().await;
     c.sim.set_controller_grace(Duration::from_millis(300));
