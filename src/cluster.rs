@@ -68,7 +68,7 @@ pub async fn connect(cfg: &Config, env_kubeconfig: Option<&str>) -> Result<Clust
     };
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config).map_err(|e| {
+    let client = build_client(config).map_err(|e| {
         Error::Kubeconfig(format!(
             "cannot build a client for context '{context}': {}",
             describe_error(&e)
@@ -204,4 +204,45 @@ pub fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> Error {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// The most a connection's read buffer may grow to. hyper's default (about 400 KiB) is
+/// reached by every stream of a bulk read and kept for the connection's life: with 100
+/// parallel drains that alone is 40 MiB. 64 KiB still moves a GB/s per stream.
+const READ_BUFFER_MAX: usize = 64 * 1024;
+
+/// kube's default client, built here so that hyper's read buffer can be bounded: the
+/// same connector (rustls, the kubeconfig's timeouts), base URI, retry, authentication
+/// (tokens, exec plugins, refresh) and extra headers (impersonation) as
+/// `kube::Client::try_from`, without its tracing layer. A proxy in the kubeconfig is left
+/// to kube, which reports that this build has no proxy support.
+fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use kube::client::ConfigExt;
+    if config.proxy_url.is_some() {
+        return kube::Client::try_from(config);
+    }
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let https = config.rustls_https_connector_with_connector(http)?;
+    let mut connector = hyper_timeout::TimeoutConnector::new(https);
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
+    connector.set_reset_reader_on_write(config.reset_reader_on_write);
+    let http_client =
+        hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .http1_max_buf_size(READ_BUFFER_MAX)
+            .build(connector);
+    let retry = config
+        .default_retry
+        .then(|| tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()));
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(retry)
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(tower::BoxError::from)
+        .service(http_client);
+    Ok(kube::Client::new(service, config.default_namespace))
 }
