@@ -190,3 +190,29 @@ async fn environment_variables_beat_the_file_and_flags_beat_both() {
     let out = run(cmd).await;
     out.assert_one_error_line(3, "/nonexistent/kubeconfig");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_files_can_be_the_default() {
+    let c = Cluster::start().await;
+    pod_with_lines(&c).await;
+    let dir = c.path("collected");
+    write(
+        &c,
+        ".config/ktail/config.toml",
+        &format!(
+            "no-follow = true\noutput-dir = {:?}\nfiles-only = true\n",
+            dir.display().to_string()
+        ),
+    );
+    let out = c.run(&["web"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "", "files only, from the file");
+    let log = std::fs::read_to_string(dir.join("default/web-1/app.log")).unwrap();
+    assert_eq!(log, "one\ntwo\nthree\nfour\nfive\n");
+    // --stdin conflicts with the file's output-dir: the file's setting gives way.
+    let mut cmd = ktail_command(c.dir.path());
+    cmd.args(["--stdin", "-o", "raw"]);
+    cmd.stdin(std::process::Stdio::null());
+    let out = run(cmd).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
