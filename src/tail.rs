@@ -30,7 +30,8 @@ use crate::target::{InstanceState, Target, instance_state};
 /// After the watch reports the pod deleted, its streams get this long to drain by
 /// themselves (the kubelet ends them when the containers stop) before they are cut.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
-/// A batch smaller than this waits up to `SMALL_BATCH_YIELDS` scheduler turns for more.
+/// A batch smaller than this waits up to `SMALL_BATCH_YIELDS` scheduler turns in a row
+/// for more: a busy stream fills it, a quiet one sends after three empty turns.
 const SMALL_BATCH: usize = 4096;
 const SMALL_BATCH_YIELDS: u32 = 3;
 /// Instance checks (a GET of the pod after a log request opens) in flight at once. When
@@ -575,6 +576,8 @@ impl<'a> Tail<'a> {
                         let n = buf.len();
                         gap = gap.or(self.handle_chunk(buf, &mut replay, &mut sinks, &mut batch));
                         reader.as_mut().consume(n);
+                        // More came: keep collecting while the stream is this busy.
+                        yields = 0;
                     }
                     Some(Err(e)) => {
                         end = Some(StreamEnd::Broken(e.to_string()));
