@@ -921,6 +921,17 @@ mod tests {
     }
 
     #[test]
+    fn output_dir_settings() {
+        let cfg = resolve(&["x", "--output-dir", "logs", "--files-only"]).unwrap();
+        assert_eq!(
+            cfg.output_dir.as_deref(),
+            Some(std::path::Path::new("logs"))
+        );
+        assert!(!cfg.stdout, "--files-only");
+        assert!(resolve(&["x", "--output-dir", "logs"]).unwrap().stdout);
+    }
+
+    #[test]
     fn templates_are_compiled_at_resolve() {
         assert!(
             resolve(&["x", "--template", "{{ pod }}"])
