@@ -227,7 +227,40 @@ fn invalid(origin: &str, source: &str, e: &TemplateError) -> Error {
         (None, Some(line)) => format!(" at line {line}"),
         _ => String::new(),
     };
-    Error::usage(format!("invalid {origin}{at}: {what}"))
+    let hint = go_template_hint(source).unwrap_or_default();
+    Error::usage(format!("invalid {origin}{at}: {what}{hint}"))
+}
+
+/// stern's (Go template) fields and their names here.
+const STERN_FIELDS: [(&str, &str); 9] = [
+    ("PodName", "pod"),
+    ("ContainerName", "container"),
+    ("Namespace", "namespace"),
+    ("NodeName", "node"),
+    ("Message", "message"),
+    ("Labels", "labels"),
+    ("Annotations", "annotations"),
+    ("PodColor", "pod_color"),
+    ("ContainerColor", "container_color"),
+];
+
+/// For a template written for stern (`{{.PodName}}`), how to say it here.
+fn go_template_hint(source: &str) -> Option<String> {
+    let (go, ours) = source
+        .split("{{")
+        .skip(1)
+        .filter_map(|block| block.split("}}").next())
+        .flat_map(|inner| inner.split('.').skip(1))
+        .find_map(|after| {
+            let name: String = after
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            STERN_FIELDS.iter().find(|(go, _)| *go == name)
+        })?;
+    Some(format!(
+        "; ktail templates are Jinja, not Go: write {{{{ {ours} }}}} for {{{{.{go}}}}} (see the README's Templates)"
+    ))
 }
 
 fn line_col(source: &str, at: usize) -> (usize, usize) {
@@ -570,6 +603,21 @@ fn pretty_json(v: Value) -> std::result::Result<String, TemplateError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stern_templates_get_a_hint_only_for_stern_fields() {
+        let hint = |s: &str| super::go_template_hint(s);
+        assert!(
+            hint("{{.PodName}}")
+                .unwrap()
+                .contains("write {{ pod }} for {{.PodName}}")
+        );
+        assert!(hint("{{ labels.app }} {{ mesage }}").is_none());
+        assert!(
+            hint("{{ pod }} costs 3.Message").is_none(),
+            "outside a block"
+        );
+    }
+
     use super::*;
 
     fn render(source: &str, color: bool, message: &str) -> String {

@@ -206,6 +206,15 @@ async fn start_up_errors_are_one_line_with_a_position() {
         ("{{ pod }}\n{% if %}", "invalid --template at line 2"),
         ("{{ message | shout }}", "unknown filter"),
         ("{{ message is loud }}", "unknown test"),
+        // A template written for stern gets told how to say it here.
+        (
+            "{{color .PodColor .PodName}} {{.Message}}",
+            "ktail templates are Jinja, not Go: write {{ pod_color }} for {{.PodColor}}",
+        ),
+        (
+            "{{.Message}}",
+            "syntax error: unexpected `.`; ktail templates are Jinja, not Go: write {{ message }} for {{.Message}}",
+        ),
     ] {
         let out = stdin(&["--template", template], "x\n").await;
         out.assert_one_error_line(2, needle);
