@@ -59,7 +59,7 @@ struct Entry {
     path: Arc<Path>,
     file: Option<File>,
     pending: Vec<u8>,
-    /// Listed in `LogFiles::dirty`.
+    /// Listed in `LogFiles::dirty` (once, until the next `flush`).
     dirty: bool,
     last_used: u64,
 }
@@ -109,13 +109,13 @@ impl LogFiles {
     /// Writes every file's collected batches.
     pub fn flush(&mut self) -> io::Result<()> {
         while let Some(i) = self.dirty.pop() {
+            self.entries[i].dirty = false;
             self.write_pending(i)?;
         }
         Ok(())
     }
 
     fn write_pending(&mut self, i: usize) -> io::Result<()> {
-        self.entries[i].dirty = false;
         if self.entries[i].pending.is_empty() {
             return Ok(());
         }
@@ -273,6 +273,26 @@ mod tests {
         for p in &paths {
             assert_eq!(read(p), "line 0\nline 1\n", "{}", p.display());
         }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_busy_file_is_listed_once_between_flushes() {
+        let dir = temp_dir("busy");
+        let path: Arc<Path> = path_for(&dir, "ns", "p", "c").into();
+        let mut files = LogFiles::default();
+        let chunk = vec![b'x'; FILE_BUFFER / 4];
+        for _ in 0..40 {
+            files.write(&path, chunk.clone()).unwrap();
+        }
+        assert_eq!(
+            files.dirty.len(),
+            1,
+            "written out ten times at 64 KiB, listed once"
+        );
+        files.flush().unwrap();
+        assert!(files.dirty.is_empty());
+        assert_eq!(fs::metadata(&path).unwrap().len(), 40 * chunk.len() as u64);
         fs::remove_dir_all(&dir).unwrap();
     }
 
