@@ -26,6 +26,7 @@ use crate::files;
 use crate::format::{self, Formatter};
 use crate::output::{self, Out, WriterEnd};
 use crate::scopes::{self, NsEvent};
+use crate::signals::Signals;
 use crate::tail::{self, FileOut, TailContext, TailEnd, TailJob};
 use crate::target::{self, InstanceState, TargetKey};
 
@@ -377,7 +378,7 @@ impl Run<'_> {
             let lp = list_params(&filter);
             let pods = tokio::select! {
                 r = list_all(pods_api(client, ns.as_deref()), &lp) => r,
-                code = signals.recv() => return Ok(Outcome::Signal(code)),
+                stop = signals.recv() => return Ok(Outcome::Signal(stop.exit_code())),
             };
             let pods = match pods {
                 Ok(p) => p,
@@ -420,9 +421,9 @@ impl Run<'_> {
                     Some(Err(_)) => failed = true,
                     None => return Ok(Outcome::Done { failed }),
                 },
-                code = signals.recv() => {
+                stop = signals.recv() => {
                     shutdown(&self.ctx, &mut tails).await;
-                    return Ok(Outcome::Signal(code));
+                    return Ok(Outcome::Signal(stop.exit_code()));
                 }
             }
         }
@@ -591,9 +592,9 @@ impl Run<'_> {
                         failed |= end == TailEnd::Failed;
                     }
                 }
-                code = signals.recv() => {
+                stop = signals.recv() => {
                     shutdown(&self.ctx, &mut tails).await;
-                    return Ok(Outcome::Signal(code));
+                    return Ok(Outcome::Signal(stop.exit_code()));
                 }
             }
         }
@@ -718,39 +719,4 @@ async fn shutdown(ctx: &TailContext, tails: &mut JoinSet<(TargetKey, TailEnd)>) 
     })
     .await;
     tails.abort_all();
-}
-
-/// SIGINT and SIGTERM as exit codes.
-struct Signals {
-    int: Option<tokio::signal::unix::Signal>,
-    term: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    fn new() -> Signals {
-        use tokio::signal::unix::{SignalKind, signal};
-        Signals {
-            int: signal(SignalKind::interrupt()).ok(),
-            term: signal(SignalKind::terminate()).ok(),
-        }
-    }
-
-    async fn recv(&mut self) -> u8 {
-        let int = async {
-            match self.int.as_mut() {
-                Some(s) => s.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        let term = async {
-            match self.term.as_mut() {
-                Some(s) => s.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = int => exit::SIGINT,
-            _ = term => exit::SIGTERM,
-        }
-    }
 }

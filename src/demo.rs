@@ -12,9 +12,9 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::error::{Error, Result};
+use crate::signals::Signals;
 
 /// Runs the demo and returns ktail's exit code.
 ///
@@ -35,7 +35,7 @@ async fn demo(args: &[OsString]) -> Result<u8> {
     std::fs::create_dir_all(&dir.0)
         .map_err(|e| Error::Other(format!("cannot create {}: {e}", dir.0.display())))?;
     let kubeconfig = dir.0.join("kubeconfig");
-    let mut signals = Signals::new()?;
+    let mut signals = Signals::new();
     let mut cluster = Command::new(&sim)
         .arg("--kubeconfig")
         .arg(&kubeconfig)
@@ -53,7 +53,7 @@ async fn demo(args: &[OsString]) -> Result<u8> {
         r = reader.read_line(&mut ready) => {
             r.map_err(|e| Error::Other(format!("the simulated cluster did not start: {e}")))?;
         }
-        code = signals.recv() => return Ok(128 + code as u8),
+        stop = signals.recv() => return Ok(stop.exit_code()),
     }
     if ready.is_empty() {
         return Err(Error::Other(
@@ -99,10 +99,10 @@ async fn demo(args: &[OsString]) -> Result<u8> {
             status = ktail.wait() => break status,
             // A Ctrl-C reaches the whole process group; a SIGTERM only the demo.
             // ktail ignores a second signal while it drains, so passing both on is safe.
-            code = signals.recv() => {
+            stop = signals.recv() => {
                 if let Some(pid) = ktail.id().and_then(|p| i32::try_from(p).ok()) {
                     // SAFETY: kill(2) with the pid of our own child, still unreaped.
-                    unsafe { libc::kill(pid, code) };
+                    unsafe { libc::kill(pid, stop.number()) };
                 }
             }
         }
@@ -114,31 +114,6 @@ async fn demo(args: &[OsString]) -> Result<u8> {
         (None, Some(sig)) => 128u8.saturating_add(sig as u8),
         (None, None) => crate::error::exit::SIGINT,
     })
-}
-
-/// SIGINT and SIGTERM, as their signal numbers.
-struct Signals {
-    int: Signal,
-    term: Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Signals> {
-        let listen = |kind| {
-            signal(kind).map_err(|e| Error::Other(format!("cannot listen for signals: {e}")))
-        };
-        Ok(Signals {
-            int: listen(SignalKind::interrupt())?,
-            term: listen(SignalKind::terminate())?,
-        })
-    }
-
-    async fn recv(&mut self) -> i32 {
-        tokio::select! {
-            _ = self.int.recv() => libc::SIGINT,
-            _ = self.term.recv() => libc::SIGTERM,
-        }
-    }
 }
 
 /// The demo's kubeconfig directory, removed when the demo ends.

@@ -23,6 +23,7 @@ pub mod resource;
 pub mod sanitize;
 pub mod scopes;
 pub mod settings;
+pub mod signals;
 pub mod tail;
 pub mod target;
 pub mod template;
