@@ -1,19 +1,10 @@
 //! Cluster access: how ktail finds credentials, and what it says when it cannot.
 
-use kube_sim::{ContainerSpec, PodSpec};
-
-use crate::util::{Cluster, ktail_command, run, sim_wait};
+use crate::util::{Cluster, ktail_command, logging_pod, run};
 
 async fn cluster_with_pod() -> Cluster {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").backlog(3)),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.generated("default", "web-1", "app") == 3
-    })
-    .await;
+    logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     c
 }
 
@@ -97,14 +88,7 @@ async fn https_with_the_kubeconfig_ca() {
     })
     .await;
     assert!(c.sim.url().starts_with("https://"));
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").backlog(3)),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.generated("default", "web-1", "app") == 3
-    })
-    .await;
+    logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     let out = c.run(&["web", "--no-follow"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.lines().count(), 3);
@@ -243,14 +227,7 @@ async fn tls_is_verified_unless_the_kubeconfig_says_otherwise() {
         ..Default::default()
     })
     .await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").backlog(3)),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.generated("default", "web-1", "app") == 3
-    })
-    .await;
+    logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     let user = format!("    token: {}\n", c.sim.token());
     // No CA for the simulator's self-made certificate: the connection is refused.
     let untrusted = c.path("untrusted");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec, Sim, StreamEnd, WorkloadSpec};
 
-use crate::util::{Cluster, Running, TIMEOUT, sim_wait, tally};
+use crate::util::{Cluster, Running, TIMEOUT, logging_pod, sim_wait, tally};
 
 type Key = (String, String);
 
@@ -449,14 +449,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_stream_is_reopened_quietly() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("quiet").container(ContainerSpec::new("c").backlog(3)),
-    );
-    sim_wait(&c.sim, "quiet running", |s| {
-        s.generated("default", "quiet", "c") == 3
-    })
-    .await;
+    logging_pod(&c.sim, "quiet", "c", 3, 0.0, 3).await;
     let mut k = c.spawn(&["quiet", "--silence-timeout", "1s", "-o", "raw"]);
     k.wait_until("the backlog", |out, _| out.len() == 3).await;
     // Nothing is logged: after a second of silence ktail re-opens the stream, and each

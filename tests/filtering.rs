@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, sim_wait, tally};
+use crate::util::{Cluster, logging_pod, sim_wait, tally};
 
 fn lines_of(out: &crate::util::Output) -> Vec<String> {
     out.lines().iter().map(|l| l.to_string()).collect()
@@ -184,14 +184,7 @@ async fn include_exclude_and_highlight_on_messages() {
 #[tokio::test(flavor = "multi_thread")]
 async fn timestamps_in_a_zone() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("api").container(ContainerSpec::new("app").backlog(2)),
-    );
-    sim_wait(&c.sim, "api running", |s| {
-        s.generated("default", "api", "app") == 2
-    })
-    .await;
+    logging_pod(&c.sim, "api", "app", 2, 0.0, 2).await;
     let out = c
         .run(&[
             "api",
@@ -235,14 +228,7 @@ async fn timestamps_in_a_zone() {
 #[tokio::test(flavor = "multi_thread")]
 async fn previous_prints_the_last_instance_first() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("worker").container(ContainerSpec::new("main").backlog(10)),
-    );
-    sim_wait(&c.sim, "worker running", |s| {
-        s.generated("default", "worker", "main") == 10
-    })
-    .await;
+    logging_pod(&c.sim, "worker", "main", 10, 0.0, 10).await;
     c.sim.restart_container("default", "worker", "main", 1);
     sim_wait(&c.sim, "restarted", |s| {
         s.pod("default", "worker").is_some_and(|p| {

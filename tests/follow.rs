@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec, WorkloadSpec};
 
-use crate::util::{Cluster, Running, assert_exactly_once, restart_and_log, sim_wait, tally};
+use crate::util::{
+    Cluster, Running, assert_exactly_once, logging_pod, restart_and_log, sim_wait, tally,
+};
 
 fn contains_line(lines: &[String], want: &str) -> bool {
     lines.iter().any(|l| l == want)
@@ -140,14 +142,7 @@ async fn rolling_update_every_line_of_old_and_new_pods_exactly_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn container_restart_prints_both_instances_once() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("worker").container(ContainerSpec::new("main").rate(100.0).backlog(50)),
-    );
-    sim_wait(&c.sim, "worker logging", |s| {
-        s.generated("default", "worker", "main") >= 80
-    })
-    .await;
+    logging_pod(&c.sim, "worker", "main", 50, 100.0, 80).await;
     let mut k = c.spawn(&["worker"]);
     k.wait_until("first instance streaming", |out, _| out.len() >= 100)
         .await;
@@ -174,14 +169,7 @@ async fn container_restart_prints_both_instances_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pods_created_later_are_picked_up_from_their_first_line() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("late-0").container(ContainerSpec::new("c").backlog(5)),
-    );
-    sim_wait(&c.sim, "late-0 running", |s| {
-        s.generated("default", "late-0", "c") == 5
-    })
-    .await;
+    logging_pod(&c.sim, "late-0", "c", 5, 0.0, 5).await;
     let mut k = c.spawn(&["late", "--tail", "0"]);
     // The + notice comes after ktail's first list: from here on, pods are new to it.
     k.wait_until("late-0 streaming", |_, err| {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use kube_sim::{ContainerSpec, PodSpec, SimOptions};
 
 use crate::util::{
-    Cluster, TIMEOUT, assert_exactly_once, parse_generated, restart_and_log, run, sim_wait,
+    Cluster, TIMEOUT, assert_exactly_once, logging_pod, parse_generated, restart_and_log, run,
+    sim_wait,
 };
 
 /// Two pods, three containers, five lines each, all written.
@@ -183,14 +184,7 @@ async fn a_template_renders_into_files_without_colour() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_container_continues_its_file() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("worker").container(ContainerSpec::new("main").rate(100.0).backlog(50)),
-    );
-    sim_wait(&c.sim, "worker logging", |s| {
-        s.generated("default", "worker", "main") >= 80
-    })
-    .await;
+    logging_pod(&c.sim, "worker", "main", 50, 100.0, 80).await;
     let dir = c.path("logs");
     let file = dir.join("default/worker/main.log");
     let k = c.spawn(&[

@@ -353,6 +353,30 @@ pub fn assert_exactly_once(what: &str, seqs: &[u64]) -> u64 {
     seqs.len() as u64
 }
 
+/// Creates pod `pod` in `default` with one container that has logged `backlog` lines
+/// and logs `rate` more per second, and waits until it has logged `at_least`.
+pub async fn logging_pod(
+    sim: &Sim,
+    pod: &str,
+    container: &str,
+    backlog: u64,
+    rate: f64,
+    at_least: u64,
+) {
+    sim.create_pod(
+        "default",
+        kube_sim::PodSpec::new(pod).container(
+            kube_sim::ContainerSpec::new(container)
+                .backlog(backlog)
+                .rate(rate),
+        ),
+    );
+    sim_wait(sim, &format!("{pod} logging"), |s| {
+        s.generated("default", pod, container) >= at_least
+    })
+    .await;
+}
+
 /// Restarts `container` and waits until its new instance has logged `more` lines;
 /// returns how many lines the container has logged by then, over both instances.
 pub async fn restart_and_log(sim: &Sim, ns: &str, pod: &str, container: &str, more: u64) -> u64 {
