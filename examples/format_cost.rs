@@ -14,8 +14,8 @@ use std::time::Instant;
 use clap::Parser;
 use ktail::cli::Args;
 use ktail::config::{Config, Env};
-use ktail::format::Formatter;
-use ktail::target::{ContainerKind, ContainerState, InstanceState, PodInfo, Target, TargetKey};
+use ktail::render::format::Formatter;
+use ktail::kube::target::{ContainerKind, ContainerState, InstanceState, PodInfo, Target, TargetKey};
 
 /// Counts allocations, to show which modes allocate per line.
 struct Counting;
@@ -77,7 +77,7 @@ fn main() {
         started_at: None,
     };
     let ts = b"2026-11-27T10:00:00.123456789Z";
-    let second = ktail::lines::parse_rfc3339_second(ts);
+    let second = ktail::tail::lines::parse_rfc3339_second(ts);
 
     let only = std::env::args().nth(1).unwrap_or_default();
     println!("{:<44} {:>9} {:>12}", "mode", "ns/line", "allocs/line");

@@ -10,14 +10,14 @@ use ktail::error::{Error, exit};
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     match argv.get(1).and_then(|a| a.to_str()) {
-        Some("demo") => return finish(ktail::demo::run(&argv[2..])),
-        Some("completions") => return finish(ktail::generate::run_completions(&argv[2..])),
-        Some("man") => return finish(ktail::generate::run_man(&argv[2..])),
+        Some("demo") => return finish(ktail::cli::demo::run(&argv[2..])),
+        Some("completions") => return finish(ktail::cli::generate::run_completions(&argv[2..])),
+        Some("man") => return finish(ktail::cli::generate::run_man(&argv[2..])),
         _ => {}
     }
     let env = Env::from_process();
     // The config file's settings go before the real arguments, which win.
-    let argv = match ktail::settings::with_config_file(argv, &env) {
+    let argv = match ktail::cli::config_file::with_config_file(argv, &env) {
         Ok(argv) => argv,
         Err(e) => return finish(Err(e)),
     };

@@ -20,9 +20,9 @@ use clap::Parser;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ktail::cli::Args;
 use ktail::config::{Config, Env};
-use ktail::format::Formatter;
-use ktail::lines::{LineSplitter, parse_line};
-use ktail::target::{ContainerKind, ContainerState, InstanceState, PodInfo, Target, TargetKey};
+use ktail::render::format::Formatter;
+use ktail::tail::lines::{LineSplitter, parse_line};
+use ktail::kube::target::{ContainerKind, ContainerState, InstanceState, PodInfo, Target, TargetKey};
 
 const LINES: usize = 1000;
 const POD: &str = "web-7d9c8b6f5-x2x7q";

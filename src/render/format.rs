@@ -14,9 +14,9 @@ use jiff::tz::TimeZone;
 use regex::bytes::Regex as BytesRegex;
 
 use crate::cli::{OutputMode, TimestampFormat};
-use crate::level;
-use crate::target::Target;
-use crate::template::{LineTemplate, TargetFields};
+use crate::render::level;
+use crate::kube::target::Target;
+use crate::render::template::{LineTemplate, TargetFields};
 
 /// stern's palette: a name's FNV-1 hash picks a pair; the pod is written in the bright
 /// colour, its containers in the normal one (SGR codes).
@@ -386,7 +386,7 @@ impl TargetFormat {
             out.truncate(start);
             out.extend_from_slice(message);
             if matches!(self.template_failure, TemplateFailure::None) {
-                self.template_failure = TemplateFailure::Pending(crate::template::describe(&e));
+                self.template_failure = TemplateFailure::Pending(crate::render::template::describe(&e));
             }
         }
         if out.len() > start && out.last() != Some(&b'\n') {
@@ -666,7 +666,7 @@ fn write_json_inner(out: &mut Vec<u8>, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{ContainerKind, InstanceState, PodInfo, TargetKey};
+    use crate::kube::target::{ContainerKind, InstanceState, PodInfo, TargetKey};
     use std::sync::Arc;
 
     fn target(ns: &str, pod: &str, c: &str) -> Target {
@@ -685,7 +685,7 @@ mod tests {
                 annotations: [("team".to_string(), "core".to_string())].into(),
             }),
             state: InstanceState::Running,
-            container_state: crate::target::ContainerState::Running,
+            container_state: crate::kube::target::ContainerState::Running,
             started_at: None,
         }
     }

@@ -14,7 +14,7 @@ use std::thread;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::files::LogFiles;
+use crate::output::files::LogFiles;
 
 /// Batches in flight between the tails and the writer. With batches of at most
 /// `BATCH_BYTES`, this bounds buffered output to a few MiB.
@@ -95,9 +95,9 @@ pub fn write_all(
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Out::Lines(bytes) if sanitize && !crate::sanitize::is_clean(&bytes) => {
+                    Out::Lines(bytes) if sanitize && !crate::output::sanitize::is_clean(&bytes) => {
                         scratch.clear();
-                        crate::sanitize::neutralise(&bytes, &mut scratch);
+                        crate::output::sanitize::neutralise(&bytes, &mut scratch);
                         out.write_all(&scratch)?;
                     }
                     Out::Lines(bytes) => out.write_all(&bytes)?,
@@ -109,7 +109,7 @@ pub fn write_all(
                         out.flush()?;
                         // Warnings quote servers and pods: never let them steer a terminal.
                         scratch.clear();
-                        crate::sanitize::neutralise(text.as_bytes(), &mut scratch);
+                        crate::output::sanitize::neutralise(text.as_bytes(), &mut scratch);
                         let text = String::from_utf8_lossy(&scratch);
                         let line = if color_stderr {
                             format!("\x1b[1;33mktail: warning:\x1b[0m {text}\n")

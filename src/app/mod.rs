@@ -18,17 +18,17 @@ use kube::api::ListParams;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use crate::cluster::{self, Cluster};
+use crate::kube::client::{self, Cluster};
 use crate::config::{Config, NamespaceScope};
-use crate::discovery::{self, PodFilter, TargetEvent};
+use crate::kube::discovery::{self, PodFilter, TargetEvent};
 use crate::error::{Error, Result, exit};
-use crate::files;
-use crate::format::{self, Formatter};
-use crate::output::{self, Out, WriterEnd};
-use crate::scopes::{self, NsEvent};
+use crate::output::files;
+use crate::render::format::{self, Formatter};
+use crate::output::writer::{self, Out, WriterEnd};
+use crate::kube::scopes::{self, NsEvent};
 use crate::signals::Signals;
 use crate::tail::{self, FileOut, TailContext, TailEnd, TailJob};
-use crate::target::{self, InstanceState, TargetKey};
+use crate::kube::target::{self, InstanceState, TargetKey};
 
 /// How long the tails get after SIGINT/SIGTERM to hand over what they hold.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -40,7 +40,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
             .await
             .map_err(|e| Error::Other(format!("reading standard input failed: {e}")))?;
     }
-    let cluster = cluster::connect(&cfg, env_kubeconfig.as_deref()).await?;
+    let cluster = client::connect(&cfg, env_kubeconfig.as_deref()).await?;
     let show_namespace = match &cfg.namespaces {
         NamespaceScope::All | NamespaceScope::Pattern { .. } => true,
         NamespaceScope::Listed(list) => list.len() > 1,
@@ -56,7 +56,7 @@ pub async fn run(cfg: Config, env_kubeconfig: Option<String>) -> Result<u8> {
         None => None,
     };
 
-    let (out, mut closed, writer) = output::spawn(cfg.color_stderr, cfg.sanitize);
+    let (out, mut closed, writer) = writer::spawn(cfg.color_stderr, cfg.sanitize);
     let namespaces = preflight(&cfg, &cluster, &out).await?;
 
     let ctx = Arc::new(TailContext {
@@ -187,7 +187,7 @@ type Namespaces = Option<Vec<Option<String>>>;
 /// server, an invalid selector or a missing object end the run with one clear line. A
 /// namespace that is forbidden while others are allowed is a warning, and the others
 /// continue.
-async fn preflight(cfg: &Config, cluster: &Cluster, out: &output::OutTx) -> Result<Namespaces> {
+async fn preflight(cfg: &Config, cluster: &Cluster, out: &writer::OutTx) -> Result<Namespaces> {
     let client = &cluster.client;
     let listed: Vec<Option<String>> = match &cfg.namespaces {
         NamespaceScope::All => vec![None],
@@ -210,7 +210,7 @@ async fn preflight(cfg: &Config, cluster: &Cluster, out: &output::OutTx) -> Resu
                     }
                     _ => "cannot list namespaces".to_string(),
                 };
-                cluster::startup_error(cluster, &e, &what)
+                client::startup_error(cluster, &e, &what)
             })?;
             return Ok(None);
         }
@@ -234,7 +234,7 @@ async fn preflight(cfg: &Config, cluster: &Cluster, out: &output::OutTx) -> Resu
         match checked.await {
             Ok(()) => allowed.push(ns),
             Err(e @ kube::Error::Api(_)) if api_code(&e) == 403 => {
-                denied.push(cluster::startup_error(
+                denied.push(client::startup_error(
                     cluster,
                     &e,
                     &format!("cannot read {label}"),
@@ -248,7 +248,7 @@ async fn preflight(cfg: &Config, cluster: &Cluster, out: &output::OutTx) -> Resu
                     kube::Error::Api(s) if s.code == 400 => selector_context(cfg),
                     _ => format!("cannot list pods in {label}"),
                 };
-                return Err(cluster::startup_error(cluster, &e, &what));
+                return Err(client::startup_error(cluster, &e, &what));
             }
         }
     }
@@ -286,14 +286,14 @@ async fn check_namespace(cluster: &Cluster, name: &str) -> Result<()> {
             "namespace '{name}' not found in context '{}': check -n (kubectl get namespaces lists them)",
             cluster.context
         ))),
-        Err(e @ kube::Error::Api(_)) if api_code(&e) == 401 => Err(cluster::startup_error(
+        Err(e @ kube::Error::Api(_)) if api_code(&e) == 401 => Err(client::startup_error(
             cluster,
             &e,
             "cannot read namespaces",
         )),
         // Forbidden to read namespaces, or any other answer: the pod list decides.
         Err(kube::Error::Api(_)) => Ok(()),
-        Err(e) => Err(cluster::startup_error(
+        Err(e) => Err(client::startup_error(
             cluster,
             &e,
             &format!("cannot read namespace '{name}'"),
@@ -348,7 +348,7 @@ impl Run<'_> {
                 scopes::list_namespaces(client, regex.as_ref(), labels.as_deref())
                     .await
                     .map_err(|e| {
-                        cluster::startup_error(self.cluster, &e, "cannot list namespaces")
+                        client::startup_error(self.cluster, &e, "cannot list namespaces")
                     })?
                     .into_iter()
                     .map(Some)
@@ -365,7 +365,7 @@ impl Run<'_> {
                         Ok(Some(f)) => f,
                         Ok(None) | Err(kube::Error::Api(_)) => continue,
                         Err(e) => {
-                            return Err(cluster::startup_error(
+                            return Err(client::startup_error(
                                 self.cluster,
                                 &e,
                                 &format!("cannot read {}", rq.describe()),
@@ -385,7 +385,7 @@ impl Run<'_> {
                 Err(e) if api_code(&e) == 403 => continue,
                 Err(e) => {
                     let what = format!("cannot list pods in {}", scope_label(ns.as_deref()));
-                    return Err(cluster::startup_error(self.cluster, &e, &what));
+                    return Err(client::startup_error(self.cluster, &e, &what));
                 }
             };
             let sel = &cfg.selection;
@@ -628,7 +628,7 @@ fn run_stdin(cfg: &Config) -> Result<u8> {
             eprintln!("ktail: warning: {}", tail::template_warning(&why));
         }
     };
-    use crate::lines::{LineSplitter, parse_line};
+    use crate::tail::lines::{LineSplitter, parse_line};
     use std::io::{Read, Write};
     let mut formatter = Formatter::from_config(cfg, false);
     // There is no pod to prefix: default output is the message alone.

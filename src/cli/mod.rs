@@ -4,6 +4,10 @@
 //! `config::Config::resolve` is its only reader and gives it meaning. Flag names and
 //! defaults follow stern's wherever stern has the flag.
 
+pub mod config_file;
+pub mod demo;
+pub mod generate;
+
 use clap::{Parser, ValueEnum};
 
 const SELECTION: &str = "Selection";

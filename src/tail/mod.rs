@@ -9,6 +9,8 @@
 //! stops only when the instance is complete or gone. Only a final API answer (4xx other
 //! than 429) or a pod that is gone ends a tail early, with a warning.
 
+pub mod lines;
+
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,10 +24,10 @@ use kube::api::LogParams;
 use tokio::sync::{Semaphore, oneshot, watch};
 
 use crate::config::LineFilter;
-use crate::format::TargetFormat;
-use crate::lines::{LineSplitter, Replay, Resume, ResumeCursor, line_key, parse_line};
-use crate::output::{BATCH_BYTES, Out, OutTx};
-use crate::target::{InstanceState, Target, instance_state};
+use crate::render::format::TargetFormat;
+use crate::tail::lines::{LineSplitter, Replay, Resume, ResumeCursor, line_key, parse_line};
+use crate::output::writer::{BATCH_BYTES, Out, OutTx};
+use crate::kube::target::{InstanceState, Target, instance_state};
 
 /// After the watch reports the pod deleted, its streams get this long to drain by
 /// themselves (the kubelet ends them when the containers stop) before they are cut.
@@ -381,7 +383,7 @@ impl<'a> Tail<'a> {
                     },
                     Ok(None) => return self.gone(broken).await,
                     Err(e) => {
-                        let msg = crate::cluster::describe_error(&e);
+                        let msg = crate::kube::client::describe_error(&e);
                         self.note_failure(&mut outage, &msg).await;
                         if self.wait(job, backoff.next_delay()).await {
                             return TailEnd::Cut;
@@ -477,7 +479,7 @@ impl<'a> Tail<'a> {
                     // Gone since: what the response holds is the end of our instance.
                     Ok(None) => {}
                     // Unverifiable now: do not read what may be another instance.
-                    Err(e) => return Err(OpenError::Retry(crate::cluster::describe_error(&e))),
+                    Err(e) => return Err(OpenError::Retry(crate::kube::client::describe_error(&e))),
                 }
                 Ok(Box::pin(r))
             }
@@ -491,7 +493,7 @@ impl<'a> Tail<'a> {
                     Err(OpenError::Final(status.message.clone()))
                 }
             }
-            Err(e) => Err(OpenError::Retry(crate::cluster::describe_error(&e))),
+            Err(e) => Err(OpenError::Retry(crate::kube::client::describe_error(&e))),
         }
     }
 
@@ -620,7 +622,7 @@ impl<'a> Tail<'a> {
     }
 
     /// Whether the instance this tail reads has been replaced by a newer one.
-    async fn instance_replaced(&self, key: &crate::target::TargetKey) -> bool {
+    async fn instance_replaced(&self, key: &crate::kube::target::TargetKey) -> bool {
         match self.api.get_opt(&key.pod).await {
             Ok(Some(pod)) => instance_state(&pod, key) == InstanceState::Previous,
             _ => false,

@@ -19,7 +19,7 @@ use minijinja::value::{Enumerator, Object, Rest, ValueKind};
 use minijinja::{Environment, Error as TemplateError, ErrorKind, UndefinedBehavior, Value};
 
 use crate::error::{Error, Result};
-use crate::level::Level;
+use crate::render::level::Level;
 
 /// The fields of a record, in the order the README lists them.
 pub const FIELDS: [&str; 10] = [

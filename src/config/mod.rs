@@ -15,10 +15,10 @@ use regex::bytes::{Regex as BytesRegex, RegexSet as BytesRegexSet};
 
 use crate::cli::{Args, ColorChoice, MinLevel, OutputMode, TimestampFormat};
 use crate::error::{Error, Result};
-use crate::format::Palette;
-use crate::level::{self, Level};
-use crate::resource::{Kind, ResourceQuery};
-use crate::template::LineTemplate;
+use crate::render::format::Palette;
+use crate::render::level::{self, Level};
+use crate::kube::resource::{Kind, ResourceQuery};
+use crate::render::template::LineTemplate;
 
 /// stern's defaults for `--max-log-requests -1`.
 const MAX_LOG_REQUESTS_FOLLOW: usize = 50;
@@ -989,16 +989,16 @@ mod tests {
                 let mut argv = vec!["ktail".to_string(), "x".into(), "--color".into(), "always".into(), "-o".into(), "raw".into()];
                 for p in &patterns { argv.push("-H".into()); argv.push(p.clone()); }
                 let cfg = Config::resolve(&Args::try_parse_from(argv).unwrap(), &Env::default()).unwrap();
-                let formatter = crate::format::Formatter::from_config(&cfg, false);
-                let target = crate::target::Target {
-                    key: crate::target::TargetKey {
+                let formatter = crate::render::format::Formatter::from_config(&cfg, false);
+                let target = crate::kube::target::Target {
+                    key: crate::kube::target::TargetKey {
                         namespace: "n".into(), pod: "abc".into(), pod_uid: "u".into(),
                         container: "c".into(), container_id: "i".into(),
                     },
-                    kind: crate::target::ContainerKind::Regular,
+                    kind: crate::kube::target::ContainerKind::Regular,
                     pod_info: Default::default(),
-                    state: crate::target::InstanceState::Running,
-                    container_state: crate::target::ContainerState::Running,
+                    state: crate::kube::target::InstanceState::Running,
+                    container_state: crate::kube::target::ContainerState::Running,
                     started_at: None,
                 };
                 let mut f = formatter.for_target(&target);

@@ -22,7 +22,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Selection;
-use crate::target::{self, InstanceState, Target};
+use crate::kube::target::{self, InstanceState, Target};
 
 /// What the app loop learns from a watch.
 #[derive(Debug)]
@@ -236,7 +236,7 @@ fn describe_watch_error(e: &watcher::Error) -> String {
     match e {
         watcher::Error::InitialListFailed(err)
         | watcher::Error::WatchStartFailed(err)
-        | watcher::Error::WatchFailed(err) => crate::cluster::describe_error(err),
+        | watcher::Error::WatchFailed(err) => crate::kube::client::describe_error(err),
         watcher::Error::WatchError(status) => {
             format!("{} ({} {})", status.message, status.code, status.reason)
         }

@@ -18,8 +18,8 @@ use kube::runtime::watcher::{self, Event};
 use regex::Regex;
 use tokio::sync::{mpsc, watch};
 
-use crate::discovery::{PodFilter, TargetEvent, WatchBackoff};
-use crate::resource::{self, Kind, ResourceQuery};
+use crate::kube::discovery::{PodFilter, TargetEvent, WatchBackoff};
+use crate::kube::resource::{self, Kind, ResourceQuery};
 
 /// A namespace joins or leaves the watched set.
 #[derive(Debug)]
