@@ -7,15 +7,13 @@
 //! `cargo run --release --example format_cost -- json`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use clap::Parser;
-use ktail::cli::Args;
-use ktail::config::{Config, Env};
-use ktail::render::format::Formatter;
-use ktail::kube::target::{ContainerKind, ContainerState, InstanceState, PodInfo, Target, TargetKey};
+use ktail::bench::{LineRenderer, Origin, parse_rfc3339_second};
+use ktail::cli::{Args, Env};
 
 /// Counts allocations, to show which modes allocate per line.
 struct Counting;
@@ -58,26 +56,18 @@ fn main() {
         })
         .map(String::into_bytes)
         .collect();
-    let target = Target {
-        key: TargetKey {
-            namespace: "prod".into(),
-            pod: "web-7d9c8b6f5-x2x7q".into(),
-            pod_uid: "u".into(),
-            container: "app".into(),
-            container_id: "containerd://1".into(),
-        },
-        kind: ContainerKind::Regular,
-        pod_info: Arc::new(PodInfo {
-            node: "node-1".into(),
-            labels: [("app".to_string(), "web".to_string())].into(),
-            annotations: Default::default(),
-        }),
-        state: InstanceState::Running,
-        container_state: ContainerState::Running,
-        started_at: None,
+    let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
+    let none = BTreeMap::new();
+    let origin = Origin {
+        namespace: "prod",
+        pod: "web-7d9c8b6f5-x2x7q",
+        container: "app",
+        node: "node-1",
+        labels: &labels,
+        annotations: &none,
     };
     let ts = b"2026-11-27T10:00:00.123456789Z";
-    let second = ktail::tail::lines::parse_rfc3339_second(ts);
+    let second = parse_rfc3339_second(ts);
 
     let only = std::env::args().nth(1).unwrap_or_default();
     println!("{:<44} {:>9} {:>12}", "mode", "ns/line", "allocs/line");
@@ -104,12 +94,12 @@ fn main() {
             stdout_is_terminal: false,
             ..Env::default()
         };
-        let cfg = Config::resolve(&args, &env).unwrap();
-        let mut fmt = Formatter::from_config(&cfg, false).for_target(&target);
+        let cfg = LineRenderer::new(&args, &env).unwrap();
+        let mut fmt = cfg.target(&origin);
         let mut batch = Vec::with_capacity(1 << 20);
         // Warm up (buffers grow to their working size), then measure.
         for line in &lines {
-            if cfg.filter.keeps(line) {
+            if cfg.keeps(line) {
                 fmt.write_line(&mut batch, ts, second, line);
             }
         }
@@ -121,7 +111,7 @@ fn main() {
             let start = Instant::now();
             for i in 0..LINES {
                 let line = &lines[i % lines.len()];
-                if cfg.filter.keeps(line) {
+                if cfg.keeps(line) {
                     fmt.write_line(&mut batch, ts, second, line);
                 }
                 if batch.len() > 64 * 1024 {

@@ -1,23 +1,23 @@
-//! The `ktail` binary: parse, resolve, run, and turn the result into an exit code.
+//! The `ktail` binary: dispatch, parse, resolve, run, and turn the result into an exit
+//! code and at most one error line.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use ktail::cli::Args;
-use ktail::config::{Config, Env};
-use ktail::error::{Error, exit};
+use ktail::cli::{Args, Command, Env};
+use ktail::{Error, Io, Settings, Signals, exit};
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    match argv.get(1).and_then(|a| a.to_str()) {
-        Some("demo") => return finish(ktail::cli::demo::run(&argv[2..])),
-        Some("completions") => return finish(ktail::cli::generate::run_completions(&argv[2..])),
-        Some("man") => return finish(ktail::cli::generate::run_man(&argv[2..])),
-        _ => {}
-    }
+    let argv = match Command::from_argv(argv) {
+        Command::Demo(args) => return finish(ktail::cli::run_demo(&args)),
+        Command::Completions(args) => return finish(ktail::cli::run_completions(&args)),
+        Command::Man(args) => return finish(ktail::cli::run_man(&args)),
+        Command::Run(argv) => argv,
+    };
     let env = Env::from_process();
     // The config file's settings go before the real arguments, which win.
-    let argv = match ktail::cli::config_file::with_config_file(argv, &env) {
+    let argv = match ktail::cli::with_config_file(argv, &env) {
         Ok(argv) => argv,
         Err(e) => return finish(Err(e)),
     };
@@ -34,13 +34,15 @@ fn main() -> ExitCode {
         }
     };
     raise_descriptor_limit();
-    let kubeconfig_env = env.vars.get("KUBECONFIG").cloned();
-    let result = Config::resolve(&args, &env).and_then(|cfg| {
+    let result = Settings::resolve(&args, &env).and_then(|settings| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
-        let result = runtime.block_on(ktail::app::run(cfg, kubeconfig_env));
+        let result = runtime.block_on(async {
+            let mut signals = Signals::new();
+            ktail::run(settings, Io::process(), async move { signals.recv().await }).await
+        });
         // Tasks still blocked on a dead connection or a stalled reader must not hold
         // the exit: everything that counts has been written.
         runtime.shutdown_background();

@@ -74,7 +74,7 @@ async fn color_always_paints_pod_and_container_in_the_pods_pair() {
     let c = Cluster::start().await;
     one_pod(&c, 0.0).await;
     let out = c.run(&["web", "--no-follow", "--color", "always"]).await;
-    let (pod, container) = ktail::render::format::color_pair("web-1");
+    let (pod, container) = ktail::color_pair("web-1");
     let want = format!("\x1b[{pod}mweb-1\x1b[0m \x1b[{container}mapp\x1b[0m pod=web-1");
     assert!(
         out.lines().iter().all(|l| l.starts_with(&want)),

@@ -79,7 +79,7 @@ async fn each_container_gets_a_file_that_reads_like_kubectl_logs() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     // stdout is unchanged: every line, prefixed and coloured.
     assert_eq!(out.lines().len(), 15, "{}", out.stdout);
-    let (pod_sgr, _) = ktail::render::format::color_pair("web-2");
+    let (pod_sgr, _) = ktail::color_pair("web-2");
     assert!(
         out.stdout.contains(&format!("\x1b[{pod_sgr}mweb-2\x1b[0m")),
         "{}",
@@ -165,7 +165,7 @@ async fn a_template_renders_into_files_without_colour() {
         ])
         .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let (pod_sgr, _) = ktail::render::format::color_pair("web-2");
+    let (pod_sgr, _) = ktail::color_pair("web-2");
     assert!(
         out.lines()
             .iter()

@@ -1,9 +1,10 @@
 //! No input panics: the query, selector, duration, time and template parsers fed random
-//! and hostile text through `Config::resolve`, as the command line would.
+//! and hostile text through `Settings::resolve`, as the command line would.
 
 use clap::Parser;
+use ktail::Settings;
 use ktail::cli::Args;
-use ktail::config::{Config, Env};
+use ktail::cli::Env;
 use proptest::prelude::*;
 
 /// Resolves `argv`; any outcome but a panic is fine, and an error is one clear line.
@@ -13,7 +14,7 @@ fn resolve(argv: &[String]) {
     else {
         return;
     };
-    if let Err(e) = Config::resolve(&args, &Env::default()) {
+    if let Err(e) = Settings::resolve(&args, &Env::default()) {
         let msg = e.to_string();
         assert!(!msg.is_empty() && !msg.contains('\n'), "{msg:?}");
         assert!(

@@ -19,11 +19,11 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory};
 
 use crate::cli::Args;
-use crate::config::Env;
+use crate::cli::Env;
 use crate::error::{Error, Result};
 
 /// The environment variable that names the config file.
-pub const CONFIG_ENV: &str = "KTAIL_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "KTAIL_CONFIG";
 
 /// Environment variables that speak for a flag: when one is set, the file's value of that
 /// flag is dropped, so the order is file < environment < command line.
@@ -127,7 +127,7 @@ pub fn with_config_file(argv: Vec<OsString>, env: &Env) -> Result<Vec<OsString>>
 }
 
 /// `$XDG_CONFIG_HOME/ktail/config.toml`, else `$HOME/.config/ktail/config.toml`.
-pub fn default_path(env: &Env) -> Option<PathBuf> {
+pub(crate) fn default_path(env: &Env) -> Option<PathBuf> {
     let var = |name: &str| env.vars.get(name).filter(|v| !v.is_empty());
     // The XDG spec ignores a relative XDG_CONFIG_HOME.
     let base = match var("XDG_CONFIG_HOME").map(PathBuf::from) {

@@ -15,24 +15,15 @@ use clap_complete::Shell;
 use crate::cli::Args;
 use crate::error::{Error, Result, exit};
 
-/// Every shell with a committed script, and the script's file name under `completions/`.
-pub const SCRIPTS: [(Shell, &str); 5] = [
-    (Shell::Bash, "ktail.bash"),
-    (Shell::Zsh, "_ktail"),
-    (Shell::Fish, "ktail.fish"),
-    (Shell::PowerShell, "_ktail.ps1"),
-    (Shell::Elvish, "ktail.elv"),
-];
-
 /// The completion script for `shell`.
-pub fn completion_script(shell: Shell) -> Vec<u8> {
+pub(crate) fn completion_script(shell: Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Args::command(), "ktail", &mut out);
     out
 }
 
 /// The man page, roff.
-pub fn man_page() -> Vec<u8> {
+pub(crate) fn man_page() -> Vec<u8> {
     let mut out = Vec::new();
     // Rendering into a Vec cannot fail.
     let _ = clap_mangen::Man::new(Args::command()).render(&mut out);

@@ -1,14 +1,52 @@
-//! The command line as the user typed it: flag definitions, help texts and defaults.
+//! The command line as the user typed it: flag definitions, help texts and defaults, the
+//! config file that supplies defaults, the subcommands (`demo`, `completions`, `man`),
+//! and the process environment (`Env`).
 //!
-//! `Args` is syntax only. It must not compile regexes, read files or talk to the cluster;
-//! `config::Config::resolve` is its only reader and gives it meaning. Flag names and
+//! `Args` is syntax only. It must not compile regexes or talk to the cluster;
+//! `config::Settings::resolve` is its only reader and gives it meaning. Flag names and
 //! defaults follow stern's wherever stern has the flag.
 
-pub mod config_file;
-pub mod demo;
-pub mod generate;
+mod config_file;
+mod demo;
+mod env;
+mod generate;
+
+use std::ffi::OsString;
 
 use clap::{Parser, ValueEnum};
+
+pub use config_file::with_config_file;
+pub use demo::run as run_demo;
+pub use env::Env;
+pub use generate::{run_completions, run_man};
+
+/// What the process was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Tail logs: the whole command line, program name first.
+    Run(Vec<OsString>),
+    /// `ktail demo ARGS`: tail the built-in simulated cluster.
+    Demo(Vec<OsString>),
+    /// `ktail completions SHELL`.
+    Completions(Vec<OsString>),
+    /// `ktail man`.
+    Man(Vec<OsString>),
+}
+
+impl Command {
+    /// A subcommand is the first argument, exactly. A pod regex spelled like one is given
+    /// after `--` (`ktail -- demo`) or after any flag (`ktail -n prod demo`), which clap
+    /// then reads as the QUERY.
+    pub fn from_argv(argv: Vec<OsString>) -> Command {
+        let rest = || argv.get(2..).unwrap_or_default().to_vec();
+        match argv.get(1).and_then(|a| a.to_str()) {
+            Some("demo") => Command::Demo(rest()),
+            Some("completions") => Command::Completions(rest()),
+            Some("man") => Command::Man(rest()),
+            _ => Command::Run(argv),
+        }
+    }
+}
 
 const SELECTION: &str = "Selection";
 const FILTERING: &str = "Filtering";
@@ -31,7 +69,8 @@ const CONFIG: &str = "Configuration";
     long_about = None,
     after_help = "Run `ktail demo` to see ktail on a built-in simulated cluster.\n\
                   Shell completions: `ktail completions bash|zsh|fish|powershell|elvish`; \
-                  man page: `ktail man`.",
+                  man page: `ktail man`.\n\
+                  A pod regex spelled like a command goes after --: `ktail -- demo`.",
     max_term_width = 100
 )]
 pub struct Args {
@@ -163,15 +202,15 @@ pub struct Args {
     /// Print each line's timestamp: 'default' (RFC3339, nanoseconds) or 'short'
     #[arg(short = 't', long, value_name = "FORMAT", num_args = 0..=1, require_equals = true,
           default_missing_value = "default", help_heading = OUTPUT)]
-    pub timestamps: Option<TimestampFormat>,
+    pub timestamps: Option<Timestamps>,
 
     /// Time zone for --timestamps, an IANA name such as 'Europe/Berlin' or 'UTC' (default: local)
     #[arg(long, value_name = "ZONE", help_heading = OUTPUT)]
     pub timezone: Option<String>,
 
     /// Output format
-    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputMode::Default, help_heading = OUTPUT)]
-    pub output: OutputMode,
+    #[arg(short = 'o', long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Default, help_heading = OUTPUT)]
+    pub output: OutputFormat,
 
     /// Render each line with this template (minijinja syntax), e.g. '{{ pod }} {{ message }}'
     ///
@@ -269,9 +308,9 @@ pub struct Args {
     pub config: Option<std::path::PathBuf>,
 }
 
-/// How each line is rendered on stdout.
+/// `--output`: how each line is rendered on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputMode {
+pub enum OutputFormat {
     /// `pod container message`, coloured per pod
     Default,
     /// The message alone
@@ -316,7 +355,7 @@ pub enum ColorChoice {
 
 /// `--timestamps[=FORMAT]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TimestampFormat {
+pub enum Timestamps {
     /// 2006-01-02T15:04:05.000000000+01:00, in --timezone
     Default,
     /// 01-02 15:04:05
@@ -338,6 +377,34 @@ mod tests {
     }
 
     #[test]
+    fn subcommands_leave_a_pod_query_of_the_same_name_reachable() {
+        let argv = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            Command::from_argv(argv(&["ktail", "demo", "-l", "app=web"])),
+            Command::Demo(argv(&["-l", "app=web"]))
+        );
+        assert_eq!(
+            Command::from_argv(argv(&["ktail", "man"])),
+            Command::Man(vec![])
+        );
+        assert_eq!(
+            Command::from_argv(argv(&["ktail", "completions", "zsh"])),
+            Command::Completions(argv(&["zsh"]))
+        );
+        for words in [
+            &["ktail", "--", "demo"][..],
+            &["ktail", "-n", "prod", "demo"],
+            &["ktail", "--no-follow", "completions"],
+        ] {
+            let Command::Run(run) = Command::from_argv(argv(words)) else {
+                panic!("{words:?} is a run");
+            };
+            let query = Args::try_parse_from(run).unwrap().query.unwrap();
+            assert_eq!(&query, words.last().unwrap(), "{words:?}");
+        }
+    }
+
+    #[test]
     fn namespaces_repeat_and_split_on_commas() {
         let a = parse(&["x", "-n", "a,b", "--namespace", "c"]);
         assert_eq!(a.namespaces, ["a", "b", "c"]);
@@ -350,7 +417,7 @@ mod tests {
         assert_eq!(a.tail, -1);
         assert_eq!(a.max_log_requests, -1);
         assert_eq!(a.container, ".*");
-        assert_eq!(a.output, OutputMode::Default);
+        assert_eq!(a.output, OutputFormat::Default);
         assert_eq!(a.color, ColorChoice::Auto);
         assert!(a.init_containers && a.ephemeral_containers);
         assert_eq!(a.timestamps, None);
@@ -393,13 +460,10 @@ mod tests {
 
     #[test]
     fn timestamps_take_an_optional_value_after_equals() {
-        assert_eq!(
-            parse(&["x", "-t"]).timestamps,
-            Some(TimestampFormat::Default)
-        );
+        assert_eq!(parse(&["x", "-t"]).timestamps, Some(Timestamps::Default));
         assert_eq!(
             parse(&["x", "--timestamps=short"]).timestamps,
-            Some(TimestampFormat::Short)
+            Some(Timestamps::Short)
         );
         // A bare -t does not swallow the query that follows it.
         let a = parse(&["-t", "web"]);
@@ -457,7 +521,7 @@ mod tests {
             "--container-colors",
             "32",
         ]);
-        assert_eq!(a.output, OutputMode::Ppextjson);
+        assert_eq!(a.output, OutputFormat::Ppextjson);
         assert_eq!(
             a.template_file.as_deref(),
             Some(std::path::Path::new("t.j2"))
@@ -466,7 +530,7 @@ mod tests {
         assert!(a.diff_container);
         assert_eq!(a.pod_colors, ["91", "38;2;1;2;3"]);
         assert_eq!(a.container_colors, ["31", "32"]);
-        assert_eq!(parse(&["x", "-o", "extjson"]).output, OutputMode::Extjson);
+        assert_eq!(parse(&["x", "-o", "extjson"]).output, OutputFormat::Extjson);
         assert_eq!(
             parse(&["x", "--config", "k.toml"]).config.as_deref(),
             Some(std::path::Path::new("k.toml"))

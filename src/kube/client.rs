@@ -6,36 +6,67 @@
 //! in-cluster config when no kubeconfig exists. This module also turns kube-rs errors into
 //! ktail's one-line messages and exit codes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
+
+/// Which cluster to reach, as the user and the environment said it: everything
+/// `connect` reads, so that it reads nothing from the process itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KubeSource {
+    /// `--kubeconfig`.
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// `$KUBECONFIG`: a list of files, merged as kubectl merges them.
+    pub(crate) kubeconfig_env: Option<String>,
+    /// `$HOME`, for `~/.kube/config`.
+    pub(crate) home: Option<PathBuf>,
+    /// `--context`.
+    pub(crate) context: Option<String>,
+}
 
 /// A connected client and what the kubeconfig said about it.
 #[derive(Clone)]
 pub struct Cluster {
-    pub client: kube::Client,
+    pub(crate) client: kube::Client,
     /// The context's namespace, or "default".
-    pub default_namespace: String,
+    pub(crate) default_namespace: String,
     /// The API server URL, for messages.
-    pub server: String,
+    pub(crate) server: String,
     /// The context used, for messages ("in-cluster" without a kubeconfig).
-    pub context: String,
+    pub(crate) context: String,
+}
+
+impl Cluster {
+    /// A cluster reached through `client`, e.g. a test's client to a simulated API
+    /// server; `server` and `context` name it in messages.
+    pub fn new(
+        client: kube::Client,
+        default_namespace: &str,
+        server: &str,
+        context: &str,
+    ) -> Cluster {
+        Cluster {
+            client,
+            default_namespace: default_namespace.to_string(),
+            server: server.to_string(),
+            context: context.to_string(),
+        }
+    }
 }
 
 /// Builds a client from the kubeconfig and context the user chose. No request is sent.
-pub async fn connect(cfg: &Config, env_kubeconfig: Option<&str>) -> Result<Cluster> {
-    let (kubeconfig, source) = load_kubeconfig(cfg.kubeconfig.as_deref(), env_kubeconfig)?;
+pub(crate) async fn connect(src: &KubeSource) -> Result<Cluster> {
+    let (kubeconfig, source) = load_kubeconfig(src)?;
     let (config, context) = match kubeconfig {
         Some(kc) => {
-            let context = cfg
+            let context = src
                 .context
                 .clone()
                 .or_else(|| kc.current_context.clone())
                 .unwrap_or_default();
-            if let Some(wanted) = &cfg.context
+            if let Some(wanted) = &src.context
                 && !kc.contexts.iter().any(|c| &c.name == wanted)
             {
                 let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
@@ -49,7 +80,7 @@ pub async fn connect(cfg: &Config, env_kubeconfig: Option<&str>) -> Result<Clust
                 )));
             }
             let opts = KubeConfigOptions {
-                context: cfg.context.clone(),
+                context: src.context.clone(),
                 ..Default::default()
             };
             let config = kube::Config::from_custom_kubeconfig(kc, &opts)
@@ -84,8 +115,8 @@ pub async fn connect(cfg: &Config, env_kubeconfig: Option<&str>) -> Result<Clust
 
 /// Reads the kubeconfig: `--kubeconfig`, else the `KUBECONFIG` list, else the default
 /// path. `Ok(None)` means none exists (the caller may try in-cluster config).
-fn load_kubeconfig(flag: Option<&Path>, env: Option<&str>) -> Result<(Option<Kubeconfig>, String)> {
-    if let Some(path) = flag {
+fn load_kubeconfig(src: &KubeSource) -> Result<(Option<Kubeconfig>, String)> {
+    if let Some(path) = src.kubeconfig.as_deref() {
         if !path.exists() {
             return Err(Error::Kubeconfig(format!(
                 "kubeconfig '{}' does not exist: check --kubeconfig",
@@ -96,7 +127,7 @@ fn load_kubeconfig(flag: Option<&Path>, env: Option<&str>) -> Result<(Option<Kub
         let kc = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(&e, &source))?;
         return Ok((Some(kc), source));
     }
-    if let Some(list) = env.filter(|v| !v.is_empty()) {
+    if let Some(list) = src.kubeconfig_env.as_deref().filter(|v| !v.is_empty()) {
         // kubectl skips files of the list that do not exist and merges the rest in order,
         // the first file to set a value winning.
         let paths: Vec<PathBuf> = std::env::split_paths(list)
@@ -117,7 +148,7 @@ fn load_kubeconfig(flag: Option<&Path>, env: Option<&str>) -> Result<(Option<Kub
         }
         return Ok((Some(merged), "the KUBECONFIG files".to_string()));
     }
-    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+    let Some(home) = src.home.as_deref() else {
         return Ok((None, String::new()));
     };
     let path = home.join(".kube").join("config");
@@ -153,7 +184,7 @@ fn kubeconfig_error(e: &KubeconfigError, source: &str) -> Error {
 }
 
 /// One line describing a kube-rs error, without the source chain's debug noise.
-pub fn describe_error(e: &kube::Error) -> String {
+pub(crate) fn describe_error(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
         other => {
@@ -174,7 +205,7 @@ pub fn describe_error(e: &kube::Error) -> String {
 }
 
 /// Turns a failed API call made at start-up into the run's error and exit code.
-pub fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> Error {
+pub(crate) fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> Error {
     match e {
         kube::Error::Api(s) if s.code == 401 => Error::Denied(format!(
             "the API server at {} rejected the credentials of context '{}' (401 Unauthorized): refresh or fix the user in your kubeconfig",

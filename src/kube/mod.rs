@@ -1,7 +1,35 @@
-//! Everything that talks to the Kubernetes API.
+//! Everything that talks to the Kubernetes API: the client, the checks made at start,
+//! the watches and lists that find pods, and the pure rule that turns a pod into the
+//! container instances to tail.
+//!
+//! A cluster is a *source*: `source::follow` or `source::list_once` sends
+//! `SourceEvent`s on the run's channel. This layer starts no tails and writes nothing;
+//! warnings travel as events. It knows nothing of rendering or the writer.
 
-pub mod client;
-pub mod discovery;
-pub mod resource;
-pub mod scopes;
-pub mod target;
+pub(crate) mod client;
+pub(crate) mod discovery;
+pub(crate) mod namespaces;
+pub(crate) mod objects;
+pub(crate) mod preflight;
+pub(crate) mod query;
+pub(crate) mod source;
+pub(crate) mod target;
+pub(crate) mod watch;
+
+use crate::kube::target::Target;
+
+/// What a source tells the run.
+pub(crate) enum SourceEvent {
+    /// A container instance to tail (the run ignores one it already tails), with the
+    /// client of the cluster it lives in.
+    Added {
+        target: Box<Target>,
+        /// `--since`/`--tail` apply: the instance existed when ktail started.
+        history: bool,
+        client: kube::Client,
+    },
+    /// The pod was deleted or is no longer selected: its tails drain and end.
+    PodGone { uid: String },
+    /// Something the user should know; the source keeps trying.
+    Warning(String),
+}

@@ -1,21 +1,131 @@
-//! Which containers of a pod are tailed: a pure function of a `Pod` and the `Selection`.
+//! Which containers of a pod are tailed: pure functions of a `Pod` and the `Selection`.
 //!
 //! A target is one container *instance*: the container ID is part of its identity, so a
 //! restart (new ID) is a new target and is tailed again from its first line, while the
 //! old instance's stream drains. A container becomes a target once the kubelet reports an
 //! ID for it (stern's rule): running → its ID, terminated → that instance's ID, waiting
-//! after a crash → the last terminated instance's ID. This module must not do I/O.
+//! after a crash → the last terminated instance's ID. [`admit`] is the one rule that
+//! decides which targets of a pod are tailed, for a list and for a watch alike. This
+//! module must not do I/O.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use regex::{Regex, RegexSet};
 
-use crate::config::{Selection, StateSet};
+/// Which pods and containers are tailed: the rules applied locally, to each `Pod` the
+/// API server sends (selectors are the server's, see `PodQuery`).
+#[derive(Debug, Clone)]
+pub(crate) struct Selection {
+    /// The QUERY regex on pod names.
+    pub(crate) pod_query: Option<Regex>,
+    pub(crate) exclude_pods: Option<RegexSet>,
+    pub(crate) container: Regex,
+    pub(crate) exclude_containers: Option<RegexSet>,
+    pub(crate) init_containers: bool,
+    pub(crate) ephemeral_containers: bool,
+    /// `--condition`: the pod condition type (canonical case) and wanted status.
+    pub(crate) condition: Option<(String, String)>,
+    /// `--container-state`: which current states pass (for containers found at start).
+    pub(crate) states: StateSet,
+    /// `--previous`: also select the previous instance of each container.
+    pub(crate) previous: bool,
+    /// When the run started (epoch seconds): instances that started earlier get
+    /// `--since`/`--tail`, later ones are read from their first line.
+    pub(crate) run_start: i64,
+}
+
+/// A set of container states for `--container-state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StateSet {
+    pub(crate) running: bool,
+    pub(crate) waiting: bool,
+    pub(crate) terminated: bool,
+}
+
+impl StateSet {
+    pub(crate) const ALL: StateSet = StateSet {
+        running: true,
+        waiting: true,
+        terminated: true,
+    };
+}
+
+/// How a pod came to ktail's attention, which decides which of its instances are tailed
+/// and which of them get `--since`/`--tail` ("history").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sighting {
+    /// `--no-follow`: listed once. Every selected container is admitted, one that never
+    /// started too (its read then says why it has no log); with `--previous`, only the
+    /// previous instances. All of it is history.
+    Listed,
+    /// Reported by a watch.
+    Watched {
+        /// Found by the first list of a scope opened at start.
+        at_start: bool,
+        /// The pod matches again after it had stopped matching (`--condition`): it
+        /// starts over like a pod found at start.
+        rematched: bool,
+    },
+}
+
+/// A target to tail, and whether `--since`/`--tail` apply to it.
+#[derive(Debug, Clone)]
+pub(crate) struct Admitted {
+    pub(crate) target: Target,
+    pub(crate) history: bool,
+}
+
+/// The targets of `pod` that are tailed, the one rule for lists and watches.
+pub(crate) fn admit(pod: &Pod, sel: &Selection, seen: Sighting) -> Vec<Admitted> {
+    match seen {
+        Sighting::Listed => select(pod, sel, true, sel.previous)
+            .into_iter()
+            // --previous with --no-follow: the previous instances only.
+            .filter(|t| !sel.previous || t.state == InstanceState::Previous)
+            .filter(|t| t.state_allowed(sel.states))
+            .map(|target| Admitted {
+                target,
+                history: true,
+            })
+            .collect(),
+        Sighting::Watched {
+            at_start,
+            rematched,
+        } => {
+            // --previous asks for the previous instances of the containers found at
+            // start (or on a re-match). A previous instance that started after ktail is
+            // read whatever the flags: ktail never saw it running (the container
+            // restarted while the watch was away, or before its pod was first listed),
+            // and its lines are new.
+            let wants_previous = sel.previous && (at_start || rematched);
+            select(pod, sel, false, true)
+                .into_iter()
+                .filter_map(|target| {
+                    // Found by the first list of a scope opened at start, or started
+                    // before ktail: --since/--tail apply. Anything else started later:
+                    // read it from its start.
+                    let history = rematched
+                        || at_start
+                        || target.started_at.is_some_and(|t| t < sel.run_start);
+                    if target.state == InstanceState::Previous && history && !wants_previous {
+                        return None;
+                    }
+                    // --container-state concerns the containers found at start.
+                    if history && !target.state_allowed(sel.states) {
+                        return None;
+                    }
+                    Some(Admitted { target, history })
+                })
+                .collect()
+        }
+    }
+}
 
 /// Where a container is declared in the pod spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ContainerKind {
+pub(crate) enum ContainerKind {
     Init,
     Regular,
     Ephemeral,
@@ -23,27 +133,27 @@ pub enum ContainerKind {
 
 /// The identity of one container instance in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TargetKey {
-    pub namespace: String,
-    pub pod: String,
-    pub pod_uid: String,
-    pub container: String,
+pub(crate) struct TargetKey {
+    pub(crate) namespace: String,
+    pub(crate) pod: String,
+    pub(crate) pod_uid: String,
+    pub(crate) container: String,
     /// Empty only for a container that has never started (`--no-follow` reports those).
-    pub container_id: String,
+    pub(crate) container_id: String,
 }
 
 /// Pod-level facts shown with every line of the pod's containers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PodInfo {
-    pub node: String,
-    pub labels: BTreeMap<String, String>,
+pub(crate) struct PodInfo {
+    pub(crate) node: String,
+    pub(crate) labels: BTreeMap<String, String>,
     /// Shown in `-o json` (as stern does) and to templates.
-    pub annotations: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
 }
 
 /// The state of one container instance, as far as tailing it is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InstanceState {
+pub(crate) enum InstanceState {
     /// The instance runs: its log may still grow.
     Running,
     /// The instance has ended: its log is complete.
@@ -58,7 +168,7 @@ pub enum InstanceState {
 
 /// The container's current state as the kubelet reports it (`--container-state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainerState {
+pub(crate) enum ContainerState {
     Running,
     Waiting,
     Terminated,
@@ -66,20 +176,19 @@ pub enum ContainerState {
 
 /// One container instance to tail.
 #[derive(Debug, Clone)]
-pub struct Target {
-    pub key: TargetKey,
-    pub kind: ContainerKind,
-    pub pod_info: Arc<PodInfo>,
-    pub state: InstanceState,
+pub(crate) struct Target {
+    pub(crate) key: TargetKey,
+    pub(crate) pod_info: Arc<PodInfo>,
+    pub(crate) state: InstanceState,
     /// The container's current state (of its newest instance).
-    pub container_state: ContainerState,
+    pub(crate) container_state: ContainerState,
     /// When this instance started (epoch seconds), if the kubelet said.
-    pub started_at: Option<i64>,
+    pub(crate) started_at: Option<i64>,
 }
 
 impl Target {
     /// Whether `--container-state` lets this target through.
-    pub fn state_allowed(&self, states: StateSet) -> bool {
+    pub(crate) fn state_allowed(&self, states: StateSet) -> bool {
         match self.container_state {
             ContainerState::Running => states.running,
             ContainerState::Waiting => states.waiting,
@@ -89,7 +198,7 @@ impl Target {
 }
 
 /// Whether the pod itself is selected (name regex, exclusions).
-pub fn pod_matches(pod: &Pod, sel: &Selection) -> bool {
+pub(crate) fn pod_matches(pod: &Pod, sel: &Selection) -> bool {
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     if let Some(q) = &sel.pod_query
         && !q.is_match(name)
@@ -120,7 +229,7 @@ pub fn pod_matches(pod: &Pod, sel: &Selection) -> bool {
 /// With `include_unstarted`, containers that have never started are returned too (with an
 /// empty container ID), so a `--no-follow` run can report them. With `previous`, each
 /// container's previous instance (if it has one) comes just before its current one.
-pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -> Vec<Target> {
+fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -> Vec<Target> {
     if !pod_matches(pod, sel) {
         return Vec::new();
     }
@@ -173,7 +282,6 @@ pub fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: boo
                 container: name.to_string(),
                 container_id,
             },
-            kind,
             pod_info: info.clone(),
             state,
             container_state,
@@ -254,7 +362,7 @@ fn current_instance(cs: &ContainerStatus) -> Option<(String, InstanceState)> {
 
 /// Where the instance `key` stands in the latest `pod`: still running, ended, replaced by
 /// a newer instance, or gone. Drives the reconnect decision of a tail.
-pub fn instance_state(pod: &Pod, key: &TargetKey) -> InstanceState {
+pub(crate) fn instance_state(pod: &Pod, key: &TargetKey) -> InstanceState {
     if pod.metadata.uid.as_deref().unwrap_or_default() != key.pod_uid {
         return InstanceState::Gone;
     }
@@ -304,8 +412,6 @@ pub fn instance_state(pod: &Pod, key: &TargetKey) -> InstanceState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Selection, StateSet};
-    use regex::{Regex, RegexSet};
     use serde_json::json;
 
     fn sel() -> Selection {
@@ -319,6 +425,7 @@ mod tests {
             condition: None,
             states: StateSet::ALL,
             previous: false,
+            run_start: 100,
         }
     }
 
@@ -366,8 +473,6 @@ mod tests {
                 ("debug".into(), "c://d1".into()),
             ]
         );
-        assert_eq!(ts[0].kind, ContainerKind::Init);
-        assert_eq!(ts[3].kind, ContainerKind::Ephemeral);
         assert_eq!(ts[1].pod_info.node, "node-1");
         assert_eq!(ts[1].key.namespace, "prod");
     }

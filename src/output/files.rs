@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Open log files at most; beyond this the least recently written one is closed.
-pub const MAX_OPEN_FILES: usize = 256;
+pub(crate) const MAX_OPEN_FILES: usize = 256;
 /// A file's collected batches are written once they reach this size…
 const FILE_BUFFER: usize = 64 * 1024;
 /// …and all of them once the files together hold this much: under a load that never
@@ -25,7 +25,7 @@ const TOTAL_BUFFER: usize = 1024 * 1024;
 /// The file of one container under `dir`. Names are made path-safe even though
 /// Kubernetes names cannot contain `/` or be `.`/`..`: a file must never land outside
 /// `dir`.
-pub fn path_for(dir: &Path, namespace: &str, pod: &str, container: &str) -> PathBuf {
+pub(crate) fn path_for(dir: &Path, namespace: &str, pod: &str, container: &str) -> PathBuf {
     dir.join(component(namespace))
         .join(component(pod))
         .join(format!("{}.log", component(container)))
@@ -42,9 +42,25 @@ fn component(name: &str) -> String {
     }
 }
 
+/// `--output-dir` must be a directory ktail can write: checked before anything streams,
+/// so that a typo is one line and exit 2 rather than a failure after the first line.
+pub(crate) fn prepare(dir: &Path) -> crate::error::Result<()> {
+    let fail = |e: io::Error| {
+        crate::error::Error::usage(format!(
+            "cannot use --output-dir '{}': {e}; give a directory ktail can create and write",
+            dir.display()
+        ))
+    };
+    fs::create_dir_all(dir).map_err(fail)?;
+    // Creating a directory needs write permission here: try it the way files will.
+    let probe = dir.join(format!(".ktail-probe-{}", std::process::id()));
+    fs::create_dir(&probe).map_err(fail)?;
+    fs::remove_dir(&probe).map_err(fail)
+}
+
 /// The writer's log files.
 #[derive(Default)]
-pub struct LogFiles {
+pub(crate) struct LogFiles {
     entries: Vec<Entry>,
     index: HashMap<Arc<Path>, usize>,
     /// Entries with collected bytes, written at the next `flush`.
@@ -67,12 +83,12 @@ struct Entry {
 impl LogFiles {
     /// Creates (or empties) the file the first time this run names it; later calls,
     /// for a restarted container, keep what it holds.
-    pub fn open(&mut self, path: &Arc<Path>) -> io::Result<()> {
+    pub(crate) fn open(&mut self, path: &Arc<Path>) -> io::Result<()> {
         self.entry(path).map(|_| ())
     }
 
     /// Appends `bytes` to the file, collected until the next `flush`.
-    pub fn write(&mut self, path: &Arc<Path>, bytes: Vec<u8>) -> io::Result<()> {
+    pub(crate) fn write(&mut self, path: &Arc<Path>, bytes: Vec<u8>) -> io::Result<()> {
         let i = self.entry(path)?;
         let e = &mut self.entries[i];
         self.pending += bytes.len();
@@ -95,7 +111,7 @@ impl LogFiles {
     }
 
     /// Writes what the file holds and closes it: its container's tail has ended.
-    pub fn close(&mut self, path: &Arc<Path>) -> io::Result<()> {
+    pub(crate) fn close(&mut self, path: &Arc<Path>) -> io::Result<()> {
         let Some(&i) = self.index.get(path) else {
             return Ok(());
         };
@@ -107,7 +123,7 @@ impl LogFiles {
     }
 
     /// Writes every file's collected batches.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         while let Some(i) = self.dirty.pop() {
             self.entries[i].dirty = false;
             self.write_pending(i)?;

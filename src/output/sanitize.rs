@@ -9,7 +9,7 @@
 //! escapes) are shown as `<U+009B>`. Output to a pipe or file is never touched.
 
 /// Appends `input` to `out`, neutralising everything but SGR, tab and newline.
-pub fn neutralise(input: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn neutralise(input: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < input.len() {
         // Copy the run of harmless bytes in one go.
@@ -42,7 +42,7 @@ pub fn neutralise(input: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Whether output of `input` needs any change at all (the common case is no).
-pub fn is_clean(input: &[u8]) -> bool {
+pub(crate) fn is_clean(input: &[u8]) -> bool {
     let mut i = 0;
     while i < input.len() {
         let b = input[i];

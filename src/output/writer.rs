@@ -1,4 +1,5 @@
-//! The only writer of stdout and stderr, and of `--output-dir`'s files (see `files`).
+//! The writer thread: the only writer of stdout and stderr, and of `--output-dir`'s
+//! files (see `files`).
 //!
 //! Tails send whole formatted lines in batches over one bounded channel; a dedicated
 //! thread owns a block buffer over the locked stdout, writes each batch, and flushes the
@@ -14,18 +15,20 @@ use std::thread;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::output::OutputSettings;
 use crate::output::files::LogFiles;
+use crate::output::sanitize;
 
 /// Batches in flight between the tails and the writer. With batches of at most
 /// `BATCH_BYTES`, this bounds buffered output to a few MiB.
-pub const CHANNEL_BATCHES: usize = 64;
+pub(crate) const CHANNEL_BATCHES: usize = 64;
 /// A tail sends its batch once it grows past this size.
-pub const BATCH_BYTES: usize = 64 * 1024;
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 const BUFFER_BYTES: usize = 128 * 1024;
 
 /// One message to the writer.
 #[derive(Debug)]
-pub enum Out {
+pub(crate) enum Out {
     /// Whole formatted lines for stdout.
     Lines(Vec<u8>),
     /// A whole notice line for stderr (`+ pod › c`).
@@ -43,7 +46,7 @@ pub enum Out {
 
 /// How the writer stopped.
 #[derive(Debug)]
-pub enum WriterEnd {
+pub(crate) enum WriterEnd {
     /// Every sender is gone and everything was written.
     Drained,
     /// The reader of stdout went away (`ktail … | head`): a normal end.
@@ -53,22 +56,25 @@ pub enum WriterEnd {
 }
 
 /// The sending side, cloned into every tail.
-pub type OutTx = mpsc::Sender<Out>;
+pub(crate) type OutTx = mpsc::Sender<Out>;
 
-/// Starts the writer thread. `closed` fires as soon as stdout is gone or broken, so the
-/// run can end at once; the join handle reports how the writer ended.
-/// With `sanitize`, log lines are made safe for a terminal (see `sanitize`).
-pub fn spawn(
-    color_stderr: bool,
-    sanitize: bool,
+/// A place the writer writes to: the process's stdout or stderr, or a test's buffer.
+pub(crate) type Sink = Box<dyn Write + Send>;
+
+/// Starts the writer thread over `stdout` and `stderr`. `closed` fires as soon as stdout
+/// is gone or broken, so the run can end at once; the join handle reports how the writer
+/// ended.
+pub(crate) fn spawn(
+    settings: &OutputSettings,
+    stdout: Sink,
+    stderr: Sink,
 ) -> (OutTx, oneshot::Receiver<()>, thread::JoinHandle<WriterEnd>) {
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let (closed_tx, closed_rx) = oneshot::channel();
+    let (color_stderr, sanitize) = (settings.color_stderr, settings.sanitize);
     let handle = thread::Builder::new()
         .name("ktail-writer".into())
         .spawn(move || {
-            let stdout = io::stdout().lock();
-            let stderr = io::stderr();
             let end = write_all(rx, stdout, stderr, color_stderr, sanitize);
             if !matches!(end, WriterEnd::Drained) {
                 let _ = closed_tx.send(());
@@ -79,13 +85,14 @@ pub fn spawn(
     (tx, closed_rx, handle)
 }
 
-/// The writer loop, generic over its sinks for tests.
-pub fn write_all(
+/// The writer loop. With `neutralise`, log lines are made safe for a terminal (see
+/// `sanitize`); warnings always are.
+fn write_all(
     mut rx: mpsc::Receiver<Out>,
     stdout: impl Write,
     mut stderr: impl Write,
     color_stderr: bool,
-    sanitize: bool,
+    neutralise: bool,
 ) -> WriterEnd {
     let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, stdout);
     let mut files = LogFiles::default();
@@ -95,9 +102,9 @@ pub fn write_all(
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Out::Lines(bytes) if sanitize && !crate::output::sanitize::is_clean(&bytes) => {
+                    Out::Lines(bytes) if neutralise && !sanitize::is_clean(&bytes) => {
                         scratch.clear();
-                        crate::output::sanitize::neutralise(&bytes, &mut scratch);
+                        sanitize::neutralise(&bytes, &mut scratch);
                         out.write_all(&scratch)?;
                     }
                     Out::Lines(bytes) => out.write_all(&bytes)?,
@@ -109,7 +116,7 @@ pub fn write_all(
                         out.flush()?;
                         // Warnings quote servers and pods: never let them steer a terminal.
                         scratch.clear();
-                        crate::output::sanitize::neutralise(text.as_bytes(), &mut scratch);
+                        sanitize::neutralise(text.as_bytes(), &mut scratch);
                         let text = String::from_utf8_lossy(&scratch);
                         let line = if color_stderr {
                             format!("\x1b[1;33mktail: warning:\x1b[0m {text}\n")

@@ -16,7 +16,7 @@ use memchr::memmem::Finder;
 
 /// Severity, least severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
+pub(crate) enum Level {
     Trace,
     Debug,
     Info,
@@ -57,7 +57,7 @@ const WORDS: [(&str, Level); 24] = [
 
 impl Level {
     /// A level word such as `WARN` or `warning`.
-    pub fn from_word(word: &[u8]) -> Option<Level> {
+    pub(crate) fn from_word(word: &[u8]) -> Option<Level> {
         if word.len() > 11 {
             return None;
         }
@@ -69,7 +69,7 @@ impl Level {
 
     /// A bunyan/pino numeric level: 10 trace, 20 debug, 30 info, 40 warn, 50 error,
     /// 60 fatal; values in between belong to the level below them.
-    pub fn from_bunyan(n: f64) -> Option<Level> {
+    pub(crate) fn from_bunyan(n: f64) -> Option<Level> {
         if !n.is_finite() || n < 0.0 {
             return None;
         }
@@ -85,7 +85,7 @@ impl Level {
 
     /// stern's `levelColor`/`bunyanLevelColor` colours (SGR): debug and trace magenta,
     /// info blue, warn yellow, error red, fatal cyan.
-    pub fn sgr(self) -> &'static str {
+    pub(crate) fn sgr(self) -> &'static str {
         match self {
             Level::Trace | Level::Debug => "35",
             Level::Info => "34",
@@ -98,7 +98,7 @@ impl Level {
 
 /// A level found in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Detected {
+pub(crate) struct Detected {
     pub level: Level,
     /// Where the level's text sits in the message, when it is a word that can be coloured
     /// in place (not a number, not an escaped JSON string).
@@ -116,7 +116,7 @@ static LOGFMT_KEYS: LazyLock<[Finder<'static>; 2]> =
     LazyLock::new(|| [Finder::new(b"level="), Finder::new(b"lvl=")]);
 
 /// The level of `message`, if it says one.
-pub fn detect(message: &[u8]) -> Option<Detected> {
+pub(crate) fn detect(message: &[u8]) -> Option<Detected> {
     let start = message.iter().position(|b| !b.is_ascii_whitespace())?;
     if message[start] == b'{' {
         // A JSON object states its level in a key or not at all: a "level=" inside one

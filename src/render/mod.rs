@@ -1,5 +1,15 @@
-//! How a log line looks.
+//! How a log line looks: formats, colours, JSON, time, templates, levels and line
+//! filters.
+//!
+//! Everything here is pure: a container's rendering is built once from the run's
+//! `RenderSettings` and an `Origin` (the names a line is shown with), then appends one
+//! record per line to a buffer. This layer knows nothing of the command line, the
+//! cluster or the writer; `config` decides every setting, `tail` calls it per line.
 
-pub mod format;
-pub mod level;
-pub mod template;
+pub(crate) mod color;
+pub(crate) mod filter;
+pub(crate) mod format;
+pub(crate) mod json;
+pub(crate) mod level;
+pub(crate) mod template;
+pub(crate) mod time;

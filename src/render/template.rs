@@ -19,10 +19,12 @@ use minijinja::value::{Enumerator, Object, Rest, ValueKind};
 use minijinja::{Environment, Error as TemplateError, ErrorKind, UndefinedBehavior, Value};
 
 use crate::error::{Error, Result};
+use crate::render::color::painted;
+use crate::render::format::Origin;
 use crate::render::level::Level;
 
 /// The fields of a record, in the order the README lists them.
-pub const FIELDS: [&str; 10] = [
+pub(crate) const FIELDS: [&str; 10] = [
     "namespace",
     "pod",
     "container",
@@ -38,7 +40,7 @@ pub const FIELDS: [&str; 10] = [
 const NAME: &str = "line";
 
 /// A compiled template, shared by every tail.
-pub struct LineTemplate {
+pub(crate) struct LineTemplate {
     env: Environment<'static>,
 }
 
@@ -50,7 +52,7 @@ impl std::fmt::Debug for LineTemplate {
 
 /// The fields of one container, built once when its tail starts.
 #[derive(Debug)]
-pub struct TargetFields {
+pub(crate) struct TargetFields {
     pub namespace: Value,
     pub pod: Value,
     pub container: Value,
@@ -62,12 +64,7 @@ pub struct TargetFields {
 }
 
 impl TargetFields {
-    pub fn new(
-        (namespace, pod, container, node): (&str, &str, &str, &str),
-        labels: &BTreeMap<String, String>,
-        annotations: &BTreeMap<String, String>,
-        (pod_color, container_color): (&str, &str),
-    ) -> TargetFields {
+    pub(crate) fn new(o: &Origin<'_>, (pod_color, container_color): (&str, &str)) -> TargetFields {
         let map = |m: &BTreeMap<String, String>| {
             Value::from(
                 m.iter()
@@ -76,12 +73,12 @@ impl TargetFields {
             )
         };
         TargetFields {
-            namespace: Value::from(namespace),
-            pod: Value::from(pod),
-            container: Value::from(container),
-            node: Value::from(node),
-            labels: map(labels),
-            annotations: map(annotations),
+            namespace: Value::from(o.namespace),
+            pod: Value::from(o.pod),
+            container: Value::from(o.container),
+            node: Value::from(o.node),
+            labels: map(o.labels),
+            annotations: map(o.annotations),
             pod_color: Value::from(pod_color),
             container_color: Value::from(container_color),
         }
@@ -122,7 +119,7 @@ impl Object for Record {
 impl LineTemplate {
     /// Compiles `source`; `origin` names it in errors (`--template`, `--template-file 'x'`).
     /// `color` and `timezone` are the run's decisions, used by the helpers.
-    pub fn compile(
+    pub(crate) fn compile(
         source: String,
         origin: &str,
         color: bool,
@@ -164,10 +161,16 @@ impl LineTemplate {
         // sample record finds the unknown ones on the paths it takes. Errors that depend
         // on the data (parse_json of a line that is not JSON, a missing key) are left to
         // the real lines.
+        let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
         let sample = Arc::new(TargetFields::new(
-            ("default", "web-1", "app", "node-1"),
-            &BTreeMap::from([("app".to_string(), "web".to_string())]),
-            &BTreeMap::new(),
+            &Origin {
+                namespace: "default",
+                pod: "web-1",
+                container: "app",
+                node: "node-1",
+                labels: &labels,
+                annotations: &BTreeMap::new(),
+            },
             ("96", "36"),
         ));
         let mut out = Vec::new();
@@ -190,7 +193,7 @@ impl LineTemplate {
 
     /// Appends the rendered record to `out`. On error, `out` may hold part of it: the
     /// caller truncates.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         out: &mut Vec<u8>,
         target: &Arc<TargetFields>,
@@ -209,7 +212,7 @@ impl LineTemplate {
 }
 
 /// What went wrong in a template, without where: `invalid operation: not JSON: …`.
-pub fn describe(e: &TemplateError) -> String {
+pub(crate) fn describe(e: &TemplateError) -> String {
     match e.detail() {
         Some(d) => format!("{}: {d}", e.kind()),
         None => e.kind().to_string(),
@@ -361,7 +364,7 @@ fn register(env: &mut Environment<'static>, color: bool, tz: TimeZone) {
             return String::new();
         };
         match stern_level_sgr(word) {
-            Some(sgr) => paint_str(color, sgr, word),
+            Some(sgr) => painted(sgr, word, color),
             None => word.to_string(),
         }
     };
@@ -380,7 +383,7 @@ fn register(env: &mut Environment<'static>, color: bool, tz: TimeZone) {
             n if n < 100 => "36",
             n => return n.to_string(),
         };
-        paint_str(color, sgr, &n.to_string())
+        painted(sgr, &n.to_string(), color)
     };
     env.add_function("bunyan_level_color", bunyan);
     env.add_filter("bunyan_level_color", bunyan);
@@ -402,15 +405,7 @@ fn paint(color: bool, sgr: &str, text: &Value) -> std::result::Result<String, Te
     if text.is_undefined() {
         return Err(TemplateError::from(ErrorKind::UndefinedError));
     }
-    Ok(paint_str(color, sgr, &text.to_string()))
-}
-
-fn paint_str(color: bool, sgr: &str, text: &str) -> String {
-    if color && !sgr.is_empty() {
-        format!("\x1b[{sgr}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
+    Ok(painted(sgr, &text.to_string(), color))
 }
 
 /// An SGR parameter list such as `96`, `1;31` or `38;2;255;97;136`.
@@ -622,12 +617,17 @@ mod tests {
 
     fn render(source: &str, color: bool, message: &str) -> String {
         let t = LineTemplate::compile(source.into(), "--template", color, TimeZone::UTC).unwrap();
-        let fields = Arc::new(TargetFields::new(
-            ("prod", "web-1", "app", "node-1"),
-            &BTreeMap::from([("app".to_string(), "web".to_string())]),
-            &BTreeMap::from([("team".to_string(), "core".to_string())]),
-            ("96", "36"),
-        ));
+        let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
+        let annotations = BTreeMap::from([("team".to_string(), "core".to_string())]);
+        let origin = Origin {
+            namespace: "prod",
+            pod: "web-1",
+            container: "app",
+            node: "node-1",
+            labels: &labels,
+            annotations: &annotations,
+        };
+        let fields = Arc::new(TargetFields::new(&origin, ("96", "36")));
         let mut out = Vec::new();
         t.render(&mut out, &fields, "2024-01-02T03:04:05.5Z", message)
             .unwrap();

@@ -3,26 +3,23 @@
 //!
 //! The input is 1000 lines as the simulator (and a kubelet asked for timestamps) sends
 //! them: a 30-byte RFC 3339 timestamp, a space and a 100-byte message. Throughput is in
-//! lines, so criterion prints lines per second; compare with perf.md §5 (memchr split
-//! ~7 ns/line, prefix + copy ~12 ns/line, literal regex ~14 ns/line).
+//! lines, so criterion prints lines per second; the cost model's floors are a memchr
+//! split at ~7 ns/line, prefix + copy at ~12 ns/line, a literal regex at ~14 ns/line.
 //!
 //! Formatters and filters are built the way ktail builds them, from command-line flags
-//! through `Config::resolve`, so a change in their construction shows up here too.
+//! through `Settings::resolve`, so a change in their construction shows up here too.
 //!
 //! ```text
 //! cargo bench -p ktail-bench --bench hot_path [-- CRITERION FLAGS]
 //! ```
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
 
 use clap::Parser;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ktail::cli::Args;
-use ktail::config::{Config, Env};
-use ktail::render::format::Formatter;
-use ktail::tail::lines::{LineSplitter, parse_line};
-use ktail::kube::target::{ContainerKind, ContainerState, InstanceState, PodInfo, Target, TargetKey};
+use ktail::bench::{LineRenderer, LineSplitter, Origin, parse_line};
+use ktail::cli::{Args, Env};
 
 const LINES: usize = 1000;
 const POD: &str = "web-7d9c8b6f5-x2x7q";
@@ -45,37 +42,35 @@ fn sample_log() -> Vec<u8> {
     out
 }
 
-fn config(argv: &[&str]) -> Option<Config> {
+fn config(argv: &[&str]) -> Option<LineRenderer> {
     let args = Args::try_parse_from(std::iter::once("ktail").chain(argv.iter().copied())).ok()?;
     let env = Env {
         now: 1_800_000_000,
         ..Env::default()
     };
-    Config::resolve(&args, &env).ok()
+    LineRenderer::new(&args, &env).ok()
 }
 
-fn target() -> Target {
-    Target {
-        key: TargetKey {
-            namespace: "prod".into(),
-            pod: POD.into(),
-            pod_uid: "0b7c6f7e-1d2a-4d6e-9c53-1f0e2a3b4c5d".into(),
-            container: "app".into(),
-            container_id: "containerd://4f1c".into(),
-        },
-        kind: ContainerKind::Regular,
-        pod_info: Arc::new(PodInfo {
-            node: "node-1".into(),
-            labels: [
-                ("app".to_string(), "web".to_string()),
-                ("pod-template-hash".to_string(), "7d9c8b6f5".to_string()),
-            ]
-            .into(),
-            ..PodInfo::default()
-        }),
-        state: InstanceState::Running,
-        container_state: ContainerState::Running,
-        started_at: None,
+/// The labels of the benchmarks' pod.
+fn labels() -> BTreeMap<String, String> {
+    [
+        ("app".to_string(), "web".to_string()),
+        ("pod-template-hash".to_string(), "7d9c8b6f5".to_string()),
+    ]
+    .into()
+}
+
+fn origin<'a>(
+    labels: &'a BTreeMap<String, String>,
+    none: &'a BTreeMap<String, String>,
+) -> Origin<'a> {
+    Origin {
+        namespace: "prod",
+        pod: POD,
+        container: "app",
+        node: "node-1",
+        labels,
+        annotations: none,
     }
 }
 
@@ -149,7 +144,8 @@ fn format(c: &mut Criterion) {
     for (name, argv) in cases {
         // A flag this ktail does not have (yet) skips its case.
         let Some(cfg) = config(argv) else { continue };
-        let mut tf = Formatter::from_config(&cfg, false).for_target(&target());
+        let (labels, none) = (labels(), BTreeMap::new());
+        let mut tf = cfg.target(&origin(&labels, &none));
         let parsed: Vec<_> = lines.iter().map(|l| parse_line(l)).collect();
         let mut out = Vec::with_capacity(256 * LINES);
         g.bench_function(name, |b| {
@@ -204,12 +200,11 @@ fn filters(c: &mut Criterion) {
     ];
     for (name, argv) in cases {
         let Some(cfg) = config(argv) else { continue };
-        let filter = cfg.filter.clone();
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut kept = 0usize;
                 for m in &messages {
-                    kept += usize::from(filter.keeps(black_box(m)));
+                    kept += usize::from(cfg.keeps(black_box(m)));
                 }
                 black_box(kept)
             })

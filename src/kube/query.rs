@@ -1,20 +1,137 @@
-//! Resource queries (`deploy/web`, `svc/api`, `pod/db-0`): parsing them, and turning the
-//! object they name into the label selector of its pods.
+//! What ktail asks the API server for: selectors, namespaces, and resource queries
+//! (`deploy/web`, `svc/api`, `pod/db-0`), with the pure conversions between them.
 //!
-//! Unlike stern, which reads the object once, ktail watches it: when its selector changes
-//! or it is deleted and created again, the pod set follows (see `discovery`). The
+//! Unlike stern, which reads a queried object once, ktail watches it: when its selector
+//! changes or it is deleted and created again, the pod set follows (see `objects`). The
 //! selector is the object's `spec.selector` — what its controller uses to own pods — as
 //! kubectl does, rather than the template labels stern reads, which may carry more.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::api::ListParams;
+use kube::runtime::watcher;
+use regex::Regex;
 
 use crate::error::{Error, Result};
 
+/// The server-side side of a selection: which pods, in which namespaces.
+#[derive(Debug, Clone)]
+pub(crate) struct PodQuery {
+    pub(crate) label_selector: Option<String>,
+    /// The user's field selector, with `--node` and `pod/NAME` added to it.
+    pub(crate) field_selector: Option<String>,
+    /// `deploy/web` and friends (not `pod/x`, which is a field selector).
+    pub(crate) resource: Option<ResourceQuery>,
+    pub(crate) namespaces: NamespaceScope,
+}
+
+impl PodQuery {
+    /// The user's own server-side filter (a followed object adds its selector to it).
+    pub(crate) fn base_filter(&self) -> PodFilter {
+        PodFilter {
+            labels: self.label_selector.clone(),
+            fields: self.field_selector.clone(),
+        }
+    }
+
+    /// For messages: the selectors the API server refused.
+    pub(crate) fn describe_selectors(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(l) = &self.label_selector {
+            parts.push(format!("--selector '{l}'"));
+        }
+        if let Some(f) = &self.field_selector {
+            parts.push(format!("--field-selector '{f}'"));
+        }
+        parts.join(" with ")
+    }
+}
+
+/// Which namespaces are watched.
+#[derive(Debug, Clone)]
+pub(crate) enum NamespaceScope {
+    /// The kubeconfig context's namespace (known only once the kubeconfig is read).
+    ContextDefault,
+    /// These namespaces, de-duplicated, in the order given.
+    Listed(Vec<String>),
+    /// One cluster-wide watch.
+    All,
+    /// Namespaces found by a watch of namespaces: those whose name matches `regex` and
+    /// whose labels match `labels`; new ones join while ktail runs.
+    Pattern {
+        regex: Option<Regex>,
+        labels: Option<String>,
+    },
+}
+
+impl NamespaceScope {
+    /// Whether lines are shown with their namespace: more than one can appear.
+    pub(crate) fn spans_namespaces(&self) -> bool {
+        match self {
+            NamespaceScope::All | NamespaceScope::Pattern { .. } => true,
+            NamespaceScope::Listed(list) => list.len() > 1,
+            NamespaceScope::ContextDefault => false,
+        }
+    }
+}
+
+impl PartialEq for NamespaceScope {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (NamespaceScope::ContextDefault, NamespaceScope::ContextDefault) => true,
+            (NamespaceScope::All, NamespaceScope::All) => true,
+            (NamespaceScope::Listed(a), NamespaceScope::Listed(b)) => a == b,
+            (
+                NamespaceScope::Pattern {
+                    regex: r1,
+                    labels: l1,
+                },
+                NamespaceScope::Pattern {
+                    regex: r2,
+                    labels: l2,
+                },
+            ) => r1.as_ref().map(Regex::as_str) == r2.as_ref().map(Regex::as_str) && l1 == l2,
+            _ => false,
+        }
+    }
+}
+
+/// The server-side pod filter of one scope. `None` in a scope's filter channel means
+/// "watch nothing": the followed object does not exist (now).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PodFilter {
+    pub(crate) labels: Option<String>,
+    pub(crate) fields: Option<String>,
+}
+
+impl PodFilter {
+    pub(crate) fn watcher_config(&self) -> watcher::Config {
+        let mut wc = watcher::Config::default();
+        if let Some(l) = &self.labels {
+            wc = wc.labels(l);
+        }
+        if let Some(f) = &self.fields {
+            wc = wc.fields(f);
+        }
+        wc
+    }
+
+    pub(crate) fn list_params(&self) -> ListParams {
+        let mut lp = ListParams::default();
+        if let Some(l) = &self.labels {
+            lp = lp.labels(l);
+        }
+        if let Some(f) = &self.fields {
+            lp = lp.fields(f);
+        }
+        lp
+    }
+}
+
 /// The kinds a query may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Pod,
     Deployment,
     ReplicaSet,
@@ -44,7 +161,7 @@ impl Kind {
     }
 
     /// The name used in messages, e.g. `deployment`.
-    pub fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Kind::Pod => "pod",
             Kind::Deployment => "deployment",
@@ -60,13 +177,13 @@ impl Kind {
 
 /// `kind/name` from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceQuery {
-    pub kind: Kind,
-    pub name: String,
+pub(crate) struct ResourceQuery {
+    pub(crate) kind: Kind,
+    pub(crate) name: String,
 }
 
 impl ResourceQuery {
-    pub fn parse(query: &str) -> Result<ResourceQuery> {
+    pub(crate) fn parse(query: &str) -> Result<ResourceQuery> {
         let (kind, name) = query.split_once('/').unwrap_or((query, ""));
         let Some(k) = Kind::parse(kind) else {
             return Err(Error::usage(format!(
@@ -85,14 +202,14 @@ impl ResourceQuery {
     }
 
     /// For messages: `deployment 'web'`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("{} '{}'", self.kind.noun(), self.name)
     }
 }
 
 /// A `matchLabels`/`matchExpressions` selector as the label-selector string the API takes.
 /// `None` when it selects nothing usable (empty), which a controller never has.
-pub fn selector_string(sel: &LabelSelector) -> Option<String> {
+pub(crate) fn selector_string(sel: &LabelSelector) -> Option<String> {
     let mut terms = Vec::new();
     for (k, v) in sel.match_labels.iter().flatten() {
         terms.push(format!("{k}={v}"));
@@ -111,7 +228,7 @@ pub fn selector_string(sel: &LabelSelector) -> Option<String> {
 }
 
 /// A service's (or replication controller's) plain map selector.
-pub fn map_selector(map: &BTreeMap<String, String>) -> Option<String> {
+pub(crate) fn map_selector(map: &BTreeMap<String, String>) -> Option<String> {
     (!map.is_empty()).then(|| {
         map.iter()
             .map(|(k, v)| format!("{k}={v}"))

@@ -1,0 +1,116 @@
+//! The tails of a run: one task per container instance, started when a source reports
+//! it and told to drain when its pod goes away. Instances of one container print in
+//! order: a previous instance's tail (`--previous`, or a restart ktail did not see)
+//! finishes before the current instance's starts.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Api;
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinError, JoinSet};
+
+use crate::kube::SourceEvent;
+use crate::kube::target::{InstanceState, TargetKey};
+use crate::output::writer::Out;
+use crate::tail::{self, TailContext, TailEnd, TailJob};
+
+pub(crate) struct Tails {
+    ctx: Arc<TailContext>,
+    tasks: JoinSet<TailEnd>,
+    /// Every instance ever started, with the sender that tells its tail the pod is gone.
+    running: HashMap<TargetKey, watch::Sender<bool>>,
+    /// The instances of each pod, by pod UID.
+    by_pod: HashMap<String, Vec<TargetKey>>,
+    /// A previous instance's tail signals when it is done, and the current instance of
+    /// the same container (pod UID, container name) waits for it.
+    previous_done: HashMap<(String, String), oneshot::Receiver<()>>,
+}
+
+impl Tails {
+    pub(crate) fn new(ctx: Arc<TailContext>) -> Tails {
+        Tails {
+            ctx,
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            by_pod: HashMap::new(),
+            previous_done: HashMap::new(),
+        }
+    }
+
+    /// Starts a tail that is not a container's (standard input).
+    pub(crate) fn spawn(&mut self, tail: impl Future<Output = TailEnd> + Send + 'static) {
+        self.tasks.spawn(tail);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    pub(crate) async fn join_next(&mut self) -> Option<Result<TailEnd, JoinError>> {
+        self.tasks.join_next().await
+    }
+
+    /// Acts on one event of a source.
+    pub(crate) async fn handle(&mut self, ev: SourceEvent) {
+        match ev {
+            SourceEvent::Added {
+                target,
+                history,
+                client,
+            } => {
+                if self.running.contains_key(&target.key) {
+                    return;
+                }
+                let key = target.key.clone();
+                let (tx, removed) = watch::channel(false);
+                self.running.insert(key.clone(), tx);
+                self.by_pod
+                    .entry(key.pod_uid.clone())
+                    .or_default()
+                    .push(key.clone());
+                let container = (key.pod_uid.clone(), key.container.clone());
+                let (mut after, mut done) = (None, None);
+                if target.state == InstanceState::Previous {
+                    let (tx, rx) = oneshot::channel();
+                    self.previous_done.insert(container, rx);
+                    done = Some(tx);
+                } else {
+                    after = self.previous_done.remove(&container);
+                }
+                let job = TailJob {
+                    api: Api::namespaced(client, &key.namespace),
+                    target: *target,
+                    history,
+                    removed,
+                    after,
+                    done,
+                };
+                self.tasks.spawn(tail::run(self.ctx.clone(), job));
+            }
+            SourceEvent::PodGone { uid } => {
+                for key in self.by_pod.remove(&uid).unwrap_or_default() {
+                    if let Some(tx) = self.running.remove(&key) {
+                        let _ = tx.send(true);
+                    }
+                }
+            }
+            SourceEvent::Warning(msg) => {
+                let _ = self.ctx.out.send(Out::Warning(msg)).await;
+            }
+        }
+    }
+
+    /// Tells the tails to stop reading and hand over the lines they hold; those still
+    /// busy after `grace` (stdout blocked) are cut.
+    pub(crate) async fn shutdown(&mut self, grace: Duration) {
+        self.ctx.shut_down();
+        let _ = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        self.tasks.abort_all();
+    }
+}

@@ -1,0 +1,430 @@
+//! The I/O of one container instance's tail: request its log, read and render it, look
+//! at its pod when a stream ends, wait between attempts. Every decision is the state
+//! machine's (`machine`); this module carries them out.
+//!
+//! The reconnect contract (stern's `tail.go`, improved): timestamps are always requested
+//! (and stripped unless `-t`), a `ResumeCursor` remembers the last second and the lines
+//! that carried it, and a reconnect asks for `sinceTime` and skips exactly those lines.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{AsyncBufRead, AsyncBufReadExt, FutureExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::LogParams;
+use tokio::sync::watch;
+
+use crate::backoff::Backoff;
+use crate::kube::client::describe_error;
+use crate::kube::target::{InstanceState, Target, TargetKey, instance_state};
+use crate::output::writer::{BATCH_BYTES, Out};
+use crate::tail::lines::{LineSplitter, parse_line};
+use crate::tail::machine::{
+    Break, Located, Machine, Mode, OpenError, Step, StreamEnd, Warning, describe_second,
+};
+use crate::tail::resume::{Replay, Resume, ResumeCursor, line_key};
+use crate::tail::sinks::{Batch, Sinks};
+use crate::tail::{TailContext, TailEnd, template_warning};
+
+/// After the watch reports the pod deleted, its streams get this long to drain by
+/// themselves (the kubelet ends them when the containers stop) before they are cut.
+const DELETE_GRACE: Duration = Duration::from_secs(5);
+/// A batch smaller than this waits up to `SMALL_BATCH_YIELDS` scheduler turns in a row
+/// for more: a busy stream fills it, a quiet one sends after three empty turns.
+const SMALL_BATCH: usize = 4096;
+const SMALL_BATCH_YIELDS: u32 = 3;
+
+type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
+
+/// One container instance's tail.
+pub(crate) struct ContainerTail<'a> {
+    ctx: &'a TailContext,
+    api: Api<Pod>,
+    target: Target,
+    /// `--since`/`--tail` apply: the instance existed when ktail started.
+    history: bool,
+    /// Becomes true when the watch reports the pod deleted.
+    removed: watch::Receiver<bool>,
+    sinks: Sinks,
+    cursor: ResumeCursor,
+    splitter: LineSplitter,
+    machine: Machine,
+    backoff: Backoff,
+    /// `ns/pod › container`, for warnings.
+    label: String,
+}
+
+impl<'a> ContainerTail<'a> {
+    pub(crate) fn new(
+        ctx: &'a TailContext,
+        api: Api<Pod>,
+        target: Target,
+        history: bool,
+        removed: watch::Receiver<bool>,
+        sinks: Sinks,
+    ) -> ContainerTail<'a> {
+        let k = &target.key;
+        let label = format!("{}/{} › {}", k.namespace, k.pod, k.container);
+        ContainerTail {
+            ctx,
+            api,
+            history,
+            removed,
+            sinks,
+            cursor: ResumeCursor::default(),
+            splitter: LineSplitter::default(),
+            machine: Machine::new(ctx.settings.follow),
+            backoff: Backoff::stream(),
+            label,
+            target,
+        }
+    }
+
+    /// Whether a stream ever opened (the `+` notice was given).
+    pub(crate) fn announced(&self) -> bool {
+        self.machine.announced()
+    }
+
+    pub(crate) fn sinks(&self) -> &Sinks {
+        &self.sinks
+    }
+
+    /// Runs the state machine to its end.
+    pub(crate) async fn run(&mut self) -> TailEnd {
+        let mut step = self.machine.start(self.target.state);
+        loop {
+            let transition = match step {
+                Step::Open(mode) => match self.open(mode).await {
+                    Ok(reader) => {
+                        if self.machine.opened() {
+                            self.announce().await;
+                        }
+                        let end = self.stream(reader, mode).await;
+                        match end {
+                            StreamEnd::Clean => self.flush_partial().await,
+                            // The partial line is dropped; the resume fetches it whole.
+                            StreamEnd::Broken(_) => self.splitter.discard(),
+                            StreamEnd::Stop(_) => {}
+                        }
+                        self.machine.stream_ended(mode, end)
+                    }
+                    Err(e) => self.machine.open_failed(mode, e),
+                },
+                Step::Locate { broken } => {
+                    let at = self.locate().await;
+                    self.machine.located(broken, at)
+                }
+                Step::Backoff(then) => {
+                    let delay = self.backoff.next_delay();
+                    if self.wait(delay).await {
+                        return TailEnd::Cut;
+                    }
+                    step = *then;
+                    continue;
+                }
+                Step::Done(end) => return end,
+            };
+            if let Some(w) = transition.warning {
+                self.warn(w).await;
+            }
+            step = transition.step;
+        }
+    }
+
+    /// `+ pod › container`, and the container's file, when its first stream opens.
+    async fn announce(&self) {
+        if let Some(file) = &self.sinks.file {
+            let _ = self.ctx.out.send(Out::FileOpen(file.path.clone())).await;
+        }
+        if self.ctx.settings.notices {
+            let notice = self.sinks.stdout.added_notice().to_vec();
+            let _ = self.ctx.out.send(Out::Notice(notice)).await;
+        }
+    }
+
+    fn params(&self, mode: Mode) -> LogParams {
+        let mut lp = LogParams {
+            container: Some(self.target.key.container.clone()),
+            follow: mode == Mode::Follow,
+            previous: mode == (Mode::Once { previous: true }),
+            timestamps: true,
+            ..LogParams::default()
+        };
+        let s = &self.ctx.settings;
+        if let Some(second) = self.cursor.second {
+            lp.since_time = jiff::Timestamp::from_second(second).ok();
+        } else if self.history {
+            let since = s.since.as_secs();
+            if let Some(t) = s.since_time {
+                lp.since_time = Some(t);
+            } else if since > 0 {
+                lp.since_seconds = Some(since.min(i64::MAX as u64) as i64);
+            }
+            lp.tail_lines = s.tail.map(|t| t.min(i64::MAX as u64) as i64);
+        }
+        lp
+    }
+
+    async fn open(&mut self, mode: Mode) -> Result<Reader, OpenError> {
+        let lp = self.params(mode);
+        let key = &self.target.key;
+        match self.api.log_stream(&key.pod, &lp).await {
+            Ok(r) => {
+                // The kubelet serves whichever instance is current (or last, with
+                // `previous`) when the request arrives; instances cannot be named. If ours
+                // still holds that place now, after the headers, it held it when the
+                // request was resolved (restarts only move forward).
+                let checked = {
+                    let _permit = self.ctx.checks.acquire().await;
+                    self.api.get_opt(&key.pod).await
+                };
+                match checked {
+                    Ok(Some(pod)) => {
+                        let state = instance_state(&pod, key);
+                        let ours = match mode {
+                            Mode::Once { previous: true } => state == InstanceState::Previous,
+                            _ => {
+                                matches!(state, InstanceState::Running | InstanceState::Terminated)
+                            }
+                        };
+                        if !ours {
+                            return Err(OpenError::Moved);
+                        }
+                    }
+                    // Gone since: what the response holds is the end of our instance.
+                    Ok(None) => {}
+                    // Unverifiable now: do not read what may be another instance.
+                    Err(e) => return Err(OpenError::Retry(describe_error(&e))),
+                }
+                Ok(Box::pin(r))
+            }
+            Err(kube::Error::Api(status)) => {
+                let code = status.code;
+                if code == 404 {
+                    Err(OpenError::PodGone)
+                } else if code == 429 || code >= 500 {
+                    Err(OpenError::Retry(status.message.clone()))
+                } else {
+                    Err(OpenError::Final(status.message.clone()))
+                }
+            }
+            Err(e) => Err(OpenError::Retry(describe_error(&e))),
+        }
+    }
+
+    /// Where the instance stands now.
+    async fn locate(&self) -> Located {
+        let key = &self.target.key;
+        match self.api.get_opt(&key.pod).await {
+            Ok(Some(pod)) => match instance_state(&pod, key) {
+                InstanceState::Running => Located::Running,
+                InstanceState::Terminated => Located::Terminated,
+                InstanceState::Previous => Located::Previous,
+                InstanceState::Waiting | InstanceState::Gone => Located::Gone,
+            },
+            Ok(None) => Located::Gone,
+            Err(e) => Located::Failed(describe_error(&e)),
+        }
+    }
+
+    /// Reads one response to its end, sending formatted batches to the writer.
+    async fn stream(&mut self, mut reader: Reader, mode: Mode) -> StreamEnd {
+        let follow = mode == Mode::Follow;
+        let mut replay = Replay::new(&self.cursor);
+        let mut removed_at: Option<tokio::time::Instant> = None;
+        let mut stop = self.ctx.shutdown.subscribe();
+        let silence = self.ctx.settings.silence;
+        loop {
+            let deadline = match removed_at {
+                Some(t) => t + DELETE_GRACE,
+                // A follow stream silent for `--silence-timeout` is re-opened through the
+                // resume path: a half-dead connection behind a proxy must not stop the
+                // output for ever.
+                None => match silence.filter(|_| follow) {
+                    Some(d) => tokio::time::Instant::now() + d,
+                    None => tokio::time::Instant::now() + Duration::from_secs(24 * 3600),
+                },
+            };
+            let chunk = tokio::select! {
+                r = reader.fill_buf() => r,
+                _ = tokio::time::sleep_until(deadline) => {
+                    if removed_at.is_some() {
+                        return StreamEnd::Stop(TailEnd::Cut);
+                    }
+                    return StreamEnd::Broken(Break::Silent);
+                }
+                _ = removed(&mut self.removed), if removed_at.is_none() => {
+                    removed_at = Some(tokio::time::Instant::now());
+                    continue;
+                }
+                // Everything already received has been sent: stop here.
+                _ = stop.wait_for(|s| *s) => return StreamEnd::Stop(TailEnd::Cut),
+            };
+            let mut batch = Batch::default();
+            let mut gap = None;
+            let mut end = None;
+            // While a resume is being replayed, keep the cursor as it was: if the lines
+            // turn out to belong to another instance, they are dropped and read again.
+            let saved = replay
+                .as_ref()
+                .filter(|r| !r.is_done())
+                .map(|_| self.cursor.clone());
+            match chunk {
+                Ok([]) => return StreamEnd::Clean,
+                Ok(buf) => {
+                    let n = buf.len();
+                    gap = gap.or(self.handle_chunk(buf, &mut replay, &mut batch));
+                    reader.as_mut().consume(n);
+                }
+                Err(e) => return StreamEnd::Broken(Break::Io(e.to_string())),
+            }
+            self.backoff.reset();
+            // Take whatever else is already readable into the same batch: with one HTTP
+            // chunk per line (the kubelet flushes per line) this turns many channel
+            // messages into one.
+            let mut yields = 0;
+            while batch.len() < BATCH_BYTES {
+                match reader.fill_buf().now_or_never() {
+                    // Nothing decoded yet. With one HTTP chunk per line the connection
+                    // task hands over one chunk per wake-up, so a small batch would cost a
+                    // channel message, a writer wake-up and a write(2) per line; letting
+                    // it run a few times first batches what its read buffer already holds.
+                    None if yields < SMALL_BATCH_YIELDS && batch.len() < SMALL_BATCH => {
+                        yields += 1;
+                        tokio::task::yield_now().await;
+                    }
+                    None => break,
+                    Some(Ok([])) => {
+                        end = Some(StreamEnd::Clean);
+                        break;
+                    }
+                    Some(Ok(buf)) => {
+                        let n = buf.len();
+                        gap = gap.or(self.handle_chunk(buf, &mut replay, &mut batch));
+                        reader.as_mut().consume(n);
+                        // More came: keep collecting while the stream is this busy.
+                        yields = 0;
+                    }
+                    Some(Err(e)) => {
+                        end = Some(StreamEnd::Broken(Break::Io(e.to_string())));
+                        break;
+                    }
+                }
+            }
+            if gap.is_some()
+                && let Some(saved) = saved
+                && mode != (Mode::Once { previous: true })
+                && self.instance_replaced().await
+            {
+                // The kubelet serves the container's current instance: it restarted
+                // between our state check and this request, so these lines are the new
+                // instance's (its own tail prints them). Read ours as the previous one.
+                self.cursor = saved;
+                return StreamEnd::Broken(Break::Moved);
+            }
+            if let Some((from, to)) = gap {
+                let msg = format!(
+                    "{}: lines logged between {} and {} may be missing (the log was rotated or cut while ktail reconnected)",
+                    self.label,
+                    describe_second(Some(from)),
+                    describe_second(Some(to))
+                );
+                if self.ctx.out.send(Out::Warning(msg)).await.is_err() {
+                    return StreamEnd::Stop(TailEnd::Cut);
+                }
+            }
+            if let Some(why) = self.sinks.take_template_failure() {
+                self.warn(Warning::Api(template_warning(&why))).await;
+            }
+            if !batch.is_empty() && self.sinks.send(batch, &self.ctx.out).await.is_err() {
+                return StreamEnd::Stop(TailEnd::Cut);
+            }
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    }
+
+    /// Whether the instance this tail reads has been replaced by a newer one.
+    async fn instance_replaced(&self) -> bool {
+        let key: &TargetKey = &self.target.key;
+        match self.api.get_opt(&key.pod).await {
+            Ok(Some(pod)) => instance_state(&pod, key) == InstanceState::Previous,
+            _ => false,
+        }
+    }
+
+    /// Splits, de-duplicates, filters and formats the lines of one chunk into `batch`.
+    /// Returns a gap when a resumed stream could not prove continuity.
+    fn handle_chunk(
+        &mut self,
+        buf: &[u8],
+        replay: &mut Option<Replay>,
+        batch: &mut Batch,
+    ) -> Option<(i64, i64)> {
+        let mut gap = None;
+        let (cursor, sinks) = (&mut self.cursor, &mut self.sinks);
+        let filter = &self.ctx.settings.filter;
+        sinks.reserve(batch, buf.len() + buf.len() / 2);
+        self.splitter.feed(buf, |raw| {
+            let line = parse_line(raw);
+            let key = line_key(&line);
+            if let Some(r) = replay.as_mut() {
+                match r.check_line(line.second, key, line.timestamp) {
+                    Resume::Skip => return,
+                    Resume::Take => {}
+                    Resume::Gap { from, to } => gap = Some((from, to)),
+                }
+            }
+            cursor.advance_line(line.second, key, line.timestamp);
+            if filter.keeps(line.message) {
+                sinks.line(batch, line.timestamp, line.second, line.message);
+            }
+        });
+        gap
+    }
+
+    /// A last line without a newline at a clean end of stream is still a line.
+    async fn flush_partial(&mut self) {
+        let mut batch = Batch::default();
+        let (cursor, sinks) = (&mut self.cursor, &mut self.sinks);
+        let filter = &self.ctx.settings.filter;
+        self.splitter.finish(|raw| {
+            let line = parse_line(raw);
+            cursor.advance_line(line.second, line_key(&line), line.timestamp);
+            if filter.keeps(line.message) {
+                sinks.line(&mut batch, line.timestamp, line.second, line.message);
+            }
+        });
+        if !batch.is_empty() {
+            let _ = self.sinks.send(batch, &self.ctx.out).await;
+        }
+    }
+
+    async fn warn(&self, w: Warning) {
+        let text = format!("{}: {}", self.label, w.text(self.cursor.second));
+        let _ = self.ctx.out.send(Out::Warning(text)).await;
+    }
+
+    /// Sleeps `d`, or less if the pod is removed meanwhile; true when the tail should stop.
+    async fn wait(&mut self, d: Duration) -> bool {
+        let mut stop = self.ctx.shutdown.subscribe();
+        if *self.removed.borrow() || *stop.borrow() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = removed(&mut self.removed) => true,
+            _ = stop.wait_for(|s| *s) => true,
+        }
+    }
+}
+
+/// Resolves once the pod is reported removed; never when nothing can report it (the
+/// sender is gone, as with `--no-follow`, which has no watch).
+async fn removed(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|gone| *gone).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,103 @@
+//! Where one tail's lines are rendered and sent: stdout (unless `--files-only`) and the
+//! container's `--output-dir` file. Each line is split and filtered once by the caller,
+//! rendered once per sink, and a batch goes to the writer as one message per sink.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::output::writer::{Out, OutTx};
+use crate::render::format::TargetFormat;
+
+/// `--output-dir`: the container's file and its rendering.
+pub(crate) struct FileSink {
+    pub(crate) path: Arc<Path>,
+    pub(crate) format: TargetFormat,
+}
+
+/// One read's formatted lines: for stdout, and for the container's file.
+#[derive(Default)]
+pub(crate) struct Batch {
+    stdout: Vec<u8>,
+    file: Vec<u8>,
+}
+
+impl Batch {
+    pub(crate) fn len(&self) -> usize {
+        self.stdout.len().max(self.file.len())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stdout.is_empty() && self.file.is_empty()
+    }
+}
+
+/// A tail's renderings.
+pub(crate) struct Sinks {
+    /// The stdout rendering; it also renders the container's `+`/`-` notices, so it
+    /// exists with `--files-only` too.
+    pub(crate) stdout: TargetFormat,
+    to_stdout: bool,
+    pub(crate) file: Option<FileSink>,
+}
+
+impl Sinks {
+    pub(crate) fn new(stdout: TargetFormat, to_stdout: bool, file: Option<FileSink>) -> Sinks {
+        Sinks {
+            stdout,
+            to_stdout,
+            file,
+        }
+    }
+
+    pub(crate) fn reserve(&self, batch: &mut Batch, n: usize) {
+        if self.to_stdout {
+            batch.stdout.reserve(n);
+        }
+        if self.file.is_some() {
+            batch.file.reserve(n);
+        }
+    }
+
+    /// Renders one line into `batch`, once per sink.
+    pub(crate) fn line(
+        &mut self,
+        batch: &mut Batch,
+        timestamp: &[u8],
+        second: Option<i64>,
+        message: &[u8],
+    ) {
+        if self.to_stdout {
+            self.stdout
+                .write_line(&mut batch.stdout, timestamp, second, message);
+        }
+        if let Some(f) = self.file.as_mut() {
+            f.format
+                .write_line(&mut batch.file, timestamp, second, message);
+        }
+    }
+
+    /// The first line a template failed on, in either rendering.
+    pub(crate) fn take_template_failure(&mut self) -> Option<String> {
+        let stdout = self.stdout.take_template_failure();
+        let file = self
+            .file
+            .as_mut()
+            .and_then(|f| f.format.take_template_failure());
+        stdout.or(file)
+    }
+
+    /// Hands `batch` to the writer; `Err` when the writer is gone.
+    pub(crate) async fn send(&self, batch: Batch, out: &OutTx) -> Result<(), ()> {
+        if !batch.stdout.is_empty() {
+            out.send(Out::Lines(batch.stdout)).await.map_err(|_| ())?;
+        }
+        if let Some(file) = &self.file
+            && !batch.file.is_empty()
+        {
+            out.send(Out::File(file.path.clone(), batch.file))
+                .await
+                .map_err(|_| ())?;
+        }
+        Ok(())
+    }
+}
