@@ -2,18 +2,15 @@
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, ktail_command, run, sim_wait};
+use crate::util::{Cluster, ktail_command, run, start_pod};
 
 async fn pod_with_lines(c: &Cluster) {
-    c.sim.create_pod(
+    start_pod(
+        &c.sim,
         "default",
         PodSpec::new("web-1")
             .container(ContainerSpec::new("app").lines(["one", "two", "three", "four", "five"])),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.pod("default", "web-1")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
+    )
     .await;
 }
 

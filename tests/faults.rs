@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec, Sim, StreamEnd, WorkloadSpec};
 
-use crate::util::{Cluster, Running, TIMEOUT, logging_pod, sim_wait, tally};
+use crate::util::{Cluster, Running, TIMEOUT, logging_pod, running_pod, sim_wait, tally};
 
 type Key = (String, String);
 
@@ -162,9 +162,8 @@ async fn watch_expiry_during_a_rolling_update_with_restarts() {
     }
     sim_wait(&c.sim, "rollout done", |s| {
         s.pod_names("default").iter().all(|p| {
-            s.pod("default", p).is_some_and(|o| {
-                o["spec"]["containers"][0]["image"] == "web:v2" && o["status"]["phase"] == "Running"
-            })
+            running_pod(s, "default", p)
+                .is_some_and(|o| o["spec"]["containers"][0]["image"] == "web:v2")
         }) && s.pod_names("default").len() == 4
     })
     .await;
@@ -291,11 +290,7 @@ async fn all_faults_at_once_on_twenty_pods_for_thirty_seconds() {
     }
     sim_wait(&c.sim, "the last rollout settled", |s| {
         let p = s.pod_names("default");
-        p.len() == 20
-            && p.iter().all(|p| {
-                s.pod("default", p)
-                    .is_some_and(|o| o["status"]["phase"] == "Running")
-            })
+        p.len() == 20 && p.iter().all(|p| running_pod(s, "default", p).is_some())
     })
     .await;
     for p in c.sim.pod_names("default") {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use kube_sim::{ContainerSpec, PodSpec};
 use tokio::io::AsyncBufReadExt;
 
-use crate::util::{Cluster, TIMEOUT, sim_wait};
+use crate::util::{Cluster, TIMEOUT, sim_wait, start_pod};
 
 async fn one_pod(c: &Cluster, rate: f64) {
     c.sim.create_pod(
@@ -147,17 +147,14 @@ async fn sigint_and_sigterm_exit_130_and_143_without_torn_lines() {
 
 /// One pod whose container has logged `lines`, with a label and an annotation.
 async fn pod_with_lines(c: &Cluster, lines: &[&str]) {
-    c.sim.create_pod(
+    start_pod(
+        &c.sim,
         "default",
         PodSpec::new("web-1")
             .label("app", "web")
             .annotation("team", "core")
             .container(ContainerSpec::new("app").lines(lines.iter().copied())),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.pod("default", "web-1")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
+    )
     .await;
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, JobSpec, WorkloadSpec};
 
-use crate::util::{Cluster, assert_exactly_once, sim_wait, tally};
+use crate::util::{Cluster, assert_exactly_once, running_pod, sim_wait, tally};
 
 fn web(replicas: u32) -> WorkloadSpec {
     WorkloadSpec::new("web", replicas)
@@ -99,9 +99,7 @@ async fn deploy_query_follows_rollouts_selector_changes_and_recreation() {
             .collect();
         pods.len() == 2
             && pods.iter().all(|p| {
-                s.pod("prod", p).is_some_and(|o| {
-                    o["metadata"]["labels"]["track"] == "v3" && o["status"]["phase"] == "Running"
-                })
+                running_pod(s, "prod", p).is_some_and(|o| o["metadata"]["labels"]["track"] == "v3")
             })
     })
     .await;
@@ -188,10 +186,9 @@ async fn every_kind_resolves_to_its_pods() {
             .filter(|p| !p.starts_with("web"))
             .count()
             == 5
-            && s.pod_names("default").iter().all(|p| {
-                s.pod("default", p)
-                    .is_some_and(|o| o["status"]["phase"] == "Running")
-            })
+            && s.pod_names("default")
+                .iter()
+                .all(|p| running_pod(s, "default", p).is_some())
     })
     .await;
     let pods = |args: &'static [&'static str]| {

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube_sim::{Sim, SimOptions};
+use kube_sim::{ContainerSpec, PodSpec, Sim, SimOptions};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
@@ -353,6 +353,21 @@ pub fn assert_exactly_once(what: &str, seqs: &[u64]) -> u64 {
     seqs.len() as u64
 }
 
+/// The pod `ns/name` as the API serves it now, if its phase is Running.
+pub fn running_pod(sim: &Sim, ns: &str, name: &str) -> Option<serde_json::Value> {
+    sim.pod(ns, name)
+        .filter(|p| p["status"]["phase"] == "Running")
+}
+
+/// Creates the pod `spec` in `ns` and waits until it is Running.
+pub async fn start_pod(sim: &Sim, ns: &str, spec: PodSpec) {
+    let name = sim.create_pod(ns, spec);
+    sim_wait(sim, &format!("{name} running"), |s| {
+        running_pod(s, ns, &name).is_some()
+    })
+    .await;
+}
+
 /// Creates pod `pod` in `default` with one container that has logged `backlog` lines
 /// and logs `rate` more per second, and waits until it has logged `at_least`.
 pub async fn logging_pod(
@@ -365,11 +380,7 @@ pub async fn logging_pod(
 ) {
     sim.create_pod(
         "default",
-        kube_sim::PodSpec::new(pod).container(
-            kube_sim::ContainerSpec::new(container)
-                .backlog(backlog)
-                .rate(rate),
-        ),
+        PodSpec::new(pod).container(ContainerSpec::new(container).backlog(backlog).rate(rate)),
     );
     sim_wait(sim, &format!("{pod} logging"), |s| {
         s.generated("default", pod, container) >= at_least
