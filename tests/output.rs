@@ -5,7 +5,7 @@ use std::time::Duration;
 use kube_sim::{ContainerSpec, PodSpec};
 use tokio::io::AsyncBufReadExt;
 
-use crate::util::{Cluster, TIMEOUT, sim_wait, start_pod};
+use crate::util::{Cluster, TIMEOUT, pod_with_lines, sim_wait};
 
 async fn one_pod(c: &Cluster, rate: f64) {
     c.sim.create_pod(
@@ -145,19 +145,6 @@ async fn sigint_and_sigterm_exit_130_and_143_without_torn_lines() {
     }
 }
 
-/// One pod whose container has logged `lines`, with a label and an annotation.
-async fn pod_with_lines(c: &Cluster, lines: &[&str]) {
-    start_pod(
-        &c.sim,
-        "default",
-        PodSpec::new("web-1")
-            .label("app", "web")
-            .annotation("team", "core")
-            .container(ContainerSpec::new("app").lines(lines.iter().copied())),
-    )
-    .await;
-}
-
 const MIXED: [&str; 7] = [
     r#"{"level":"debug","msg":"json debug"}"#,
     r#"{"level":"error","msg":"json error"}"#,
@@ -196,7 +183,7 @@ fn jq_compact(input: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn default_output_is_pod_container_message() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &["hello", "world"]).await;
+    pod_with_lines(&c.sim, &["hello", "world"]).await;
     let out = c.run(&["web", "--no-follow"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.lines(), ["web-1 app hello", "web-1 app world"]);
@@ -212,7 +199,11 @@ async fn default_output_is_pod_container_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_and_extjson_pass_through_jq() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &[r#"{"level":"info","n":1}"#, "plain \"quoted\" text"]).await;
+    pod_with_lines(
+        &c.sim,
+        &[r#"{"level":"info","n":1}"#, "plain \"quoted\" text"],
+    )
+    .await;
 
     let out = c.run(&["web", "--no-follow", "-o", "json"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -263,7 +254,7 @@ async fn json_and_extjson_pass_through_jq() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ppextjson_is_indented_json() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &[r#"{"level":"info","tags":["a"]}"#, "plain"]).await;
+    pod_with_lines(&c.sim, &[r#"{"level":"info","tags":["a"]}"#, "plain"]).await;
     c.sim.create_namespace("x");
     let out = c
         .run(&["web", "--no-follow", "-o", "ppextjson", "-n", "default,x"])
@@ -296,7 +287,7 @@ async fn ppextjson_is_indented_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn level_filters_json_logfmt_and_klog_lines_and_keeps_plain_ones() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &MIXED).await;
+    pod_with_lines(&c.sim, &MIXED).await;
     let messages = |out: &crate::util::Output| {
         out.lines()
             .iter()
@@ -322,7 +313,7 @@ async fn level_filters_json_logfmt_and_klog_lines_and_keeps_plain_ones() {
 async fn colours_are_sterns_escape_sequences() {
     let c = Cluster::start().await;
     pod_with_lines(
-        &c,
+        &c.sim,
         &[r#"{"level":"warn","msg":"w"}"#, "level=error x", "plain"],
     )
     .await;
@@ -417,7 +408,7 @@ async fn colours_are_sterns_escape_sequences() {
 #[tokio::test(flavor = "multi_thread")]
 async fn never_and_no_color_mean_no_escape_sequence_anywhere() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &MIXED).await;
+    pod_with_lines(&c.sim, &MIXED).await;
     for mode in ["default", "raw", "json", "extjson", "ppextjson"] {
         let never = c
             .run(&[

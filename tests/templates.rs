@@ -5,7 +5,7 @@
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, Output, start_pod};
+use crate::util::{Cluster, Output, pod_with_lines, start_pod};
 
 /// Runs `ktail --stdin ARGS` on `input`.
 async fn stdin(args: &[&str], input: &str) -> Output {
@@ -226,15 +226,7 @@ async fn start_up_errors_are_one_line_with_a_position() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fields_of_a_pod_and_a_template_file() {
     let c = Cluster::start().await;
-    start_pod(
-        &c.sim,
-        "default",
-        PodSpec::new("web-1")
-            .label("app", "web")
-            .annotation("team", "core")
-            .container(ContainerSpec::new("app").lines([r#"{"level":"info","msg":"hi"}"#])),
-    )
-    .await;
+    pod_with_lines(&c.sim, &[r#"{"level":"info","msg":"hi"}"#]).await;
     let file = c.path("line.j2");
     std::fs::write(
         &file,

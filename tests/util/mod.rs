@@ -368,6 +368,20 @@ pub async fn start_pod(sim: &Sim, ns: &str, spec: PodSpec) {
     .await;
 }
 
+/// Starts pod `web-1` in `default` (label app=web, annotation team=core) whose one
+/// container, `app`, has logged `lines`.
+pub async fn pod_with_lines(sim: &Sim, lines: &[&str]) {
+    start_pod(
+        sim,
+        "default",
+        PodSpec::new("web-1")
+            .label("app", "web")
+            .annotation("team", "core")
+            .container(ContainerSpec::new("app").lines(lines.iter().copied())),
+    )
+    .await;
+}
+
 /// Creates pod `pod` in `default` with one container that has logged `backlog` lines
 /// and logs `rate` more per second, and waits until it has logged `at_least`.
 pub async fn logging_pod(
