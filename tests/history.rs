@@ -1,17 +1,12 @@
 //! The time window (--since, --since-time, --tail) agrees with kubectl on the same pod.
 
-use kube_sim::{ContainerSpec, PodSpec, SimOptions};
+use kube_sim::{ContainerSpec, PodSpec};
 
 use crate::util::{Cluster, run, start_pod};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn since_since_time_and_tail_match_kubectl() {
-    // kubectl sends its token only over https.
-    let c = Cluster::start_with(SimOptions {
-        tls: true,
-        ..Default::default()
-    })
-    .await;
+    let c = Cluster::start_tls().await;
     start_pod(
         &c.sim,
         "default",

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, PodSpec, SimOptions};
+use kube_sim::{ContainerSpec, PodSpec};
 
 use crate::util::{
     Cluster, TIMEOUT, assert_exactly_once, logging_pod, parse_generated, restart_and_log, run,
@@ -53,12 +53,7 @@ async fn wait_for_file(path: &Path, what: &str, cond: impl Fn(&str) -> bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_container_gets_a_file_that_reads_like_kubectl_logs() {
-    // kubectl sends its token only over https.
-    let c = Cluster::start_with(SimOptions {
-        tls: true,
-        ..Default::default()
-    })
-    .await;
+    let c = Cluster::start_tls().await;
     three_containers(&c).await;
     let dir = c.path("logs");
     // A file left by an earlier run is replaced, not appended to.

@@ -28,6 +28,16 @@ impl Cluster {
         Cluster::start_with(SimOptions::default()).await
     }
 
+    /// A cluster served over https with its CA in the kubeconfig (kubectl sends its token
+    /// only over https).
+    pub async fn start_tls() -> Cluster {
+        Cluster::start_with(SimOptions {
+            tls: true,
+            ..Default::default()
+        })
+        .await
+    }
+
     pub async fn start_with(opts: SimOptions) -> Cluster {
         let sim = Sim::start(opts).await.expect("the simulator starts");
         let dir = tempfile::tempdir().unwrap();
