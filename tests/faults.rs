@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec, Sim, StreamEnd, WorkloadSpec};
 
-use crate::util::{Cluster, Running, TIMEOUT, logging_pod, running_pod, sim_wait, tally};
+use crate::util::{
+    Cluster, Running, TIMEOUT, logging_pod, running_pod, sim_wait, tally, wait_pods_logging,
+};
 
 type Key = (String, String);
 
@@ -138,12 +140,7 @@ async fn watch_expiry_during_a_rolling_update_with_restarts() {
                 .start_delay(Duration::from_millis(200)),
         ),
     );
-    sim_wait(&c.sim, "4 pods logging", |s| {
-        let p = s.pod_names("default");
-        p.len() == 4 && p.iter().all(|p| s.generated("default", p, "app") > 0)
-    })
-    .await;
-    let mut seen_pods: Vec<String> = c.sim.pod_names("default");
+    let mut seen_pods = wait_pods_logging(&c.sim, "default", 4, "app").await;
     let mut k = c.spawn(&["-l", "app=web"]);
     after_more_lines(&mut k, 100).await;
     c.sim.set_image("default", "web", "app", "web:v2");
@@ -255,12 +252,7 @@ async fn all_faults_at_once_on_twenty_pods_for_thirty_seconds() {
                 .start_delay(Duration::from_millis(100)),
         ),
     );
-    sim_wait(&c.sim, "20 pods logging", |s| {
-        let p = s.pod_names("default");
-        p.len() == 20 && p.iter().all(|p| s.generated("default", p, "app") > 0)
-    })
-    .await;
-    let mut seen: Vec<String> = c.sim.pod_names("default");
+    let mut seen = wait_pods_logging(&c.sim, "default", 20, "app").await;
     let mut k = c.spawn(&["-l", "app=chaos"]);
     let start = tokio::time::Instant::now();
     let mut round = 0u64;

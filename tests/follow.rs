@@ -7,6 +7,7 @@ use kube_sim::{ContainerSpec, PodSpec, WorkloadSpec};
 
 use crate::util::{
     Cluster, Running, assert_exactly_once, logging_pod, restart_and_log, sim_wait, tally,
+    wait_pods_logging,
 };
 
 fn contains_line(lines: &[String], want: &str) -> bool {
@@ -32,14 +33,7 @@ async fn rolling_update_every_line_of_old_and_new_pods_exactly_once() {
                     .start_delay(Duration::from_millis(300)),
             ),
     );
-    let old = {
-        sim_wait(&c.sim, "4 pods running", |s| {
-            let pods = s.pod_names("prod");
-            pods.len() == 4 && pods.iter().all(|p| s.generated("prod", p, "sidecar") > 0)
-        })
-        .await;
-        c.sim.pod_names("prod")
-    };
+    let old = wait_pods_logging(&c.sim, "prod", 4, "sidecar").await;
     let mut k = c.spawn(&["-n", "prod", "-l", "app=web", "--tail", "0"]);
     // --tail 0: pods that exist now start with no history; wait until each streams.
     k.wait_until("a + notice per old container", |_, err| {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, JobSpec, WorkloadSpec};
 
-use crate::util::{Cluster, assert_exactly_once, running_pod, sim_wait, tally};
+use crate::util::{Cluster, assert_exactly_once, running_pod, sim_wait, tally, wait_pods_logging};
 
 fn web(replicas: u32) -> WorkloadSpec {
     WorkloadSpec::new("web", replicas)
@@ -40,11 +40,7 @@ async fn deploy_query_follows_rollouts_selector_changes_and_recreation() {
             .label("app", "web-admin")
             .container(ContainerSpec::new("app").rate(30.0)),
     );
-    sim_wait(&c.sim, "3 pods logging", |s| {
-        let pods = s.pod_names("prod");
-        pods.len() == 3 && pods.iter().all(|p| s.generated("prod", p, "app") > 0)
-    })
-    .await;
+    wait_pods_logging(&c.sim, "prod", 3, "app").await;
     let mut k = c.spawn(&["deploy/web", "-n", "prod", "--tail", "0"]);
     let first: Vec<String> = c
         .sim

@@ -412,6 +412,17 @@ pub async fn logging_pod(
     .await;
 }
 
+/// Waits until `ns` holds exactly `n` pods and each one's `container` has logged a line
+/// (a workload's replicas are up); returns their names.
+pub async fn wait_pods_logging(sim: &Sim, ns: &str, n: usize, container: &str) -> Vec<String> {
+    sim_wait(sim, &format!("{n} pods logging in {ns}"), |s| {
+        let pods = s.pod_names(ns);
+        pods.len() == n && pods.iter().all(|p| s.generated(ns, p, container) > 0)
+    })
+    .await;
+    sim.pod_names(ns)
+}
+
 /// Restarts `container` and waits until its new instance has logged `more` lines;
 /// returns how many lines the container has logged by then, over both instances.
 pub async fn restart_and_log(sim: &Sim, ns: &str, pod: &str, container: &str, more: u64) -> u64 {
