@@ -6,8 +6,8 @@ use std::time::Duration;
 use kube_sim::{ContainerSpec, PodSpec, WorkloadSpec};
 
 use crate::util::{
-    Cluster, Running, assert_exactly_once, logging_pod, restart_and_log, sim_wait, tally,
-    wait_pods_logging,
+    Cluster, Running, assert_exactly_once, ground_truth, logging_pod, restart_and_log, sim_wait,
+    tally, wait_pods_logging,
 };
 
 fn contains_line(lines: &[String], want: &str) -> bool {
@@ -69,22 +69,8 @@ async fn rolling_update_every_line_of_old_and_new_pods_exactly_once() {
     let new = c.sim.pod_names("prod");
     // Ground truth now: old pods are gone, so their counts are final; new pods keep
     // logging, so wait until ktail has printed at least what they had logged by now.
-    let target: BTreeMap<(String, String), u64> = new
-        .iter()
-        .flat_map(|p| ["app", "sidecar"].map(|c2| ((p.clone(), c2.to_string()), 0)))
-        .map(|(key, _)| {
-            let n = c.sim.generated("prod", &key.0, &key.1);
-            (key, n)
-        })
-        .collect();
-    let old_final: BTreeMap<(String, String), u64> = old
-        .iter()
-        .flat_map(|p| ["app", "sidecar"].map(|c2| (p.clone(), c2.to_string())))
-        .map(|key| {
-            let n = c.sim.generated("prod", &key.0, &key.1);
-            (key, n)
-        })
-        .collect();
+    let target = ground_truth(&c.sim, "prod", &new, &["app", "sidecar"]);
+    let old_final = ground_truth(&c.sim, "prod", &old, &["app", "sidecar"]);
     k.wait_until(
         "every old line and the new pods' lines so far",
         |out, err| {

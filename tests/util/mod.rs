@@ -258,6 +258,14 @@ impl Running {
         }
     }
 
+    /// Waits until ktail has printed `more` lines beyond those it had: paces a fault loop
+    /// by output, not by the clock.
+    pub async fn wait_for_more_lines(&mut self, more: usize) {
+        let have = self.stdout().len();
+        self.wait_until("more output", |out, _| out.len() >= have + more)
+            .await;
+    }
+
     pub fn signal(&self, sig: i32) {
         let pid = self.child.id().expect("ktail still runs") as i32;
         // SAFETY: kill(2) with a pid we own and a valid signal number.
@@ -349,6 +357,71 @@ pub fn tally(
     out
 }
 
+/// What the cluster has logged so far, per container of `pods`.
+pub fn ground_truth(
+    sim: &Sim,
+    ns: &str,
+    pods: &[String],
+    containers: &[&str],
+) -> BTreeMap<(String, String), u64> {
+    pods.iter()
+        .flat_map(|p| containers.iter().map(move |c| (p.clone(), c.to_string())))
+        .map(|(p, c)| {
+            let n = sim.generated(ns, &p, &c);
+            ((p, c), n)
+        })
+        .collect()
+}
+
+/// Waits until ktail has printed at least `truth` for every container, then counts:
+/// every line 0..n exactly once per container. Panics with the counts otherwise.
+pub async fn assert_nothing_lost(k: &mut Running, truth: &BTreeMap<(String, String), u64>) {
+    let caught_up = |t: &BTreeMap<(String, String), Vec<u64>>| {
+        truth
+            .iter()
+            .all(|(key, n)| t.get(key).is_some_and(|s| s.len() as u64 >= *n))
+    };
+    let waited = tokio::time::timeout(
+        TIMEOUT - Duration::from_secs(5),
+        k.wait_for_seqs("ktail caught up with the cluster", caught_up),
+    )
+    .await;
+    if waited.is_err() {
+        let t = k.seqs();
+        let behind: Vec<String> = truth
+            .iter()
+            .filter(|(key, n)| t.get(*key).is_none_or(|s| (s.len() as u64) < **n))
+            .map(|(key, n)| {
+                let s = t.get(key).cloned().unwrap_or_default();
+                format!("{key:?}: {} of {n} (last {:?})", s.len(), s.last())
+            })
+            .collect();
+        let err: Vec<String> = k
+            .stderr()
+            .into_iter()
+            .filter(|l| l.contains("warning"))
+            .collect();
+        panic!("ktail did not catch up: {behind:?}\nwarnings: {err:?}");
+    }
+    // Every line has the right prefix.
+    let mut t = tally(&k.stdout(), None);
+    // Only the containers the truth speaks for (a test may expect loss elsewhere).
+    t.retain(|key, _| truth.contains_key(key));
+    let (mut lines, mut lost, mut dup) = (0u64, 0u64, 0u64);
+    for seqs in t.values() {
+        let unique: BTreeSet<u64> = seqs.iter().copied().collect();
+        dup += seqs.len() as u64 - unique.len() as u64;
+        let max = unique.iter().next_back().copied().unwrap_or(0);
+        lost += (0..=max).filter(|s| !unique.contains(s)).count() as u64;
+        lines += seqs.len() as u64;
+    }
+    eprintln!(
+        "{lines} lines from {} containers: {lost} lost, {dup} duplicated",
+        t.len()
+    );
+    assert_eq!((lost, dup), (0, 0), "{lost} lost, {dup} duplicated");
+}
+
 /// Asserts that `seqs` is exactly 0..n, each once, in order, and returns n.
 pub fn assert_exactly_once(what: &str, seqs: &[u64]) -> u64 {
     let dups = seqs.len() - seqs.iter().collect::<BTreeSet<_>>().len();
@@ -410,6 +483,23 @@ pub async fn logging_pod(
         s.generated("default", pod, container) >= at_least
     })
     .await;
+}
+
+/// Creates `n` bare pods `prefix-0..` in `default`, each with one container `c` logging
+/// `rate` lines a second, and waits until each has logged; returns their names.
+pub async fn logging_pods(sim: &Sim, prefix: &str, n: usize, rate: f64) -> Vec<String> {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    for p in &names {
+        sim.create_pod(
+            "default",
+            PodSpec::new(p).container(ContainerSpec::new("c").rate(rate)),
+        );
+    }
+    sim_wait(sim, "pods logging", |s| {
+        names.iter().all(|p| s.generated("default", p, "c") > 0)
+    })
+    .await;
+    names
 }
 
 /// Waits until `ns` holds exactly `n` pods and each one's `container` has logged a line
