@@ -211,6 +211,14 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The lines on stderr so far that are warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        self.stderr()
+            .into_iter()
+            .filter(|l| l.contains("warning"))
+            .collect()
+    }
+
     /// The generated lines printed so far, by (pod, container), in arrival order.
     pub fn seqs(&self) -> BTreeMap<(String, String), Vec<u64>> {
         self.seqs.lock().unwrap().clone()
@@ -396,12 +404,8 @@ pub async fn assert_nothing_lost(k: &mut Running, truth: &BTreeMap<(String, Stri
                 format!("{key:?}: {} of {n} (last {:?})", s.len(), s.last())
             })
             .collect();
-        let err: Vec<String> = k
-            .stderr()
-            .into_iter()
-            .filter(|l| l.contains("warning"))
-            .collect();
-        panic!("ktail did not catch up: {behind:?}\nwarnings: {err:?}");
+        let warnings = k.warnings();
+        panic!("ktail did not catch up: {behind:?}\nwarnings: {warnings:?}");
     }
     // Every line has the right prefix.
     let mut t = tally(&k.stdout(), None);
