@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -70,15 +71,8 @@ impl Cluster {
 
     /// The real kubectl against this cluster, with a scrubbed environment.
     pub fn kubectl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(kubectl());
-        cmd.env_clear()
-            .env("HOME", self.dir.path())
-            .env("KUBECONFIG", &self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut cmd = scrubbed(kubectl(), self.dir.path());
+        cmd.env("KUBECONFIG", &self.kubeconfig).args(args);
         cmd
     }
 
@@ -87,11 +81,18 @@ impl Cluster {
     }
 }
 
-/// ktail with nothing inherited from the developer's environment.
+/// ktail with nothing inherited from the developer's environment but PATH.
 pub fn ktail_command(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ktail"));
+    let mut cmd = scrubbed(env!("CARGO_BIN_EXE_ktail"), home);
+    cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+/// `program` with an empty environment but HOME=`home`, no stdin, its output piped, and
+/// killed if the test drops it.
+fn scrubbed(program: impl AsRef<OsStr>, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
