@@ -82,11 +82,7 @@ async fn kubeconfig_list_is_merged_and_missing_files_skipped() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn https_with_the_kubeconfig_ca() {
-    let c = Cluster::start_with(kube_sim::SimOptions {
-        tls: true,
-        ..Default::default()
-    })
-    .await;
+    let c = Cluster::start_tls().await;
     assert!(c.sim.url().starts_with("https://"));
     logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     let out = c.run(&["web", "--no-follow"]).await;
@@ -222,11 +218,7 @@ async fn unknown_namespace_is_exit_6() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_is_verified_unless_the_kubeconfig_says_otherwise() {
-    let c = Cluster::start_with(kube_sim::SimOptions {
-        tls: true,
-        ..Default::default()
-    })
-    .await;
+    let c = Cluster::start_tls().await;
     logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     let user = format!("    token: {}\n", c.sim.token());
     // No CA for the simulator's self-made certificate: the connection is refused.

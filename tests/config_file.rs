@@ -1,21 +1,9 @@
 //! The config file: where it is found, file < environment < command line, and errors.
 
-use kube_sim::{ContainerSpec, PodSpec};
+use crate::util::{Cluster, ktail_command, pod_with_lines, run};
 
-use crate::util::{Cluster, ktail_command, run, sim_wait};
-
-async fn pod_with_lines(c: &Cluster) {
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("web-1")
-            .container(ContainerSpec::new("app").lines(["one", "two", "three", "four", "five"])),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.pod("default", "web-1")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
-    .await;
-}
+/// What web-1's container has logged in these tests.
+const LINES: [&str; 5] = ["one", "two", "three", "four", "five"];
 
 /// Writes `text` under the run's HOME (the harness points HOME at the cluster's dir).
 fn write(c: &Cluster, relative: &str, text: &str) -> String {
@@ -28,7 +16,7 @@ fn write(c: &Cluster, relative: &str, text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_apply_and_the_command_line_wins() {
     let c = Cluster::start().await;
-    pod_with_lines(&c).await;
+    pod_with_lines(&c.sim, &LINES).await;
     write(
         &c,
         ".config/ktail/config.toml",
@@ -53,7 +41,7 @@ async fn settings_apply_and_the_command_line_wins() {
 #[tokio::test(flavor = "multi_thread")]
 async fn file_then_environment_then_flag() {
     let c = Cluster::start().await;
-    pod_with_lines(&c).await;
+    pod_with_lines(&c.sim, &LINES).await;
     write(&c, ".config/ktail/config.toml", "no-follow = true\no = 1\n");
     // The default file has a bad key, so a run that reads it fails: proof of which file
     // was read.
@@ -107,7 +95,7 @@ async fn file_then_environment_then_flag() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kubeconfig_and_context_work_from_the_file() {
     let c = Cluster::start().await;
-    pod_with_lines(&c).await;
+    pod_with_lines(&c.sim, &LINES).await;
     // No KUBECONFIG in the environment: only the file says where the cluster is.
     let file = write(
         &c,
@@ -159,7 +147,7 @@ async fn bad_files_are_one_line_naming_the_key_and_the_file() {
 #[tokio::test(flavor = "multi_thread")]
 async fn environment_variables_beat_the_file_and_flags_beat_both() {
     let c = Cluster::start().await;
-    pod_with_lines(&c).await;
+    pod_with_lines(&c.sim, &LINES).await;
     write(
         &c,
         ".config/ktail/config.toml",
@@ -194,7 +182,7 @@ async fn environment_variables_beat_the_file_and_flags_beat_both() {
 #[tokio::test(flavor = "multi_thread")]
 async fn output_files_can_be_the_default() {
     let c = Cluster::start().await;
-    pod_with_lines(&c).await;
+    pod_with_lines(&c.sim, &LINES).await;
     let dir = c.path("collected");
     write(
         &c,

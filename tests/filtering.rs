@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, logging_pod, sim_wait, tally};
+use crate::util::{Cluster, logging_pod, sim_wait, start_pod, tally};
 
 fn lines_of(out: &crate::util::Output) -> Vec<String> {
     out.lines().iter().map(|l| l.to_string()).collect()
@@ -124,7 +124,8 @@ async fn condition_selects_by_pod_condition() {
 #[tokio::test(flavor = "multi_thread")]
 async fn include_exclude_and_highlight_on_messages() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
+    start_pod(
+        &c.sim,
         "default",
         PodSpec::new("api").container(ContainerSpec::new("app").lines([
             "GET /orders 200",
@@ -132,11 +133,7 @@ async fn include_exclude_and_highlight_on_messages() {
             "GET /healthz 200",
             "ERROR database down",
         ])),
-    );
-    sim_wait(&c.sim, "lines written", |s| {
-        s.pod("default", "api")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
+    )
     .await;
     let run = |args: &'static [&'static str]| {
         let c = &c;

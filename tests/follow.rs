@@ -6,7 +6,8 @@ use std::time::Duration;
 use kube_sim::{ContainerSpec, PodSpec, WorkloadSpec};
 
 use crate::util::{
-    Cluster, Running, assert_exactly_once, logging_pod, restart_and_log, sim_wait, tally,
+    Cluster, Running, assert_exactly_once, ground_truth, logging_pod, restart_and_log, sim_wait,
+    tally, wait_pods_logging,
 };
 
 fn contains_line(lines: &[String], want: &str) -> bool {
@@ -32,14 +33,7 @@ async fn rolling_update_every_line_of_old_and_new_pods_exactly_once() {
                     .start_delay(Duration::from_millis(300)),
             ),
     );
-    let old = {
-        sim_wait(&c.sim, "4 pods running", |s| {
-            let pods = s.pod_names("prod");
-            pods.len() == 4 && pods.iter().all(|p| s.generated("prod", p, "sidecar") > 0)
-        })
-        .await;
-        c.sim.pod_names("prod")
-    };
+    let old = wait_pods_logging(&c.sim, "prod", 4, "sidecar").await;
     let mut k = c.spawn(&["-n", "prod", "-l", "app=web", "--tail", "0"]);
     // --tail 0: pods that exist now start with no history; wait until each streams.
     k.wait_until("a + notice per old container", |_, err| {
@@ -75,22 +69,8 @@ async fn rolling_update_every_line_of_old_and_new_pods_exactly_once() {
     let new = c.sim.pod_names("prod");
     // Ground truth now: old pods are gone, so their counts are final; new pods keep
     // logging, so wait until ktail has printed at least what they had logged by now.
-    let target: BTreeMap<(String, String), u64> = new
-        .iter()
-        .flat_map(|p| ["app", "sidecar"].map(|c2| ((p.clone(), c2.to_string()), 0)))
-        .map(|(key, _)| {
-            let n = c.sim.generated("prod", &key.0, &key.1);
-            (key, n)
-        })
-        .collect();
-    let old_final: BTreeMap<(String, String), u64> = old
-        .iter()
-        .flat_map(|p| ["app", "sidecar"].map(|c2| (p.clone(), c2.to_string())))
-        .map(|key| {
-            let n = c.sim.generated("prod", &key.0, &key.1);
-            (key, n)
-        })
-        .collect();
+    let target = ground_truth(&c.sim, "prod", &new, &["app", "sidecar"]);
+    let old_final = ground_truth(&c.sim, "prod", &old, &["app", "sidecar"]);
     k.wait_until(
         "every old line and the new pods' lines so far",
         |out, err| {

@@ -1,25 +1,17 @@
 //! The time window (--since, --since-time, --tail) agrees with kubectl on the same pod.
 
-use kube_sim::{ContainerSpec, PodSpec, SimOptions};
+use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, run, sim_wait};
+use crate::util::{Cluster, run, start_pod};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn since_since_time_and_tail_match_kubectl() {
-    // kubectl sends its token only over https.
-    let c = Cluster::start_with(SimOptions {
-        tls: true,
-        ..Default::default()
-    })
-    .await;
-    c.sim.create_pod(
+    let c = Cluster::start_tls().await;
+    start_pod(
+        &c.sim,
         "default",
         PodSpec::new("hist").container(ContainerSpec::new("app")),
-    );
-    sim_wait(&c.sim, "hist running", |s| {
-        s.pod("default", "hist")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
+    )
     .await;
     // History at known times, far from every window edge below; two lines share a
     // second, as busy containers' lines do.

@@ -1,11 +1,9 @@
-//! Output formats, colours and pipes.
-
-use std::time::Duration;
+//! Output formats, colours and pipes. How soon a closed pipe ends the run is in
+//! `limits.rs`.
 
 use kube_sim::{ContainerSpec, PodSpec};
-use tokio::io::AsyncBufReadExt;
 
-use crate::util::{Cluster, TIMEOUT, sim_wait};
+use crate::util::{Cluster, pod_with_lines, sim_wait};
 
 async fn one_pod(c: &Cluster, rate: f64) {
     c.sim.create_pod(
@@ -97,35 +95,6 @@ async fn color_always_paints_pod_and_container_in_the_pods_pair() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_closed_pipe_ends_ktail_at_once_with_exit_0() {
-    let c = Cluster::start().await;
-    one_pod(&c, 200.0).await;
-    let mut child = c.ktail(&["web"]).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    // `| head -1`: read one line, then close the pipe.
-    let first = tokio::time::timeout(TIMEOUT, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(first.is_some());
-    drop(lines);
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("ktail ends soon after its reader goes away")
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
-    let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-        .await
-        .unwrap();
-    assert!(
-        !stderr.contains("error") && !stderr.contains("panicked"),
-        "{stderr}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn sigint_and_sigterm_exit_130_and_143_without_torn_lines() {
     for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
         let c = Cluster::start().await;
@@ -143,22 +112,6 @@ async fn sigint_and_sigterm_exit_130_and_143_without_torn_lines() {
             );
         }
     }
-}
-
-/// One pod whose container has logged `lines`, with a label and an annotation.
-async fn pod_with_lines(c: &Cluster, lines: &[&str]) {
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("web-1")
-            .label("app", "web")
-            .annotation("team", "core")
-            .container(ContainerSpec::new("app").lines(lines.iter().copied())),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.pod("default", "web-1")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
-    .await;
 }
 
 const MIXED: [&str; 7] = [
@@ -199,7 +152,7 @@ fn jq_compact(input: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn default_output_is_pod_container_message() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &["hello", "world"]).await;
+    pod_with_lines(&c.sim, &["hello", "world"]).await;
     let out = c.run(&["web", "--no-follow"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.lines(), ["web-1 app hello", "web-1 app world"]);
@@ -215,7 +168,11 @@ async fn default_output_is_pod_container_message() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_and_extjson_pass_through_jq() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &[r#"{"level":"info","n":1}"#, "plain \"quoted\" text"]).await;
+    pod_with_lines(
+        &c.sim,
+        &[r#"{"level":"info","n":1}"#, "plain \"quoted\" text"],
+    )
+    .await;
 
     let out = c.run(&["web", "--no-follow", "-o", "json"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -266,7 +223,7 @@ async fn json_and_extjson_pass_through_jq() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ppextjson_is_indented_json() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &[r#"{"level":"info","tags":["a"]}"#, "plain"]).await;
+    pod_with_lines(&c.sim, &[r#"{"level":"info","tags":["a"]}"#, "plain"]).await;
     c.sim.create_namespace("x");
     let out = c
         .run(&["web", "--no-follow", "-o", "ppextjson", "-n", "default,x"])
@@ -299,7 +256,7 @@ async fn ppextjson_is_indented_json() {
 #[tokio::test(flavor = "multi_thread")]
 async fn level_filters_json_logfmt_and_klog_lines_and_keeps_plain_ones() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &MIXED).await;
+    pod_with_lines(&c.sim, &MIXED).await;
     let messages = |out: &crate::util::Output| {
         out.lines()
             .iter()
@@ -325,7 +282,7 @@ async fn level_filters_json_logfmt_and_klog_lines_and_keeps_plain_ones() {
 async fn colours_are_sterns_escape_sequences() {
     let c = Cluster::start().await;
     pod_with_lines(
-        &c,
+        &c.sim,
         &[r#"{"level":"warn","msg":"w"}"#, "level=error x", "plain"],
     )
     .await;
@@ -420,7 +377,7 @@ async fn colours_are_sterns_escape_sequences() {
 #[tokio::test(flavor = "multi_thread")]
 async fn never_and_no_color_mean_no_escape_sequence_anywhere() {
     let c = Cluster::start().await;
-    pod_with_lines(&c, &MIXED).await;
+    pod_with_lines(&c.sim, &MIXED).await;
     for mode in ["default", "raw", "json", "extjson", "ppextjson"] {
         let never = c
             .run(&[

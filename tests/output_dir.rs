@@ -3,12 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, PodSpec, SimOptions};
+use kube_sim::{ContainerSpec, PodSpec};
 
 use crate::util::{
     Cluster, TIMEOUT, assert_exactly_once, logging_pod, parse_generated, restart_and_log, run,
     sim_wait,
 };
+
+/// The (pod, container) pairs of `three_containers`.
+const THREE: [(&str, &str); 3] = [("web-1", "app"), ("web-1", "sidecar"), ("web-2", "app")];
 
 /// Two pods, three containers, five lines each, all written.
 async fn three_containers(c: &Cluster) {
@@ -23,11 +26,18 @@ async fn three_containers(c: &Cluster) {
         PodSpec::new("web-2").container(ContainerSpec::new("app").backlog(5)),
     );
     sim_wait(&c.sim, "three containers logged", |s| {
-        [("web-1", "app"), ("web-1", "sidecar"), ("web-2", "app")]
+        THREE
             .iter()
             .all(|(p, ctr)| s.generated("default", p, ctr) == 5)
     })
     .await;
+}
+
+/// Where `--output-dir DIR` writes the lines of `pod`'s `container` in `default`.
+fn log_file(dir: &Path, pod: &str, container: &str) -> PathBuf {
+    dir.join("default")
+        .join(pod)
+        .join(format!("{container}.log"))
 }
 
 fn read(path: &Path) -> String {
@@ -53,12 +63,7 @@ async fn wait_for_file(path: &Path, what: &str, cond: impl Fn(&str) -> bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_container_gets_a_file_that_reads_like_kubectl_logs() {
-    // kubectl sends its token only over https.
-    let c = Cluster::start_with(SimOptions {
-        tls: true,
-        ..Default::default()
-    })
-    .await;
+    let c = Cluster::start_tls().await;
     three_containers(&c).await;
     let dir = c.path("logs");
     // A file left by an earlier run is replaced, not appended to.
@@ -86,11 +91,8 @@ async fn each_container_gets_a_file_that_reads_like_kubectl_logs() {
         out.stdout
     );
 
-    for (pod, container) in [("web-1", "app"), ("web-1", "sidecar"), ("web-2", "app")] {
-        let file = dir
-            .join("default")
-            .join(pod)
-            .join(format!("{container}.log"));
+    for (pod, container) in THREE {
+        let file = log_file(&dir, pod, container);
         let got = read(&file);
         let want = run(c.kubectl(&["logs", pod, "-c", container])).await;
         assert_eq!(want.code, Some(0), "kubectl: {}", want.stderr);
@@ -125,12 +127,8 @@ async fn files_only_keeps_stdout_empty_and_files_keep_the_output_format() {
         .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, "", "--files-only writes nothing to stdout");
-    for (pod, container) in [("web-1", "app"), ("web-1", "sidecar"), ("web-2", "app")] {
-        let text = read(
-            &dir.join("default")
-                .join(pod)
-                .join(format!("{container}.log")),
-        );
+    for (pod, container) in THREE {
+        let text = read(&log_file(&dir, pod, container));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5, "{text}");
         for (seq, line) in lines.iter().enumerate() {

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, JobSpec, WorkloadSpec};
+use kube_sim::{ContainerSpec, JobSpec, Sim, WorkloadSpec};
 
-use crate::util::{Cluster, assert_exactly_once, sim_wait, tally};
+use crate::util::{
+    Cluster, Running, assert_exactly_once, running_pod, sim_wait, tally, wait_pods_logging,
+};
 
 fn web(replicas: u32) -> WorkloadSpec {
     WorkloadSpec::new("web", replicas)
@@ -15,6 +17,26 @@ fn web(replicas: u32) -> WorkloadSpec {
                 .rate(30.0)
                 .start_delay(Duration::from_millis(200)),
         )
+}
+
+/// The pods of deployment `web` in `prod`: every pod there but web-admin's.
+fn web_pods(sim: &Sim) -> Vec<String> {
+    sim.pod_names("prod")
+        .into_iter()
+        .filter(|p| !p.starts_with("web-admin"))
+        .collect()
+}
+
+/// Waits until ktail has printed more than five lines of container `app` of each of `pods`.
+async fn wait_streaming(k: &mut Running, what: &str, pods: &[String]) {
+    k.wait_until(what, |out, _| {
+        let t = tally(out, None);
+        pods.iter().all(|p| {
+            t.get(&(p.clone(), "app".into()))
+                .is_some_and(|s| s.len() > 5)
+        })
+    })
+    .await;
 }
 
 /// No container is ever streamed twice: one `+` per pod and container.
@@ -40,18 +62,9 @@ async fn deploy_query_follows_rollouts_selector_changes_and_recreation() {
             .label("app", "web-admin")
             .container(ContainerSpec::new("app").rate(30.0)),
     );
-    sim_wait(&c.sim, "3 pods logging", |s| {
-        let pods = s.pod_names("prod");
-        pods.len() == 3 && pods.iter().all(|p| s.generated("prod", p, "app") > 0)
-    })
-    .await;
+    wait_pods_logging(&c.sim, "prod", 3, "app").await;
     let mut k = c.spawn(&["deploy/web", "-n", "prod", "--tail", "0"]);
-    let first: Vec<String> = c
-        .sim
-        .pod_names("prod")
-        .into_iter()
-        .filter(|p| !p.starts_with("web-admin"))
-        .collect();
+    let first = web_pods(&c.sim);
     k.wait_until("both web pods stream", |out, _| {
         let t = tally(out, None);
         first
@@ -63,87 +76,36 @@ async fn deploy_query_follows_rollouts_selector_changes_and_recreation() {
     // A rollout: the new pods are followed from their first line.
     c.sim.set_image("prod", "web", "app", "web:v2");
     let rolled = |old: Vec<String>| {
-        move |s: &kube_sim::Sim| {
-            let pods: Vec<String> = s
-                .pod_names("prod")
-                .into_iter()
-                .filter(|p| !p.starts_with("web-admin"))
-                .collect();
+        move |s: &Sim| {
+            let pods = web_pods(s);
             pods.len() == 2 && pods.iter().all(|p| !old.contains(p))
         }
     };
     sim_wait(&c.sim, "rollout done", rolled(first.clone())).await;
-    let second: Vec<String> = c
-        .sim
-        .pod_names("prod")
-        .into_iter()
-        .filter(|p| !p.starts_with("web-admin"))
-        .collect();
-    k.wait_until("new pods stream", |out, _| {
-        let t = tally(out, None);
-        second.iter().all(|p| {
-            t.get(&(p.clone(), "app".into()))
-                .is_some_and(|s| s.len() > 5)
-        })
-    })
-    .await;
+    let second = web_pods(&c.sim);
+    wait_streaming(&mut k, "new pods stream", &second).await;
 
     // The selector changes: pods of the new selector are followed.
     c.sim
         .set_deployment_selector("prod", "web", &[("app", "web"), ("track", "v3")]);
     sim_wait(&c.sim, "pods with the new labels", |s| {
-        let pods: Vec<String> = s
-            .pod_names("prod")
-            .into_iter()
-            .filter(|p| !p.starts_with("web-admin"))
-            .collect();
+        let pods = web_pods(s);
         pods.len() == 2
             && pods.iter().all(|p| {
-                s.pod("prod", p).is_some_and(|o| {
-                    o["metadata"]["labels"]["track"] == "v3" && o["status"]["phase"] == "Running"
-                })
+                running_pod(s, "prod", p).is_some_and(|o| o["metadata"]["labels"]["track"] == "v3")
             })
     })
     .await;
-    let third: Vec<String> = c
-        .sim
-        .pod_names("prod")
-        .into_iter()
-        .filter(|p| !p.starts_with("web-admin"))
-        .collect();
-    k.wait_until("pods of the new selector stream", |out, _| {
-        let t = tally(out, None);
-        third.iter().all(|p| {
-            t.get(&(p.clone(), "app".into()))
-                .is_some_and(|s| s.len() > 5)
-        })
-    })
-    .await;
+    let third = web_pods(&c.sim);
+    wait_streaming(&mut k, "pods of the new selector stream", &third).await;
 
     // Deleted and created again: the pod set follows.
     c.sim.delete_deployment("prod", "web");
-    sim_wait(&c.sim, "web pods gone", |s| {
-        s.pod_names("prod")
-            .iter()
-            .all(|p| p.starts_with("web-admin"))
-    })
-    .await;
+    sim_wait(&c.sim, "web pods gone", |s| web_pods(s).is_empty()).await;
     c.sim.create_deployment("prod", web(1));
     sim_wait(&c.sim, "web is back", |s| s.pod_names("prod").len() == 2).await;
-    let fourth: Vec<String> = c
-        .sim
-        .pod_names("prod")
-        .into_iter()
-        .filter(|p| !p.starts_with("web-admin"))
-        .collect();
-    k.wait_until("the re-created deployment's pod streams", |out, _| {
-        let t = tally(out, None);
-        fourth.iter().all(|p| {
-            t.get(&(p.clone(), "app".into()))
-                .is_some_and(|s| s.len() > 5)
-        })
-    })
-    .await;
+    let fourth = web_pods(&c.sim);
+    wait_streaming(&mut k, "the re-created deployment's pod streams", &fourth).await;
 
     let t = tally(&k.stdout(), None);
     assert!(
@@ -188,10 +150,9 @@ async fn every_kind_resolves_to_its_pods() {
             .filter(|p| !p.starts_with("web"))
             .count()
             == 5
-            && s.pod_names("default").iter().all(|p| {
-                s.pod("default", p)
-                    .is_some_and(|o| o["status"]["phase"] == "Running")
-            })
+            && s.pod_names("default")
+                .iter()
+                .all(|p| running_pod(s, "default", p).is_some())
     })
     .await;
     let pods = |args: &'static [&'static str]| {

@@ -5,7 +5,7 @@
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, Output, sim_wait};
+use crate::util::{Cluster, Output, pod_with_lines, start_pod};
 
 /// Runs `ktail --stdin ARGS` on `input`.
 async fn stdin(args: &[&str], input: &str) -> Output {
@@ -226,18 +226,7 @@ async fn start_up_errors_are_one_line_with_a_position() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fields_of_a_pod_and_a_template_file() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
-        "default",
-        PodSpec::new("web-1")
-            .label("app", "web")
-            .annotation("team", "core")
-            .container(ContainerSpec::new("app").lines([r#"{"level":"info","msg":"hi"}"#])),
-    );
-    sim_wait(&c.sim, "web-1 running", |s| {
-        s.pod("default", "web-1")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
-    .await;
+    pod_with_lines(&c.sim, &[r#"{"level":"info","msg":"hi"}"#]).await;
     let file = c.path("line.j2");
     std::fs::write(
         &file,
@@ -275,16 +264,13 @@ async fn fields_of_a_pod_and_a_template_file() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_template_failing_on_a_containers_lines_is_warned_of_once_per_container() {
     let c = Cluster::start().await;
-    c.sim.create_pod(
+    start_pod(
+        &c.sim,
         "default",
         PodSpec::new("mixed")
             .container(ContainerSpec::new("json").lines([r#"{"msg":"a"}"#, "plain 1", "plain 2"]))
             .container(ContainerSpec::new("text").lines(["plain 3", "plain 4"])),
-    );
-    sim_wait(&c.sim, "mixed running", |s| {
-        s.pod("default", "mixed")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
+    )
     .await;
     let out = c
         .run(&[

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, sim_wait};
+use crate::util::{Cluster, start_pod};
 
 const HOSTILE: [&str; 4] = [
     "\x1b]0;owned title\x07after title",
@@ -41,14 +41,11 @@ fn openpty() -> (std::fs::File, OwnedFd) {
 
 async fn hostile_pod() -> Cluster {
     let c = Cluster::start().await;
-    c.sim.create_pod(
+    start_pod(
+        &c.sim,
         "default",
         PodSpec::new("evil").container(ContainerSpec::new("c").lines(HOSTILE)),
-    );
-    sim_wait(&c.sim, "evil running", |s| {
-        s.pod("default", "evil")
-            .is_some_and(|p| p["status"]["phase"] == "Running")
-    })
+    )
     .await;
     c
 }

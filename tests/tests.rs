@@ -40,6 +40,11 @@ mod history;
 /// Never lose a line: every fault the simulator injects, counted exactly.
 mod faults;
 
+/// Limits: tests that bound elapsed time, latency or memory (a deadline tighter than
+/// `TIMEOUT`, a peak RSS), apart from the functional tests so that a failure on a loaded
+/// machine reads as such. Waiting for an event under `TIMEOUT` is not a limit.
+mod limits;
+
 /// Escape sequences in log lines: neutralised on a terminal, byte-exact in a pipe.
 mod terminal;
 

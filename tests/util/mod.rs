@@ -3,12 +3,13 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube_sim::{Sim, SimOptions};
+use kube_sim::{ContainerSpec, PodSpec, Sim, SimOptions};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
@@ -26,6 +27,16 @@ pub struct Cluster {
 impl Cluster {
     pub async fn start() -> Cluster {
         Cluster::start_with(SimOptions::default()).await
+    }
+
+    /// A cluster served over https with its CA in the kubeconfig (kubectl sends its token
+    /// only over https).
+    pub async fn start_tls() -> Cluster {
+        Cluster::start_with(SimOptions {
+            tls: true,
+            ..Default::default()
+        })
+        .await
     }
 
     pub async fn start_with(opts: SimOptions) -> Cluster {
@@ -60,15 +71,8 @@ impl Cluster {
 
     /// The real kubectl against this cluster, with a scrubbed environment.
     pub fn kubectl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(kubectl());
-        cmd.env_clear()
-            .env("HOME", self.dir.path())
-            .env("KUBECONFIG", &self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut cmd = scrubbed(kubectl(), self.dir.path());
+        cmd.env("KUBECONFIG", &self.kubeconfig).args(args);
         cmd
     }
 
@@ -77,11 +81,18 @@ impl Cluster {
     }
 }
 
-/// ktail with nothing inherited from the developer's environment.
+/// ktail with nothing inherited from the developer's environment but PATH.
 pub fn ktail_command(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ktail"));
+    let mut cmd = scrubbed(env!("CARGO_BIN_EXE_ktail"), home);
+    cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+/// `program` with an empty environment but HOME=`home`, no stdin, its output piped, and
+/// killed if the test drops it.
+fn scrubbed(program: impl AsRef<OsStr>, home: &Path) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -201,6 +212,14 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The lines on stderr so far that are warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        self.stderr()
+            .into_iter()
+            .filter(|l| l.contains("warning"))
+            .collect()
+    }
+
     /// The generated lines printed so far, by (pod, container), in arrival order.
     pub fn seqs(&self) -> BTreeMap<(String, String), Vec<u64>> {
         self.seqs.lock().unwrap().clone()
@@ -246,6 +265,14 @@ impl Running {
                 ),
             }
         }
+    }
+
+    /// Waits until ktail has printed `more` lines beyond those it had: paces a fault loop
+    /// by output, not by the clock.
+    pub async fn wait_for_more_lines(&mut self, more: usize) {
+        let have = self.stdout().len();
+        self.wait_until("more output", |out, _| out.len() >= have + more)
+            .await;
     }
 
     pub fn signal(&self, sig: i32) {
@@ -339,6 +366,67 @@ pub fn tally(
     out
 }
 
+/// What the cluster has logged so far, per container of `pods`.
+pub fn ground_truth(
+    sim: &Sim,
+    ns: &str,
+    pods: &[String],
+    containers: &[&str],
+) -> BTreeMap<(String, String), u64> {
+    pods.iter()
+        .flat_map(|p| containers.iter().map(move |c| (p.clone(), c.to_string())))
+        .map(|(p, c)| {
+            let n = sim.generated(ns, &p, &c);
+            ((p, c), n)
+        })
+        .collect()
+}
+
+/// Waits until ktail has printed at least `truth` for every container, then counts:
+/// every line 0..n exactly once per container. Panics with the counts otherwise.
+pub async fn assert_nothing_lost(k: &mut Running, truth: &BTreeMap<(String, String), u64>) {
+    let caught_up = |t: &BTreeMap<(String, String), Vec<u64>>| {
+        truth
+            .iter()
+            .all(|(key, n)| t.get(key).is_some_and(|s| s.len() as u64 >= *n))
+    };
+    let waited = tokio::time::timeout(
+        TIMEOUT - Duration::from_secs(5),
+        k.wait_for_seqs("ktail caught up with the cluster", caught_up),
+    )
+    .await;
+    if waited.is_err() {
+        let t = k.seqs();
+        let behind: Vec<String> = truth
+            .iter()
+            .filter(|(key, n)| t.get(*key).is_none_or(|s| (s.len() as u64) < **n))
+            .map(|(key, n)| {
+                let s = t.get(key).cloned().unwrap_or_default();
+                format!("{key:?}: {} of {n} (last {:?})", s.len(), s.last())
+            })
+            .collect();
+        let warnings = k.warnings();
+        panic!("ktail did not catch up: {behind:?}\nwarnings: {warnings:?}");
+    }
+    // Every line has the right prefix.
+    let mut t = tally(&k.stdout(), None);
+    // Only the containers the truth speaks for (a test may expect loss elsewhere).
+    t.retain(|key, _| truth.contains_key(key));
+    let (mut lines, mut lost, mut dup) = (0u64, 0u64, 0u64);
+    for seqs in t.values() {
+        let unique: BTreeSet<u64> = seqs.iter().copied().collect();
+        dup += seqs.len() as u64 - unique.len() as u64;
+        let max = unique.iter().next_back().copied().unwrap_or(0);
+        lost += (0..=max).filter(|s| !unique.contains(s)).count() as u64;
+        lines += seqs.len() as u64;
+    }
+    eprintln!(
+        "{lines} lines from {} containers: {lost} lost, {dup} duplicated",
+        t.len()
+    );
+    assert_eq!((lost, dup), (0, 0), "{lost} lost, {dup} duplicated");
+}
+
 /// Asserts that `seqs` is exactly 0..n, each once, in order, and returns n.
 pub fn assert_exactly_once(what: &str, seqs: &[u64]) -> u64 {
     let dups = seqs.len() - seqs.iter().collect::<BTreeSet<_>>().len();
@@ -353,6 +441,35 @@ pub fn assert_exactly_once(what: &str, seqs: &[u64]) -> u64 {
     seqs.len() as u64
 }
 
+/// The pod `ns/name` as the API serves it now, if its phase is Running.
+pub fn running_pod(sim: &Sim, ns: &str, name: &str) -> Option<serde_json::Value> {
+    sim.pod(ns, name)
+        .filter(|p| p["status"]["phase"] == "Running")
+}
+
+/// Creates the pod `spec` in `ns` and waits until it is Running.
+pub async fn start_pod(sim: &Sim, ns: &str, spec: PodSpec) {
+    let name = sim.create_pod(ns, spec);
+    sim_wait(sim, &format!("{name} running"), |s| {
+        running_pod(s, ns, &name).is_some()
+    })
+    .await;
+}
+
+/// Starts pod `web-1` in `default` (label app=web, annotation team=core) whose one
+/// container, `app`, has logged `lines`.
+pub async fn pod_with_lines(sim: &Sim, lines: &[&str]) {
+    start_pod(
+        sim,
+        "default",
+        PodSpec::new("web-1")
+            .label("app", "web")
+            .annotation("team", "core")
+            .container(ContainerSpec::new("app").lines(lines.iter().copied())),
+    )
+    .await;
+}
+
 /// Creates pod `pod` in `default` with one container that has logged `backlog` lines
 /// and logs `rate` more per second, and waits until it has logged `at_least`.
 pub async fn logging_pod(
@@ -365,16 +482,40 @@ pub async fn logging_pod(
 ) {
     sim.create_pod(
         "default",
-        kube_sim::PodSpec::new(pod).container(
-            kube_sim::ContainerSpec::new(container)
-                .backlog(backlog)
-                .rate(rate),
-        ),
+        PodSpec::new(pod).container(ContainerSpec::new(container).backlog(backlog).rate(rate)),
     );
     sim_wait(sim, &format!("{pod} logging"), |s| {
         s.generated("default", pod, container) >= at_least
     })
     .await;
+}
+
+/// Creates `n` bare pods `prefix-0..` in `default`, each with one container `c` logging
+/// `rate` lines a second, and waits until each has logged; returns their names.
+pub async fn logging_pods(sim: &Sim, prefix: &str, n: usize, rate: f64) -> Vec<String> {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    for p in &names {
+        sim.create_pod(
+            "default",
+            PodSpec::new(p).container(ContainerSpec::new("c").rate(rate)),
+        );
+    }
+    sim_wait(sim, "pods logging", |s| {
+        names.iter().all(|p| s.generated("default", p, "c") > 0)
+    })
+    .await;
+    names
+}
+
+/// Waits until `ns` holds exactly `n` pods and each one's `container` has logged a line
+/// (a workload's replicas are up); returns their names.
+pub async fn wait_pods_logging(sim: &Sim, ns: &str, n: usize, container: &str) -> Vec<String> {
+    sim_wait(sim, &format!("{n} pods logging in {ns}"), |s| {
+        let pods = s.pod_names(ns);
+        pods.len() == n && pods.iter().all(|p| s.generated(ns, p, container) > 0)
+    })
+    .await;
+    sim.pod_names(ns)
 }
 
 /// Restarts `container` and waits until its new instance has logged `more` lines;
