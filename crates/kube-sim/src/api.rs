@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::http::{ApiError, Params, Resp, json_bytes, json_value, no_content, parse_query};
 use crate::pod::State;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::sim::Shared;
+use crate::state::Shared;
 use crate::store::{Key, Resource};
 use crate::table::{self, IncludeObject};
 

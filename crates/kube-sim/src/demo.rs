@@ -47,7 +47,7 @@ pub async fn run_demo(sim: Sim) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = crate::sim::stopped(&mut stop) => return,
+            _ = crate::state::stopped(&mut stop) => return,
         }
         n += 1;
         if n.is_multiple_of(80) {

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::api::{Filter, event_line};
 use crate::http::{ApiError, ChannelBody, Params, Resp};
-use crate::sim::Shared;
+use crate::state::Shared;
 use crate::store::{EventType, Resource};
 use crate::table::{self, IncludeObject};
 
@@ -255,7 +255,7 @@ impl Watcher {
                     return;
                 }
                 _ = self.tx.closed() => return,
-                _ = crate::sim::stopped(&mut stop) => return,
+                _ = crate::state::stopped(&mut stop) => return,
             }
         }
     }
