@@ -24,6 +24,7 @@ pub mod logs;
 mod meta;
 mod options;
 mod pod;
+mod query;
 pub mod selector;
 mod server;
 mod sim;
