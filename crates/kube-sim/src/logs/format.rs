@@ -14,6 +14,8 @@ pub(super) const GENERATED_LEN: usize = 100;
 const FILLER: &[u8] =
     b"lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor \
 incididunt ut labore et dolore magna aliqua ut enim ad minim veniam";
+
+/// Caches `YYYY-MM-DDTHH:MM:SS.` for the last second formatted, so consecutive lines only
 /// format their nine fractional digits.
 #[derive(Default)]
 pub(super) struct SecondCache {

@@ -253,8 +253,6 @@ pub(super) fn clamp_nanos(n: i128) -> i64 {
     i64::try_from(n).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
 }
 
-/// Caches `YYYY-MM-DDTHH:MM:SS.` for the last second formatted, so consecutive lines only
-
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt;
