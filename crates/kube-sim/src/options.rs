@@ -1,5 +1,5 @@
 //! [`SimOptions`]: how one simulator instance serves (scheme, credentials, log chunking,
-//! watch history). A plain value with defaults; it must not start or own anything.
+//! watch history) and the seed of its randomness. A plain value with defaults; it must not start or own anything.
 
 use crate::logs::Chunking;
 
@@ -16,6 +16,10 @@ pub struct SimOptions {
     pub chunking: Chunking,
     /// Events kept for resuming watches from a resourceVersion.
     pub watch_history: usize,
+    /// The seed of everything random in the simulator: generated pod names, uids,
+    /// container IDs, node placement, watch timeouts. `None` picks one from the clock;
+    /// [`Sim::seed`](crate::Sim::seed) tells which, so a failing run can be replayed.
+    pub seed: Option<u64>,
 }
 
 impl Default for SimOptions {
@@ -26,6 +30,7 @@ impl Default for SimOptions {
             user: "sim-user".to_string(),
             chunking: Chunking::PerLine,
             watch_history: 10_000,
+            seed: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::logs::LogJournal;
-use crate::meta::{Meta, OwnerRef, fmt_time, normalize_image};
+use crate::meta::{Meta, OwnerRef, Rng, fmt_time, normalize_image};
 use crate::spec::ContainerSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +148,9 @@ pub(crate) struct Pod {
     pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
     /// Wakes the pod's lifecycle task after an out-of-band change.
     pub(crate) wake: Arc<Notify>,
+    /// The pod's own random stream (container IDs), split from the cluster's when the pod
+    /// is created, so the order in which pods' clocks run cannot change another pod's IDs.
+    pub(crate) rng: Rng,
 }
 
 /// What a pod is made of, independent of how it was created.
@@ -175,6 +178,7 @@ impl Pod {
         node: Option<String>,
         host_ip: String,
         ip: String,
+        rng: Rng,
     ) -> Pod {
         let regular_wait = if tpl.init.is_empty() {
             "ContainerCreating"
@@ -212,6 +216,7 @@ impl Pod {
             clock: Instant::now(),
             conditions: BTreeMap::new(),
             wake: Arc::new(Notify::new()),
+            rng,
         }
     }
 

@@ -14,7 +14,6 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::cluster::Cluster;
 use crate::logs::StreamEnd;
 use crate::options::SimOptions;
 use crate::spec::{JobSpec, PodSpec, WorkloadSpec};
@@ -41,8 +40,7 @@ impl Sim {
         } else {
             None
         };
-        let cluster = Cluster::new(opts.watch_history);
-        let shared = Shared::start(opts, cluster, addr, tls);
+        let shared = Shared::start(opts, addr, tls);
         let s = shared.clone();
         shared.spawn_acceptor(async move { crate::server::accept_loop(s, listener).await });
         Ok(Sim { shared })
@@ -59,6 +57,13 @@ impl Sim {
 
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The seed of this run: [`SimOptions::seed`], or the one picked from the clock when
+    /// that was `None`. Starting a simulator with it replays the generated names, uids and
+    /// container IDs of the same scenario steps.
+    pub fn seed(&self) -> u64 {
+        self.shared.seed
     }
 
     pub fn token(&self) -> String {

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::cluster::{Cluster, PodStep, Spawn};
 use crate::logs::StreamEnd;
+use crate::meta::Rng;
 use crate::options::SimOptions;
 use crate::store::Key;
 use crate::tls::TlsMaterial;
@@ -31,6 +32,11 @@ pub(crate) struct Faults {
 
 pub(crate) struct Shared {
     pub(crate) opts: SimOptions,
+    /// The seed every random stream of this simulator descends from.
+    pub(crate) seed: u64,
+    /// The server's own random stream (watch timeouts), apart from the cluster's so that
+    /// how many requests clients make does not change generated names.
+    rng: Mutex<Rng>,
     pub(crate) cluster: Mutex<Cluster>,
     /// Bumped with the store's resourceVersion after every object write.
     pub(crate) changed: watch::Sender<u64>,
@@ -54,16 +60,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// The shared state of a server listening on `addr`, with the controller manager
-    /// already running on the current runtime.
+    /// already running on the current runtime. Without a seed in `opts` one is taken from
+    /// the clock; either way [`Shared::seed`] keeps it, so the run can be replayed.
     pub(crate) fn start(
         opts: SimOptions,
-        cluster: Cluster,
         addr: SocketAddr,
         tls: Option<TlsMaterial>,
     ) -> Arc<Shared> {
+        let seed = opts
+            .seed
+            .unwrap_or_else(|| jiff::Timestamp::now().as_nanosecond() as u64);
+        let mut root = Rng::new(seed);
+        let cluster = Cluster::new(opts.watch_history, root.split());
         let shared = Arc::new(Shared {
             cluster: Mutex::new(cluster),
             opts,
+            seed,
+            rng: Mutex::new(root.split()),
             changed: watch::channel(0).0,
             ticked: watch::channel(0).0,
             shutdown: watch::channel(false).0,
@@ -86,6 +99,11 @@ impl Shared {
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
         lock(&self.faults)
+    }
+
+    /// The next number of the server's random stream.
+    pub(crate) fn random(&self) -> u64 {
+        lock(&self.rng).next()
     }
 
     /// Runs a mutation, commits it, starts requested tasks and wakes everyone who waits

@@ -122,7 +122,7 @@ pub(crate) fn start(
         // Clamped so absurd values cannot overflow the deadline.
         Some(t) if t > 0 => Duration::from_secs((t as u64).min(366 * 86_400)),
         // The apiserver picks a random duration in [min-request-timeout, 2x] (30-60 min).
-        _ => Duration::from_secs(1800 + (jiff::Timestamp::now().subsec_nanosecond() as u64 % 1800)),
+        _ => Duration::from_secs(1800 + shared.random() % 1800),
     };
     let legacy = rv.is_none_or(|v| v == "0");
     let requested = match rv {

@@ -11,21 +11,15 @@ use tokio::time::Instant;
 use super::Cluster;
 use super::kubelet::gen_count;
 use crate::logs::{LogJournal, StreamEnd};
-use crate::meta::Rng;
 use crate::pod::{Container, Pod};
 
 impl Cluster {
-    fn with_container(
-        &mut self,
-        ns: &str,
-        pod: &str,
-        f: impl FnOnce(&mut Pod, &mut Rng) -> bool,
-    ) -> bool {
+    fn with_container(&mut self, ns: &str, pod: &str, f: impl FnOnce(&mut Pod) -> bool) -> bool {
         let key = (ns.to_string(), pod.to_string());
         let Some(p) = self.pods.get_mut(&key) else {
             return false;
         };
-        let done = f(p, &mut self.rng);
+        let done = f(p);
         if done {
             p.wake.notify_one();
             self.dirty_pods.insert(key);
@@ -38,21 +32,15 @@ impl Cluster {
         let key = (ns.to_string(), pod.to_string());
         let seq = gen_count(&self.generated, ns, pod, container);
         let mut effects = Vec::new();
-        let started = self.with_container(ns, pod, |p, rng| {
+        let started = self.with_container(ns, pod, |p| {
             if !p.restart_prepare(container, code, Timestamp::now()) {
                 return false;
             }
             let Some(idx) = p.index_of(container) else {
                 return false;
             };
-            p.start_instance(
-                idx,
-                rng.container_id(),
-                Instant::now(),
-                Timestamp::now(),
-                &mut effects,
-                seq,
-            );
+            let id = p.rng.container_id();
+            p.start_instance(idx, id, Instant::now(), Timestamp::now(), &mut effects, seq);
             true
         });
         if started && let Some(uid) = self.pods.get(&key).map(|p| p.meta.uid.clone()) {
@@ -61,11 +49,11 @@ impl Cluster {
     }
 
     pub(crate) fn crash_loop(&mut self, ns: &str, pod: &str, container: &str) {
-        self.with_container(ns, pod, |p, _| p.crash_loop(container, Timestamp::now()));
+        self.with_container(ns, pod, |p| p.crash_loop(container, Timestamp::now()));
     }
 
     pub(crate) fn terminate_container(&mut self, ns: &str, pod: &str, container: &str, code: i32) {
-        self.with_container(ns, pod, |p, _| match p.container_mut(container) {
+        self.with_container(ns, pod, |p| match p.container_mut(container) {
             Some(c) if c.is_running() => {
                 c.end_instance(code, Timestamp::now());
                 true
@@ -125,13 +113,13 @@ impl Cluster {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{app, pod_json};
+    use super::super::testing::{app, cluster, pod_json};
     use super::*;
     use crate::spec::PodSpec;
 
     #[test]
     fn crash_loop_then_restart() {
-        let mut c = Cluster::new(100);
+        let mut c = cluster(100);
         c.create_pod("ns", PodSpec::new("p").container(app("app")));
         c.commit();
         let first_id =

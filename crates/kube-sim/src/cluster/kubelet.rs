@@ -87,6 +87,7 @@ impl Cluster {
             node,
             host,
             ip,
+            self.rng.split(),
         );
         self.add_pod(pod);
         name
@@ -117,6 +118,7 @@ impl Cluster {
             Some(node.to_string()),
             host_ip(node),
             ip,
+            self.rng.split(),
         );
         pod.generate_name = generate_name;
         pod.owner = Some(owner);
@@ -208,9 +210,9 @@ impl Cluster {
                             blocked = true;
                             break;
                         }
-                        let id = self.rng.container_id();
                         let seq = gen_count(&self.generated, &ns, &pod_name, &c.spec.name);
                         let instant_exit = c.spec.exit_after.is_none();
+                        let id = pod.rng.container_id();
                         pod.start_instance(
                             (ContainerKind::Init, i),
                             id,
@@ -254,8 +256,8 @@ impl Cluster {
                         soonest(at);
                         continue;
                     }
-                    let id = self.rng.container_id();
                     let seq = gen_count(&self.generated, &ns, &pod_name, &c.spec.name);
+                    let id = pod.rng.container_id();
                     pod.start_instance(idx, id, now, now_t, &mut effects, seq);
                     changed = true;
                 }
@@ -372,7 +374,7 @@ fn set_waiting(c: &mut Container, reason: &str, changed: &mut bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{app, committed, pod_json};
+    use super::super::testing::{app, cluster, committed, pod_json};
     use super::*;
     use crate::spec::PodSpec;
     use crate::store::Resource;
@@ -380,7 +382,7 @@ mod tests {
 
     #[test]
     fn pods_without_delays_run_at_once_after_their_init_containers() {
-        let mut c = Cluster::new(100);
+        let mut c = cluster(100);
         c.create_pod(
             "ns",
             PodSpec::new("p")
@@ -406,7 +408,7 @@ mod tests {
 
     #[test]
     fn start_delays_and_waiting_reasons_keep_pods_pending() {
-        let mut c = Cluster::new(100);
+        let mut c = cluster(100);
         c.create_pod(
             "ns",
             PodSpec::new("slow").container(app("app").start_delay(Duration::from_secs(60))),

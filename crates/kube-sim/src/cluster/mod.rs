@@ -105,8 +105,8 @@ fn labels_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 impl Cluster {
-    pub(crate) fn new(watch_history: usize) -> Cluster {
-        let seed = Timestamp::now().as_nanosecond() as u64;
+    /// A fresh cluster whose generated names, uids and container IDs come from `rng`.
+    pub(crate) fn new(watch_history: usize, rng: Rng) -> Cluster {
         let mut c = Cluster {
             store: Store::new(watch_history),
             namespaces: BTreeMap::new(),
@@ -121,7 +121,7 @@ impl Cluster {
             forbidden: BTreeSet::new(),
             generated: BTreeMap::new(),
             controller_grace: Duration::from_secs(1),
-            rng: Rng::new(seed),
+            rng,
             next_ip: 10,
             dirty_pods: BTreeSet::new(),
             workloads_dirty: true,
@@ -235,8 +235,14 @@ mod testing {
     use serde_json::Value;
 
     use super::Cluster;
+    use crate::meta::Rng;
     use crate::spec::ContainerSpec;
     use crate::store::Resource;
+
+    /// A cluster with a fixed seed.
+    pub(super) fn cluster(watch_history: usize) -> Cluster {
+        Cluster::new(watch_history, Rng::new(1))
+    }
 
     pub(super) fn app(name: &str) -> ContainerSpec {
         ContainerSpec::new(name).image("nginx:1.27")

@@ -219,7 +219,7 @@ impl Cluster {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{app, pod_json};
+    use super::super::testing::{app, cluster, pod_json};
     use super::*;
     use crate::pod::Pod;
     use crate::spec::WorkloadSpec;
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn rolling_update_surges_by_one_and_keeps_revisions() {
-        let mut c = Cluster::new(1000);
+        let mut c = cluster(1000);
         c.create_deployment("ns", &WorkloadSpec::new("web", 2).container(app("app")));
         c.commit();
         let old: Vec<Key> = c.pods.keys().cloned().collect();

@@ -264,7 +264,7 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::super::NODES;
-    use super::super::testing::{app, pod_json};
+    use super::super::testing::{app, cluster, pod_json};
     use super::*;
     use crate::pod::Pod;
     use crate::spec::JobSpec;
@@ -273,7 +273,7 @@ mod tests {
 
     #[test]
     fn statefulsets_daemonsets_and_jobs_label_their_pods() {
-        let mut c = Cluster::new(1000);
+        let mut c = cluster(1000);
         c.create_statefulset("ns", &WorkloadSpec::new("db", 2).container(app("pg")));
         c.create_daemonset("ns", &WorkloadSpec::new("agent", 0).container(app("agent")));
         c.create_job(
