@@ -96,6 +96,11 @@ impl Sim {
         std::fs::write(path, self.kubeconfig())
     }
 
+    /// Resolves once [`Sim::shutdown`] has been called.
+    pub(crate) async fn stopped(&self) {
+        crate::state::stopped(&mut self.shared.shutdown.subscribe()).await;
+    }
+
     /// Stops listening, drops every connection (ending all open streams) and stops the
     /// background tasks.
     pub async fn shutdown(&self) {
