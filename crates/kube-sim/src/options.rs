@@ -1,5 +1,6 @@
 //! [`SimOptions`]: how one simulator instance serves (scheme, credentials, log chunking,
-//! watch history) and the seed of its randomness. A plain value with defaults; it must not start or own anything.
+//! watch history) and the seed of its randomness. A plain value with defaults; it must
+//! not start or own anything.
 
 use crate::logs::Chunking;
 

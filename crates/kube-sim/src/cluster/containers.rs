@@ -114,7 +114,6 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{app, cluster, pod_json};
-    use super::*;
     use crate::spec::PodSpec;
 
     #[test]

@@ -375,7 +375,6 @@ fn set_waiting(c: &mut Container, reason: &str, changed: &mut bool) {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{app, cluster, committed, pod_json};
-    use super::*;
     use crate::spec::PodSpec;
     use crate::store::Resource;
     use std::time::Duration;
