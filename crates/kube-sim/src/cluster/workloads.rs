@@ -96,11 +96,18 @@ pub(crate) struct Service {
 }
 
 impl Cluster {
-    pub(crate) fn create_deployment(&mut self, ns: &str, spec: &WorkloadSpec) {
+    /// What every workload kind starts from: its namespace (created if missing), its pod
+    /// template, and its metadata labelled like the template.
+    fn new_workload(&mut self, ns: &str, spec: &WorkloadSpec) -> (Meta, Template) {
         self.ensure_namespace(ns);
         let template = Template::from_spec(spec);
         let mut meta = self.meta(ns, &spec.name);
         meta.labels = template.labels.clone();
+        (meta, template)
+    }
+
+    pub(crate) fn create_deployment(&mut self, ns: &str, spec: &WorkloadSpec) {
+        let (meta, template) = self.new_workload(ns, spec);
         self.deployments.insert(
             (ns.to_string(), spec.name.clone()),
             Deployment {
@@ -116,10 +123,7 @@ impl Cluster {
     }
 
     pub(crate) fn create_statefulset(&mut self, ns: &str, spec: &WorkloadSpec) {
-        self.ensure_namespace(ns);
-        let template = Template::from_spec(spec);
-        let mut meta = self.meta(ns, &spec.name);
-        meta.labels = template.labels.clone();
+        let (meta, template) = self.new_workload(ns, spec);
         self.statefulsets.insert(
             (ns.to_string(), spec.name.clone()),
             StatefulSet {
@@ -134,10 +138,7 @@ impl Cluster {
     }
 
     pub(crate) fn create_daemonset(&mut self, ns: &str, spec: &WorkloadSpec) {
-        self.ensure_namespace(ns);
-        let template = Template::from_spec(spec);
-        let mut meta = self.meta(ns, &spec.name);
-        meta.labels = template.labels.clone();
+        let (meta, template) = self.new_workload(ns, spec);
         self.daemonsets.insert(
             (ns.to_string(), spec.name.clone()),
             DaemonSet {
