@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::kubelet::OwnedPod;
-use super::workloads::Template;
+use super::template::Template;
 use super::{Cluster, labels_of};
 use crate::meta::{Meta, OwnerRef};
 use crate::spec::JobSpec;

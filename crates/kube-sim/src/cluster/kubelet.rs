@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use tokio::time::Instant;
 
-use super::workloads::Template;
+use super::template::Template;
 use super::{Cluster, NODES, PodStep, Spawn, host_ip, node_index};
 use crate::logs;
 use crate::meta::OwnerRef;

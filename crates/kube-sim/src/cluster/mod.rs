@@ -9,9 +9,11 @@
 //! The parts, one concern each: `kubelet` (creating pods, stepping their lifecycle clocks,
 //! generated lines), `containers` (restarts, crashes, exits and log writes asked for by a
 //! scenario), `deletion` (graceful pod deletion, Deployment garbage collection),
-//! `workloads` (templates, StatefulSets, DaemonSets, Services), `rollout` (Deployment
-//! changes and the rolling-update controller), `jobs`, and `render` (the JSON of every
-//! object and the commit into the store).
+//! `template` (the pod template workloads share), `workloads` (Deployment and ReplicaSet
+//! objects, StatefulSets, DaemonSets, Services), `rollout` (Deployment changes and the
+//! rolling-update controller), `jobs`, and `render` (the JSON of every object and the
+//! commit into the store). Apart from the shared `Cluster` here, they depend one way:
+//! controllers on `kubelet`, everything on `template`, `render` on the object types.
 
 mod containers;
 mod deletion;
@@ -19,6 +21,7 @@ mod jobs;
 mod kubelet;
 mod render;
 mod rollout;
+mod template;
 mod workloads;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::kubelet::OwnedPod;
-use super::workloads::{Deployment, ReplicaSet, Template};
+use super::template::Template;
+use super::workloads::{Deployment, ReplicaSet};
 use super::{Cluster, labels_of};
 use crate::meta::{OwnerRef, template_hash};
 use crate::store::Key;

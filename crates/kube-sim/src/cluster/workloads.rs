@@ -1,5 +1,5 @@
-//! Workload objects and their simple controllers: the pod [`Template`] every workload kind
-//! shares, Deployments and their ReplicaSets (whose rollout lives in `rollout`),
+//! Workload objects and their simple controllers: Deployments and their ReplicaSets (whose
+//! rollout lives in `rollout`),
 //! StatefulSets (`name-0..n-1`, one per index), DaemonSets (one pod per node) and Services.
 //! Controllers here only create the pods that are missing; rendering is `render`'s.
 
@@ -8,54 +8,11 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::kubelet::OwnedPod;
+use super::template::Template;
 use super::{Cluster, NODES, labels_of};
 use crate::meta::{Meta, OwnerRef, template_hash};
-use crate::spec::{ContainerSpec, WorkloadSpec};
+use crate::spec::WorkloadSpec;
 use crate::store::Key;
-
-/// A pod template shared by the workload kinds.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Template {
-    pub(crate) labels: BTreeMap<String, String>,
-    pub(crate) init: Vec<ContainerSpec>,
-    pub(crate) containers: Vec<ContainerSpec>,
-}
-
-impl Template {
-    fn from_spec(spec: &WorkloadSpec) -> Template {
-        let mut labels: BTreeMap<String, String> = spec.labels.iter().cloned().collect();
-        if labels.is_empty() {
-            labels.insert("app".into(), spec.name.clone());
-        }
-        Template {
-            labels,
-            init: spec.init_containers.clone(),
-            containers: spec.containers.clone(),
-        }
-    }
-
-    /// What the controllers hash: everything that shapes the pods.
-    pub(super) fn hash_input(&self) -> String {
-        let mut s = String::new();
-        for (k, v) in &self.labels {
-            s.push_str(&format!("{k}={v};"));
-        }
-        for c in self.init.iter().chain(&self.containers) {
-            s.push_str(&format!("{}:{}|", c.name, c.image));
-        }
-        s
-    }
-
-    pub(super) fn to_json(&self, restart_policy: &str) -> Value {
-        let mut spec = crate::pod::pod_spec_json(&self.init, &self.containers, restart_policy);
-        // Default tolerations are added to pods by admission, never to templates.
-        spec.remove("tolerations");
-        json!({
-            "metadata": { "creationTimestamp": null, "labels": self.labels },
-            "spec": spec,
-        })
-    }
-}
 
 pub(crate) struct Deployment {
     pub(super) meta: Meta,
