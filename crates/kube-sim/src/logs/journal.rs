@@ -102,7 +102,7 @@ impl LogJournal {
         self.notify.notify_waiters();
     }
 
-    /// Appends `count` generated lines (see [`generated_line`]) with sequence numbers from
+    /// Appends `count` generated lines (see [`generated_line`](super::generated_line)) with sequence numbers from
     /// `first_seq`, stamped 1 µs apart and ending now (or just after the previous line).
     /// Built straight into one segment, so millions of lines take well under a second.
     pub fn append_generated(&self, pod: &str, container: &str, first_seq: u64, count: u64) {
