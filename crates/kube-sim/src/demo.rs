@@ -1,6 +1,7 @@
 //! The `demo` scenario: namespace `demo` with a Deployment `web` (3 replicas, containers
 //! `app` and `sidecar` logging realistic lines) that rolls to a new image every 20 seconds,
-//! and a StatefulSet `db` whose pod `db-0` logs slowly.
+//! and a StatefulSet `db` whose pod `db-0` logs slowly. It drives the cluster only through
+//! the public [`Sim`] handle, like any test.
 
 use std::time::Duration;
 
@@ -40,14 +41,13 @@ pub fn demo(sim: &Sim) {
 /// lines from every running container, and a rolling update every 20 seconds.
 pub async fn run_demo(sim: Sim) {
     demo(&sim);
-    let mut stop = sim.shared.shutdown.subscribe();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut n: u64 = 0;
     let mut version = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = crate::sim::stopped(&mut stop) => return,
+            _ = sim.stopped() => return,
         }
         n += 1;
         if n.is_multiple_of(80) {

@@ -1,6 +1,7 @@
-//! HTTP plumbing shared by every handler: the response body type, JSON and `Status`
-//! responses with the headers clients expect, and the apiserver's query-string rules
-//! (form-urlencoded, booleans, Go integer parsing).
+//! HTTP plumbing shared by every handler: the response body types, JSON and `Status`
+//! responses with the headers clients expect, and [`ApiError`], the apiserver's `Status`
+//! for a failed request. It must not read requests or cluster state: query parsing lives in
+//! `query`.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -207,121 +208,9 @@ impl ApiError {
     }
 }
 
-/// Decodes a form-urlencoded query (`+` is a space) into ordered pairs. kube-rs sends a
-/// leading empty pair (`?&a=b`) and sometimes a bare `?`; empty pieces are skipped.
-pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
-    let Some(q) = q else { return Vec::new() };
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
-}
-
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Query parameters with the apiserver's conversion rules.
-pub(crate) struct Params(pub(crate) Vec<(String, String)>);
-
-impl Params {
-    /// The first value of a parameter (Go's `url.Values.Get`).
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `Convert_Slice_string_To_bool`: absent, `0` and `false` (any case) are false;
-    /// everything else, even an empty value, is true.
-    pub(crate) fn flag(&self, key: &str) -> bool {
-        match self.get(key) {
-            None => false,
-            Some(v) => !(v == "0" || v.eq_ignore_ascii_case("false")),
-        }
-    }
-
-    /// A Go `strconv.ParseInt` of an optional integer parameter.
-    pub(crate) fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
-        match self.get(key) {
-            None | Some("") => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::bad_request(format!("strconv.ParseInt: parsing {v:?}: invalid syntax"))
-            }),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_decoding_follows_form_rules() {
-        let q = parse_query(Some("&labelSelector=app%3Dweb%2Ctier+in+%28a%29&follow=&x"));
-        assert_eq!(
-            q,
-            vec![
-                (
-                    "labelSelector".to_string(),
-                    "app=web,tier in (a)".to_string()
-                ),
-                ("follow".to_string(), String::new()),
-                ("x".to_string(), String::new()),
-            ]
-        );
-        assert!(parse_query(Some("")).is_empty());
-        assert_eq!(parse_query(Some("a=%zz%4"))[0].1, "%zz%4");
-    }
-
-    #[test]
-    fn booleans_follow_the_apiserver() {
-        let p = Params(parse_query(Some("a=&b=0&c=FALSE&d=true&e=yes")));
-        assert!(p.flag("a"));
-        assert!(!p.flag("b"));
-        assert!(!p.flag("c"));
-        assert!(p.flag("d"));
-        assert!(p.flag("e"));
-        assert!(!p.flag("missing"));
-    }
-
-    #[test]
-    fn integers_fail_like_go() {
-        let p = Params(parse_query(Some("limit=abc&n=5")));
-        let e = p.int("limit").unwrap_err();
-        assert_eq!(e.code, 400);
-        assert_eq!(
-            e.message,
-            "strconv.ParseInt: parsing \"abc\": invalid syntax"
-        );
-        assert_eq!(p.int("n").unwrap(), Some(5));
-    }
 
     #[test]
     fn status_shapes() {

@@ -8,11 +8,28 @@
 //! create workloads, roll them out, restart or crash containers, write log lines, and
 //! inject faults.
 //!
-//! Module map: `sim` (public handle, background tasks), `cluster` (all state and the
-//! controllers), `pod` (kubelet model of one pod), `store` (served JSON, resourceVersions,
-//! history), `server` (sockets, TLS, HTTP/1.1), `api` (request path, list/get/logs),
-//! `watch`, `table`, `discovery`, `tls`, `meta`, `http`, `demo`; `logs` and `selector`
-//! hold the kubelet log journal and the selector parsers.
+//! # Module map
+//!
+//! Layers, top first; a module uses only modules below it (the `tidy` test keeps it so, and
+//! with it the absence of import cycles):
+//!
+//! 1. `demo`: the demo scenario, driven through the public handle like a test.
+//! 2. `sim`: the public handle [`Sim`]: start, shutdown, the scenario-control API.
+//! 3. `server`: the listener, TLS accept, HTTP/1.1 connections.
+//! 4. `api`: the request path: auth, faults, routing, list/get, pod logs.
+//! 5. `watch`: watch streams.
+//! 6. `state`: the shared state behind one lock and the background tasks that move it.
+//! 7. `cluster` (every object, the kubelet clock and the controllers) and `query`
+//!    (request parameters, selectors as filters, watch event lines).
+//! 8. `pod` (kubelet model of one pod), `table` (server-side Tables), `options`
+//!    ([`SimOptions`]).
+//! 9. Leaves: `logs` (log journals and the kubelet's log serving), `store` (served JSON,
+//!    resourceVersions, history), `selector` (selector parsers), `http` (responses and
+//!    `Status` errors), `meta` (object metadata, the seeded RNG), `spec` (scenario
+//!    vocabulary), `tls`, `discovery`, `kubectl` (finding the real kubectl).
+//!
+//! Everything random descends from one seed ([`SimOptions::seed`], reported by
+//! [`Sim::seed`]), so a run can be replayed.
 
 mod api;
 mod cluster;
@@ -22,17 +39,23 @@ mod http;
 pub mod kubectl;
 pub mod logs;
 mod meta;
+mod options;
 mod pod;
+mod query;
 pub mod selector;
 mod server;
 mod sim;
 mod spec;
+mod state;
 mod store;
 mod table;
+#[cfg(test)]
+mod tidy;
 mod tls;
 mod watch;
 
 pub use demo::{demo, run_demo};
 pub use logs::{Chunking, StreamEnd};
-pub use sim::{Sim, SimOptions};
+pub use options::SimOptions;
+pub use sim::Sim;
 pub use spec::{ContainerSpec, JobSpec, PodSpec, WorkloadSpec};

@@ -30,6 +30,11 @@ struct Args {
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Seed of generated names, uids and container IDs (default: from the clock).
+    ///
+    /// The ready line shows the seed in use; pass it again to replay a run.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
 }
 
 #[tokio::main]
@@ -56,6 +61,7 @@ async fn main() {
 async fn run(args: Args) -> std::io::Result<()> {
     let opts = SimOptions {
         tls: args.tls,
+        seed: args.seed,
         ..SimOptions::default()
     };
     let sim = Sim::start_on(opts, args.port).await?;
@@ -71,11 +77,17 @@ async fn run(args: Args) -> std::io::Result<()> {
     match &args.kubeconfig {
         Some(p) => writeln!(
             out,
-            "kube-sim listening on {} (kubeconfig: {})",
+            "kube-sim listening on {} (kubeconfig: {}, seed: {})",
             sim.url(),
-            p.display()
+            p.display(),
+            sim.seed()
         )?,
-        None => writeln!(out, "kube-sim listening on {}", sim.url())?,
+        None => writeln!(
+            out,
+            "kube-sim listening on {} (seed: {})",
+            sim.url(),
+            sim.seed()
+        )?,
     }
     out.flush()?;
     drop(out);

@@ -93,12 +93,20 @@ pub(crate) fn template_hash(data: &str) -> String {
         .collect()
 }
 
-/// Deterministic pseudo-random source (splitmix64) for uids, suffixes and container IDs.
+/// Deterministic pseudo-random source (splitmix64) for uids, suffixes, container IDs and
+/// jitter. Every stream in a simulator descends from its seed (`SimOptions::seed`), so a
+/// run can be replayed.
 pub(crate) struct Rng(u64);
 
 impl Rng {
     pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
+    }
+
+    /// A new stream seeded from this one: what it yields does not depend on how much
+    /// either stream is used afterwards.
+    pub(crate) fn split(&mut self) -> Rng {
+        Rng::new(self.next())
     }
 
     pub(crate) fn next(&mut self) -> u64 {

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::sim::Shared;
+use crate::state::Shared;
 
 pub(crate) fn bind(port: u16) -> std::io::Result<TcpListener> {
     let socket = TcpSocket::new_v4()?;
@@ -25,7 +25,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = crate::sim::stopped(&mut stop) => return,
+            _ = crate::state::stopped(&mut stop) => return,
         };
         let (stream, _) = match accepted {
             Ok(a) => a,
@@ -69,6 +69,6 @@ where
         .serve_connection(TokioIo::new(io), svc);
     tokio::select! {
         _ = conn => {}
-        _ = crate::sim::stopped(&mut stop) => {}
+        _ = crate::state::stopped(&mut stop) => {}
     }
 }

@@ -1,199 +1,23 @@
-//! The public handle: starting and stopping the server, the scenario-control API tests call
-//! while clients are attached, and the background tasks (pod lifecycles, log generators,
-//! controllers) that make the cluster move on its own.
+//! The public handle, [`Sim`]: starting and stopping the server, and the scenario-control
+//! API tests call while clients are attached (objects, container lifecycles, log lines,
+//! faults).
 //!
-//! All state lives in one [`Cluster`] behind one mutex. Every call goes through
-//! [`Shared::with`], which commits the change and wakes watchers, controllers and
-//! `wait_for` afterwards, outside the lock.
+//! Every method is a thin call into [`Shared`]: changes go through [`Shared::with`], which
+//! commits them and wakes watchers, controllers and `wait_for` afterwards, outside the
+//! lock. This is the top layer: nothing below it may name `Sim`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::watch;
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::cluster::{Cluster, PodStep, Spawn};
-use crate::logs::{Chunking, StreamEnd};
+use crate::logs::StreamEnd;
+use crate::options::SimOptions;
 use crate::spec::{JobSpec, PodSpec, WorkloadSpec};
-use crate::store::Key;
-use crate::tls::TlsMaterial;
-
-/// How a simulator instance serves.
-#[derive(Debug, Clone)]
-pub struct SimOptions {
-    /// Serve HTTPS with a generated CA (the kubeconfig carries it).
-    pub tls: bool,
-    /// The bearer token every request except `/version` and health checks must carry.
-    pub token: String,
-    /// The user name in Forbidden messages and the kubeconfig.
-    pub user: String,
-    /// How log bodies are chunked: kubelet-style per line, or coalesced for bulk speed.
-    pub chunking: Chunking,
-    /// Events kept for resuming watches from a resourceVersion.
-    pub watch_history: usize,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        SimOptions {
-            tls: false,
-            token: "sim-token".to_string(),
-            user: "sim-user".to_string(),
-            chunking: Chunking::PerLine,
-            watch_history: 10_000,
-        }
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct Faults {
-    pub(crate) stall_until: Option<Instant>,
-    /// Remaining count, status code, Retry-After seconds.
-    pub(crate) fail: Option<(usize, u16, Option<u32>)>,
-}
-
-pub(crate) struct Shared {
-    pub(crate) opts: SimOptions,
-    pub(crate) cluster: Mutex<Cluster>,
-    /// Bumped with the store's resourceVersion after every object write.
-    pub(crate) changed: watch::Sender<u64>,
-    /// Bumped after every state change, including log writes (for `wait_for`).
-    pub(crate) ticked: watch::Sender<u64>,
-    pub(crate) shutdown: watch::Sender<bool>,
-    pub(crate) faults: Mutex<Faults>,
-    pub(crate) requests: AtomicU64,
-    pub(crate) addr: SocketAddr,
-    pub(crate) tls: Option<TlsMaterial>,
-    handle: tokio::runtime::Handle,
-    tasks: Mutex<Vec<AbortHandle>>,
-    /// The accept loop, awaited on shutdown so the port is closed when `shutdown` returns.
-    acceptor: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking test thread must not take the simulator down with it.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Cluster> {
-        lock(&self.cluster)
-    }
-
-    pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
-        lock(&self.faults)
-    }
-
-    /// Runs a mutation, commits it, starts requested tasks and wakes everyone who waits
-    /// for changes.
-    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Cluster) -> R) -> R {
-        let (r, spawns, rv) = {
-            let mut c = self.lock();
-            let r = f(&mut c);
-            c.commit();
-            (r, c.take_spawns(), c.store.rv())
-        };
-        for s in spawns {
-            self.start(s);
-        }
-        self.changed.send_if_modified(|v| {
-            let bumped = *v != rv;
-            *v = rv;
-            bumped
-        });
-        self.ticked.send_modify(|v| *v += 1);
-        r
-    }
-
-    pub(crate) fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
-        let h = self.handle.spawn(fut).abort_handle();
-        let mut tasks = lock(&self.tasks);
-        if tasks.len() >= 256 {
-            tasks.retain(|t| !t.is_finished());
-        }
-        tasks.push(h);
-    }
-
-    fn start(self: &Arc<Self>, s: Spawn) {
-        let me = self.clone();
-        match s {
-            Spawn::PodLifecycle { key, uid, wake } => self.spawn(async move {
-                pod_lifecycle(me, key, uid, wake).await;
-            }),
-            Spawn::Generator {
-                key,
-                uid,
-                container,
-            } => self.spawn(async move {
-                generator(me, key, uid, container).await;
-            }),
-        }
-    }
-}
-
-/// Resolves once the simulator shuts down.
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
-}
-
-/// Drives one pod's clock until the pod is gone.
-async fn pod_lifecycle(shared: Arc<Shared>, key: Key, uid: String, wake: Arc<tokio::sync::Notify>) {
-    loop {
-        match shared.with(|c| c.advance_pod(&key, &uid)) {
-            PodStep::Gone => return,
-            PodStep::Wait(None) => wake.notified().await,
-            PodStep::Wait(Some(at)) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = wake.notified() => {}
-                }
-            }
-        }
-    }
-}
-
-/// Writes a container's generated lines in small batches every 10 ms while it runs.
-async fn generator(shared: Arc<Shared>, key: Key, uid: String, container: String) {
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let alive = {
-            let mut c = shared.lock();
-            c.generate_tick(&key, &uid, &container)
-        };
-        shared.ticked.send_modify(|v| *v += 1);
-        if !alive {
-            return;
-        }
-    }
-}
-
-/// The controller manager: reconciles workloads after every change.
-async fn controllers(shared: Arc<Shared>) {
-    let mut rx = shared.changed.subscribe();
-    loop {
-        let mut progress = true;
-        for _ in 0..1000 {
-            progress = shared.with(Cluster::reconcile_all);
-            if !progress {
-                break;
-            }
-        }
-        if progress {
-            tokio::task::yield_now().await;
-            continue;
-        }
-        rx.borrow_and_update();
-        if rx.changed().await.is_err() {
-            return;
-        }
-    }
-}
+use crate::state::Shared;
 
 /// A running simulated cluster. Cheap to clone; all clones control the same server.
 #[derive(Clone)]
@@ -216,27 +40,9 @@ impl Sim {
         } else {
             None
         };
-        let shared = Arc::new(Shared {
-            cluster: Mutex::new(Cluster::new(opts.watch_history)),
-            opts,
-            changed: watch::channel(0).0,
-            ticked: watch::channel(0).0,
-            shutdown: watch::channel(false).0,
-            faults: Mutex::new(Faults::default()),
-            requests: AtomicU64::new(0),
-            addr,
-            tls,
-            handle: tokio::runtime::Handle::current(),
-            tasks: Mutex::new(Vec::new()),
-            acceptor: Mutex::new(None),
-        });
+        let shared = Shared::start(opts, addr, tls);
         let s = shared.clone();
-        shared.spawn(async move { controllers(s).await });
-        let s = shared.clone();
-        let acceptor = shared
-            .handle
-            .spawn(async move { crate::server::accept_loop(s, listener).await });
-        *lock(&shared.acceptor) = Some(acceptor);
+        shared.spawn_acceptor(async move { crate::server::accept_loop(s, listener).await });
         Ok(Sim { shared })
     }
 
@@ -251,6 +57,13 @@ impl Sim {
 
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The seed of this run: [`SimOptions::seed`], or the one picked from the clock when
+    /// that was `None`. Starting a simulator with it replays the generated names, uids and
+    /// container IDs of the same scenario steps.
+    pub fn seed(&self) -> u64 {
+        self.shared.seed
     }
 
     pub fn token(&self) -> String {
@@ -283,20 +96,15 @@ impl Sim {
         std::fs::write(path, self.kubeconfig())
     }
 
+    /// Resolves once [`Sim::shutdown`] has been called.
+    pub(crate) async fn stopped(&self) {
+        crate::state::stopped(&mut self.shared.shutdown.subscribe()).await;
+    }
+
     /// Stops listening, drops every connection (ending all open streams) and stops the
     /// background tasks.
     pub async fn shutdown(&self) {
-        self.shared.shutdown.send_replace(true);
-        let acceptor = lock(&self.shared.acceptor).take();
-        if let Some(a) = acceptor {
-            let _ = a.await;
-        }
-        let tasks = std::mem::take(&mut *lock(&self.shared.tasks));
-        for t in tasks {
-            t.abort();
-        }
-        self.shared.lock().end_log_streams(StreamEnd::Reset);
-        tokio::task::yield_now().await;
+        self.shared.stop().await;
     }
 
     // ---- objects --------------------------------------------------------------------

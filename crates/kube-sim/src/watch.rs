@@ -4,6 +4,9 @@
 //! The initial snapshot and the cursor are taken under the same lock, so no write can fall
 //! between them. Expiry (history too short, or `expire_watches`) is reported in-band as an
 //! ERROR 410 event in a 200 response, because clients only relist on that.
+//!
+//! Routing, authorization and selector parsing happen before a watch starts (in `api` and
+//! `query`); this module must not call back into the request path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +17,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::api::{Filter, event_line};
-use crate::http::{ApiError, ChannelBody, Params, Resp};
-use crate::sim::Shared;
+use crate::http::{ApiError, ChannelBody, Resp};
+use crate::query::{Filter, Params, event_line, invalid_list_options, parse_rv};
+use crate::state::Shared;
 use crate::store::{EventType, Resource};
 use crate::table::{self, IncludeObject};
 
@@ -24,12 +27,7 @@ use crate::table::{self, IncludeObject};
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
 
 fn invalid(msg: &str) -> ApiError {
-    ApiError::invalid(
-        "ListOptions",
-        Some("meta.k8s.io"),
-        "",
-        &[("FieldValueForbidden", msg, "resourceVersionMatch")],
-    )
+    invalid_list_options(msg, "resourceVersionMatch", "FieldValueForbidden")
 }
 
 fn expired_status(requested: u64, horizon: u64) -> Value {
@@ -101,8 +99,8 @@ pub(crate) fn start(
     filter: Filter,
     table: Option<IncludeObject>,
 ) -> Result<Resp, ApiError> {
-    let rv = params.get("resourceVersion").filter(|v| !v.is_empty());
-    let rvm = params.get("resourceVersionMatch").filter(|v| !v.is_empty());
+    let rv = params.non_empty("resourceVersion");
+    let rvm = params.non_empty("resourceVersionMatch");
     let send_initial = params
         .get("sendInitialEvents")
         .map(|_| params.flag("sendInitialEvents"));
@@ -124,14 +122,11 @@ pub(crate) fn start(
         // Clamped so absurd values cannot overflow the deadline.
         Some(t) if t > 0 => Duration::from_secs((t as u64).min(366 * 86_400)),
         // The apiserver picks a random duration in [min-request-timeout, 2x] (30-60 min).
-        _ => Duration::from_secs(1800 + (jiff::Timestamp::now().subsec_nanosecond() as u64 % 1800)),
+        _ => Duration::from_secs(1800 + shared.random() % 1800),
     };
     let legacy = rv.is_none_or(|v| v == "0");
     let requested = match rv {
-        Some(v) if v != "0" => Some(
-            v.parse::<u64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v}")))?,
-        ),
+        Some(v) if v != "0" => Some(parse_rv(v)?),
         _ => None,
     };
     // With the WatchList feature (on by default) a legacy watch is defaulted to
@@ -255,7 +250,7 @@ impl Watcher {
                     return;
                 }
                 _ = self.tx.closed() => return,
-                _ = crate::sim::stopped(&mut stop) => return,
+                _ = crate::state::stopped(&mut stop) => return,
             }
         }
     }

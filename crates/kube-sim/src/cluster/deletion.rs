@@ -1,0 +1,77 @@
+//! Deleting objects: a pod's graceful deletion (deletionTimestamp now, containers stop
+//! after the grace period, then the object goes) and a Deployment's garbage collection of
+//! its ReplicaSets and pods. It only starts deletions; the kubelet clock finishes them.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use super::Cluster;
+use crate::pod::Deletion;
+use crate::store::{Key, Resource};
+
+impl Cluster {
+    /// Starts a graceful deletion: MODIFIED with deletionTimestamp now, containers stop and
+    /// the object goes away when the grace period is over.
+    pub(crate) fn delete_pod(&mut self, ns: &str, name: &str, grace: Duration) -> bool {
+        let key = (ns.to_string(), name.to_string());
+        let grace = grace.min(Duration::from_secs(366 * 86_400));
+        let Some(pod) = self.pods.get_mut(&key) else {
+            return false;
+        };
+        if pod.deletion.is_some() {
+            return true;
+        }
+        if pod.node.is_none() {
+            // No kubelet owns an unscheduled pod: it is removed at once.
+            self.pods.remove(&key);
+        } else {
+            let at = Timestamp::now();
+            pod.deletion = Some(Deletion {
+                at: at + jiff::SignedDuration::from_secs(grace.as_secs() as i64),
+                grace_secs: grace.as_secs() as i64,
+                deadline: crate::meta::after(Instant::now(), grace),
+                finalized: false,
+            });
+            pod.wake.notify_one();
+        }
+        self.dirty_pods.insert(key);
+        self.workloads_dirty = true;
+        true
+    }
+
+    pub(crate) fn delete_deployment(&mut self, ns: &str, deploy: &str) {
+        let key = (ns.to_string(), deploy.to_string());
+        let Some(d) = self.deployments.remove(&key) else {
+            return;
+        };
+        self.store.remove(Resource::Deployment, &key);
+        let rs_keys: Vec<Key> = self
+            .replicasets
+            .iter()
+            .filter(|(_, rs)| rs.owner.uid == d.meta.uid)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let rs_uids: BTreeSet<String> = rs_keys
+            .iter()
+            .filter_map(|k| self.replicasets.get(k).map(|rs| rs.meta.uid.clone()))
+            .collect();
+        for k in &rs_keys {
+            self.replicasets.remove(k);
+            self.store.remove(Resource::ReplicaSet, k);
+        }
+        let pods: Vec<Key> = self
+            .pods
+            .iter()
+            .filter(|(_, p)| p.owner.as_ref().is_some_and(|o| rs_uids.contains(&o.uid)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let grace = self.controller_grace;
+        for k in pods {
+            self.delete_pod(&k.0, &k.1, grace);
+        }
+        self.workloads_dirty = true;
+    }
+}

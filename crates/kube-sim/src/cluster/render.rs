@@ -1,0 +1,436 @@
+//! Publishing: every object of the cluster as the JSON a client receives (namespaces,
+//! nodes, services, ReplicaSets, Deployments, StatefulSets, DaemonSets, Jobs, with status
+//! counts from their pods), and [`Cluster::commit`], which hands what changed to the
+//! store. Rendering reads the domain objects and must not change them.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::jobs::Job;
+use super::workloads::{DaemonSet, Deployment, ReplicaSet, Service, StatefulSet};
+use super::{Cluster, NODES, host_ip, node_index};
+use crate::meta::{Meta, fmt_time, template_hash};
+use crate::store::{Key, Resource};
+
+/// Pod counts per owner uid, gathered once per commit.
+#[derive(Debug, Default, Clone, Copy)]
+struct Stats {
+    active: u32,
+    ready: u32,
+    running: u32,
+    succeeded: u32,
+    failed: u32,
+}
+
+fn selector_json(sel: &BTreeMap<String, String>) -> Value {
+    json!({ "matchLabels": sel })
+}
+
+impl Cluster {
+    fn stats(&self) -> BTreeMap<String, Stats> {
+        let mut m: BTreeMap<String, Stats> = BTreeMap::new();
+        for p in self.pods.values() {
+            let Some(o) = &p.owner else { continue };
+            let s = m.entry(o.uid.clone()).or_default();
+            match p.phase() {
+                "Succeeded" => s.succeeded += 1,
+                "Failed" => s.failed += 1,
+                _ if p.deletion.is_none() => {
+                    s.active += 1;
+                    if p.is_ready() {
+                        s.ready += 1;
+                    }
+                    if p.phase() == "Running" {
+                        s.running += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        m
+    }
+
+    /// Renders everything touched since the last commit into the store.
+    pub(crate) fn commit(&mut self) {
+        let now = Timestamp::now();
+        for key in std::mem::take(&mut self.dirty_pods) {
+            match self.pods.get_mut(&key) {
+                Some(p) => {
+                    p.refresh_conditions(now);
+                    let json = p.to_json();
+                    self.store.put(Resource::Pod, key, json);
+                }
+                None => {
+                    self.store.remove(Resource::Pod, &key);
+                }
+            }
+        }
+        if !std::mem::take(&mut self.workloads_dirty) {
+            return;
+        }
+        let stats = self.stats();
+        let get = |uid: &str| stats.get(uid).copied().unwrap_or_default();
+        let mut out: Vec<(Resource, Key, Value)> = Vec::new();
+        for m in self.namespaces.values() {
+            out.push((
+                Resource::Namespace,
+                (String::new(), m.name.clone()),
+                namespace_json(m),
+            ));
+        }
+        for m in &self.nodes {
+            out.push((
+                Resource::Node,
+                (String::new(), m.name.clone()),
+                node_json(m),
+            ));
+        }
+        for (k, s) in &self.services {
+            out.push((Resource::Service, k.clone(), service_json(s)));
+        }
+        for (k, rs) in &self.replicasets {
+            out.push((
+                Resource::ReplicaSet,
+                k.clone(),
+                replicaset_json(rs, get(&rs.meta.uid)),
+            ));
+        }
+        for (k, d) in &self.deployments {
+            let hash = template_hash(&d.template.hash_input());
+            let mut total = Stats::default();
+            let mut updated = 0;
+            let mut revision = 0;
+            for rs in self
+                .replicasets
+                .values()
+                .filter(|rs| rs.owner.uid == d.meta.uid)
+            {
+                let s = get(&rs.meta.uid);
+                total.active += s.active;
+                total.ready += s.ready;
+                if rs.hash == hash {
+                    updated = s.active;
+                }
+                revision = revision.max(rs.revision);
+            }
+            out.push((
+                Resource::Deployment,
+                k.clone(),
+                deployment_json(d, total, updated, revision),
+            ));
+        }
+        for (k, s) in &self.statefulsets {
+            out.push((
+                Resource::StatefulSet,
+                k.clone(),
+                statefulset_json(s, get(&s.meta.uid)),
+            ));
+        }
+        for (k, ds) in &self.daemonsets {
+            out.push((
+                Resource::DaemonSet,
+                k.clone(),
+                daemonset_json(ds, get(&ds.meta.uid)),
+            ));
+        }
+        for (k, j) in &self.jobs {
+            out.push((Resource::Job, k.clone(), job_json(j, get(&j.meta.uid))));
+        }
+        for (r, k, v) in out {
+            self.store.put(r, k, v);
+        }
+    }
+}
+
+fn obj(kind: &str, api_version: &str, meta: serde_json::Map<String, Value>, rest: Value) -> Value {
+    let mut v = json!({ "kind": kind, "apiVersion": api_version, "metadata": meta });
+    if let (Some(o), Value::Object(r)) = (v.as_object_mut(), rest) {
+        o.extend(r);
+    }
+    v
+}
+
+fn namespace_json(m: &Meta) -> Value {
+    let mut meta = m.clone();
+    meta.labels
+        .insert("kubernetes.io/metadata.name".into(), m.name.clone());
+    obj(
+        "Namespace",
+        "v1",
+        meta.to_json(),
+        json!({ "spec": { "finalizers": ["kubernetes"] }, "status": { "phase": "Active" } }),
+    )
+}
+
+fn node_json(m: &Meta) -> Value {
+    let ip = host_ip(&m.name);
+    let t = fmt_time(m.created);
+    obj(
+        "Node",
+        "v1",
+        m.to_json(),
+        json!({
+            "spec": { "podCIDR": format!("10.244.{}.0/24", node_index(&m.name) + 1) },
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": m.name}],
+                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status", "lastHeartbeatTime": t, "lastTransitionTime": t}],
+                "nodeInfo": {"kubeletVersion": "v1.37.1", "containerRuntimeVersion": "containerd://2.1.1",
+                    "kernelVersion": "6.8.0", "osImage": "Debian GNU/Linux 12 (bookworm)",
+                    "operatingSystem": "linux", "architecture": "amd64",
+                    "machineID": "", "systemUUID": "", "bootID": "", "kubeProxyVersion": ""},
+            }
+        }),
+    )
+}
+
+fn service_json(s: &Service) -> Value {
+    let mut spec = json!({
+        "clusterIP": s.cluster_ip,
+        "clusterIPs": [s.cluster_ip],
+        "ports": s.ports,
+        "type": "ClusterIP",
+        "sessionAffinity": "None",
+        "ipFamilies": ["IPv4"],
+        "ipFamilyPolicy": "SingleStack",
+        "internalTrafficPolicy": "Cluster",
+    });
+    if !s.selector.is_empty() {
+        spec["selector"] = json!(s.selector);
+    }
+    obj(
+        "Service",
+        "v1",
+        s.meta.to_json(),
+        json!({ "spec": spec, "status": { "loadBalancer": {} } }),
+    )
+}
+
+fn replicaset_json(rs: &ReplicaSet, s: Stats) -> Value {
+    let mut meta = rs.meta.to_json();
+    meta.insert("generation".into(), json!(1));
+    meta.insert("ownerReferences".into(), json!([rs.owner.to_json()]));
+    meta.insert(
+        "annotations".into(),
+        json!({
+            "deployment.kubernetes.io/desired-replicas": rs.replicas.to_string(),
+            "deployment.kubernetes.io/max-replicas": (rs.replicas + 1).to_string(),
+            "deployment.kubernetes.io/revision": rs.revision.to_string(),
+        }),
+    );
+    let mut status = json!({
+        "replicas": s.active,
+        "fullyLabeledReplicas": s.active,
+        "observedGeneration": 1,
+    });
+    if s.ready > 0 {
+        status["readyReplicas"] = json!(s.ready);
+        status["availableReplicas"] = json!(s.ready);
+    }
+    obj(
+        "ReplicaSet",
+        "apps/v1",
+        meta,
+        json!({
+            "spec": { "replicas": rs.replicas, "selector": selector_json(&rs.selector),
+                      "template": rs.template.to_json("Always") },
+            "status": status,
+        }),
+    )
+}
+
+fn deployment_json(d: &Deployment, total: Stats, updated: u32, revision: u64) -> Value {
+    let mut meta = d.meta.to_json();
+    meta.insert("generation".into(), json!(d.generation));
+    meta.insert(
+        "annotations".into(),
+        json!({ "deployment.kubernetes.io/revision": revision.to_string() }),
+    );
+    let t = fmt_time(d.meta.created);
+    let available = total.ready >= d.replicas;
+    let complete = available && updated == d.replicas && total.active == d.replicas;
+    let mut status = json!({
+        "observedGeneration": d.generation,
+        "replicas": total.active,
+        "updatedReplicas": updated,
+        "conditions": [
+            {"type": "Available", "status": if available { "True" } else { "False" },
+             "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+             "message": if available { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." },
+             "lastUpdateTime": t, "lastTransitionTime": t},
+            {"type": "Progressing", "status": "True",
+             "reason": if complete { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
+             "message": format!("ReplicaSet \"{}-{}\" {}", d.meta.name, template_hash(&d.template.hash_input()),
+                 if complete { "has successfully progressed." } else { "is progressing." }),
+             "lastUpdateTime": t, "lastTransitionTime": t},
+        ],
+    });
+    if total.ready > 0 {
+        status["readyReplicas"] = json!(total.ready);
+        status["availableReplicas"] = json!(total.ready);
+    }
+    if total.active > total.ready {
+        status["unavailableReplicas"] = json!(total.active - total.ready);
+    }
+    obj(
+        "Deployment",
+        "apps/v1",
+        meta,
+        json!({
+            "spec": {
+                "replicas": d.replicas,
+                "selector": selector_json(&d.selector),
+                "template": d.template.to_json("Always"),
+                "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 } },
+                "revisionHistoryLimit": 10,
+                "progressDeadlineSeconds": 600,
+            },
+            "status": status,
+        }),
+    )
+}
+
+fn statefulset_json(s: &StatefulSet, st: Stats) -> Value {
+    let mut meta = s.meta.to_json();
+    meta.insert("generation".into(), json!(1));
+    let rev = format!(
+        "{}-{}",
+        s.meta.name,
+        template_hash(&s.template.hash_input())
+    );
+    let mut status = json!({
+        "observedGeneration": 1,
+        "replicas": st.active,
+        "currentReplicas": st.active,
+        "updatedReplicas": st.active,
+        "currentRevision": rev,
+        "updateRevision": rev,
+        "collisionCount": 0,
+        "availableReplicas": st.ready,
+    });
+    if st.ready > 0 {
+        status["readyReplicas"] = json!(st.ready);
+    }
+    obj(
+        "StatefulSet",
+        "apps/v1",
+        meta,
+        json!({
+            "spec": {
+                "replicas": s.replicas,
+                "serviceName": s.meta.name,
+                "selector": selector_json(&s.selector),
+                "template": s.template.to_json("Always"),
+                "podManagementPolicy": "OrderedReady",
+                "updateStrategy": { "type": "RollingUpdate", "rollingUpdate": { "partition": 0 } },
+                "revisionHistoryLimit": 10,
+                "persistentVolumeClaimRetentionPolicy": { "whenDeleted": "Retain", "whenScaled": "Retain" },
+            },
+            "status": status,
+        }),
+    )
+}
+
+fn daemonset_json(ds: &DaemonSet, st: Stats) -> Value {
+    let mut meta = ds.meta.to_json();
+    meta.insert("generation".into(), json!(1));
+    meta.insert(
+        "annotations".into(),
+        json!({ "deprecated.daemonset.template.generation": "1" }),
+    );
+    let desired = NODES.len() as u32;
+    let mut status = json!({
+        "currentNumberScheduled": st.active,
+        "desiredNumberScheduled": desired,
+        "numberMisscheduled": 0,
+        "numberReady": st.ready,
+        "observedGeneration": 1,
+        "updatedNumberScheduled": st.active,
+    });
+    if st.ready > 0 {
+        status["numberAvailable"] = json!(st.ready);
+    }
+    if desired > st.ready {
+        status["numberUnavailable"] = json!(desired - st.ready);
+    }
+    obj(
+        "DaemonSet",
+        "apps/v1",
+        meta,
+        json!({
+            "spec": {
+                "selector": selector_json(&ds.selector),
+                "template": ds.template.to_json("Always"),
+                "updateStrategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 1, "maxSurge": 0 } },
+                "revisionHistoryLimit": 10,
+            },
+            "status": status,
+        }),
+    )
+}
+
+fn job_json(j: &Job, st: Stats) -> Value {
+    let mut meta = j.meta.to_json();
+    meta.insert("generation".into(), json!(1));
+    let uid = &j.meta.uid;
+    let mut status = json!({
+        "startTime": fmt_time(j.meta.created),
+        "ready": st.ready,
+        "terminating": 0,
+        "uncountedTerminatedPods": {},
+    });
+    if st.active > 0 {
+        status["active"] = json!(st.active);
+    }
+    if st.succeeded > 0 {
+        status["succeeded"] = json!(st.succeeded);
+    }
+    if st.failed > 0 {
+        status["failed"] = json!(st.failed);
+    }
+    match j.finished {
+        Some((true, at)) => {
+            status["completionTime"] = json!(fmt_time(at));
+            status["conditions"] = json!([
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
+                 "message": "Reached expected number of succeeded pods",
+                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached",
+                 "message": "Reached expected number of succeeded pods",
+                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
+            ]);
+        }
+        Some((false, at)) => {
+            status["conditions"] = json!([
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit",
+                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit",
+                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
+            ]);
+        }
+        None => {}
+    }
+    obj(
+        "Job",
+        "batch/v1",
+        meta,
+        json!({
+            "spec": {
+                "parallelism": 1,
+                "completions": 1,
+                "backoffLimit": 0,
+                "completionMode": "NonIndexed",
+                "suspend": false,
+                "manualSelector": false,
+                "podReplacementPolicy": "TerminatingOrFailed",
+                "selector": { "matchLabels": { "batch.kubernetes.io/controller-uid": uid } },
+                "template": j.template.to_json("Never"),
+            },
+            "status": status,
+        }),
+    )
+}

@@ -1,0 +1,37 @@
+//! [`SimOptions`]: how one simulator instance serves (scheme, credentials, log chunking,
+//! watch history) and the seed of its randomness. A plain value with defaults; it must
+//! not start or own anything.
+
+use crate::logs::Chunking;
+
+/// How a simulator instance serves.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Serve HTTPS with a generated CA (the kubeconfig carries it).
+    pub tls: bool,
+    /// The bearer token every request except `/version` and health checks must carry.
+    pub token: String,
+    /// The user name in Forbidden messages and the kubeconfig.
+    pub user: String,
+    /// How log bodies are chunked: kubelet-style per line, or coalesced for bulk speed.
+    pub chunking: Chunking,
+    /// Events kept for resuming watches from a resourceVersion.
+    pub watch_history: usize,
+    /// The seed of everything random in the simulator: generated pod names, uids,
+    /// container IDs, node placement, watch timeouts. `None` picks one from the clock;
+    /// [`Sim::seed`](crate::Sim::seed) tells which, so a failing run can be replayed.
+    pub seed: Option<u64>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            tls: false,
+            token: "sim-token".to_string(),
+            user: "sim-user".to_string(),
+            chunking: Chunking::PerLine,
+            watch_history: 10_000,
+            seed: None,
+        }
+    }
+}

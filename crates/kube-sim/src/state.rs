@@ -1,0 +1,236 @@
+//! The state every layer shares: one [`Cluster`] behind one mutex, the signals that wake
+//! watchers, controllers and `wait_for`, injected faults, and the background tasks that
+//! make the cluster move on its own (pod lifecycle clocks, log generators, the controller
+//! manager).
+//!
+//! Every change goes through [`Shared::with`], which commits it and wakes everyone who
+//! waits, outside the lock. This module sits below the server and the public handle: it
+//! must not know about sockets, HTTP or request parsing.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::Instant;
+
+use crate::cluster::{Cluster, PodStep, Spawn};
+use crate::logs::StreamEnd;
+use crate::meta::Rng;
+use crate::options::SimOptions;
+use crate::store::Key;
+use crate::tls::TlsMaterial;
+
+#[derive(Default)]
+pub(crate) struct Faults {
+    pub(crate) stall_until: Option<Instant>,
+    /// Remaining count, status code, Retry-After seconds.
+    pub(crate) fail: Option<(usize, u16, Option<u32>)>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) opts: SimOptions,
+    /// The seed every random stream of this simulator descends from.
+    pub(crate) seed: u64,
+    /// The server's own random stream (watch timeouts), apart from the cluster's so that
+    /// how many requests clients make does not change generated names.
+    rng: Mutex<Rng>,
+    pub(crate) cluster: Mutex<Cluster>,
+    /// Bumped with the store's resourceVersion after every object write.
+    pub(crate) changed: watch::Sender<u64>,
+    /// Bumped after every state change, including log writes (for `wait_for`).
+    pub(crate) ticked: watch::Sender<u64>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) faults: Mutex<Faults>,
+    pub(crate) requests: AtomicU64,
+    pub(crate) addr: SocketAddr,
+    pub(crate) tls: Option<TlsMaterial>,
+    handle: tokio::runtime::Handle,
+    tasks: Mutex<Vec<AbortHandle>>,
+    /// The accept loop, awaited on shutdown so the port is closed when `stop` returns.
+    acceptor: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not take the simulator down with it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// The shared state of a server listening on `addr`, with the controller manager
+    /// already running on the current runtime. Without a seed in `opts` one is taken from
+    /// the clock; either way [`Shared::seed`] keeps it, so the run can be replayed.
+    pub(crate) fn start(
+        opts: SimOptions,
+        addr: SocketAddr,
+        tls: Option<TlsMaterial>,
+    ) -> Arc<Shared> {
+        let seed = opts
+            .seed
+            .unwrap_or_else(|| jiff::Timestamp::now().as_nanosecond() as u64);
+        let mut root = Rng::new(seed);
+        let cluster = Cluster::new(opts.watch_history, root.split());
+        let shared = Arc::new(Shared {
+            cluster: Mutex::new(cluster),
+            opts,
+            seed,
+            rng: Mutex::new(root.split()),
+            changed: watch::channel(0).0,
+            ticked: watch::channel(0).0,
+            shutdown: watch::channel(false).0,
+            faults: Mutex::new(Faults::default()),
+            requests: AtomicU64::new(0),
+            addr,
+            tls,
+            handle: tokio::runtime::Handle::current(),
+            tasks: Mutex::new(Vec::new()),
+            acceptor: Mutex::new(None),
+        });
+        let s = shared.clone();
+        shared.spawn(async move { controllers(s).await });
+        shared
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Cluster> {
+        lock(&self.cluster)
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    /// The next number of the server's random stream.
+    pub(crate) fn random(&self) -> u64 {
+        lock(&self.rng).next()
+    }
+
+    /// Runs a mutation, commits it, starts requested tasks and wakes everyone who waits
+    /// for changes.
+    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut Cluster) -> R) -> R {
+        let (r, spawns, rv) = {
+            let mut c = self.lock();
+            let r = f(&mut c);
+            c.commit();
+            (r, c.take_spawns(), c.store.rv())
+        };
+        for s in spawns {
+            self.start_task(s);
+        }
+        self.changed.send_if_modified(|v| {
+            let bumped = *v != rv;
+            *v = rv;
+            bumped
+        });
+        self.ticked.send_modify(|v| *v += 1);
+        r
+    }
+
+    /// Runs `fut` until it ends or the simulator shuts down.
+    pub(crate) fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        let h = self.handle.spawn(fut).abort_handle();
+        let mut tasks = lock(&self.tasks);
+        if tasks.len() >= 256 {
+            tasks.retain(|t| !t.is_finished());
+        }
+        tasks.push(h);
+    }
+
+    /// Runs the accept loop; [`Shared::stop`] waits for it to end.
+    pub(crate) fn spawn_acceptor(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        *lock(&self.acceptor) = Some(self.handle.spawn(fut));
+    }
+
+    /// Stops listening, drops every connection (ending all open streams) and stops the
+    /// background tasks.
+    pub(crate) async fn stop(&self) {
+        self.shutdown.send_replace(true);
+        let acceptor = lock(&self.acceptor).take();
+        if let Some(a) = acceptor {
+            let _ = a.await;
+        }
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        for t in tasks {
+            t.abort();
+        }
+        self.lock().end_log_streams(StreamEnd::Reset);
+        tokio::task::yield_now().await;
+    }
+
+    fn start_task(self: &Arc<Self>, s: Spawn) {
+        let me = self.clone();
+        match s {
+            Spawn::PodLifecycle { key, uid, wake } => self.spawn(async move {
+                pod_lifecycle(me, key, uid, wake).await;
+            }),
+            Spawn::Generator {
+                key,
+                uid,
+                container,
+            } => self.spawn(async move {
+                generator(me, key, uid, container).await;
+            }),
+        }
+    }
+}
+
+/// Resolves once the simulator shuts down.
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Drives one pod's clock until the pod is gone.
+async fn pod_lifecycle(shared: Arc<Shared>, key: Key, uid: String, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        match shared.with(|c| c.advance_pod(&key, &uid)) {
+            PodStep::Gone => return,
+            PodStep::Wait(None) => wake.notified().await,
+            PodStep::Wait(Some(at)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+        }
+    }
+}
+
+/// Writes a container's generated lines in small batches every 10 ms while it runs.
+async fn generator(shared: Arc<Shared>, key: Key, uid: String, container: String) {
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let alive = {
+            let mut c = shared.lock();
+            c.generate_tick(&key, &uid, &container)
+        };
+        shared.ticked.send_modify(|v| *v += 1);
+        if !alive {
+            return;
+        }
+    }
+}
+
+/// The controller manager: reconciles workloads after every change.
+async fn controllers(shared: Arc<Shared>) {
+    let mut rx = shared.changed.subscribe();
+    loop {
+        let mut progress = true;
+        for _ in 0..1000 {
+            progress = shared.with(Cluster::reconcile_all);
+            if !progress {
+                break;
+            }
+        }
+        if progress {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        rx.borrow_and_update();
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
