@@ -146,14 +146,12 @@ fn parse<'c>(
 ) -> Result<Vec<(&'c clap::Arg, Vec<OsString>)>> {
     let file = path.display();
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let at = e
-            .span()
-            .map(|s| {
-                let before = &text[..s.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-                format!(" at line {line}, column {col}")
-            })
+        // toml says where, on its first line: "TOML parse error at line 2, column 14".
+        let shown = e.to_string();
+        let at = shown
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("TOML parse error"))
             .unwrap_or_default();
         Error::usage(format!(
             "invalid TOML in config file '{file}'{at}: {}",

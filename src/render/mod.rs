@@ -9,6 +9,7 @@
 pub(crate) mod color;
 pub(crate) mod filter;
 pub(crate) mod format;
+pub(crate) mod helpers;
 pub(crate) mod json;
 pub(crate) mod level;
 pub(crate) mod template;
