@@ -52,11 +52,29 @@ async fn hostile_pod() -> Cluster {
 
 /// Runs ktail with its stdout on a pseudo-terminal and returns what the terminal got.
 async fn on_a_terminal(c: &Cluster, args: &[&str]) -> String {
+    terminal_output(c.ktail(args), None).await
+}
+
+/// Runs `cmd` with its stdout on a pseudo-terminal and `input` on its stdin, and
+/// returns what the terminal got.
+async fn terminal_output(mut cmd: tokio::process::Command, input: Option<&str>) -> String {
+    use tokio::io::AsyncWriteExt;
     let (mut master, slave) = openpty();
-    let mut cmd = c.ktail(args);
     cmd.stdout(Stdio::from(slave));
-    let out = crate::util::run(cmd).await;
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("ktail starts");
+    if let Some(text) = input {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+    }
+    let out = tokio::time::timeout(crate::util::TIMEOUT, child.wait_with_output())
+        .await
+        .expect("ktail ends")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
     // The child is gone: read what it left in the terminal's buffer.
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -108,6 +126,27 @@ async fn escape_sequences_are_neutralised_on_a_terminal() {
         got,
         HOSTILE.iter().map(|l| format!("{l}\n")).collect::<String>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stdin_lines_are_neutralised_on_a_terminal_too() {
+    let home = tempfile::tempdir().unwrap();
+    let input: String = HOSTILE.iter().map(|l| format!("{l}\n")).collect();
+    let stdin = |extra: &[&str]| {
+        let mut cmd = crate::util::ktail_command(home.path());
+        cmd.args(["--stdin", "--color", "never"]).args(extra);
+        cmd
+    };
+    let got = terminal_output(stdin(&[]), Some(&input)).await;
+    assert_eq!(
+        got,
+        "^[]0;owned title^Gafter title\n\
+         ^[[2J^[[Hcleared the screen\n\
+         ^[[5A^[[Kmoved the cursor^G\n\
+         \x1b[31mplain red\x1b[0m\n"
+    );
+    let got = terminal_output(stdin(&["--raw-escapes"]), Some(&input)).await;
+    assert_eq!(got, input);
 }
 
 #[tokio::test(flavor = "multi_thread")]
