@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::render::filter::LineFilter;
 use crate::render::format::RenderSettings;
 
-pub use crate::render::format::{Origin, TargetFormat};
+pub use crate::render::Origin;
+pub use crate::render::format::TargetFormat;
 pub use crate::render::time::parse_rfc3339_second;
 pub use crate::tail::lines::{Line, LineSplitter, parse_line};
 

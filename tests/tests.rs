@@ -59,3 +59,6 @@ mod config_file;
 
 /// Completions, man page and --help, checked against the committed copies.
 mod generated;
+
+/// The shape of the code: layers, module docs, the README's flag table.
+mod tidy;

@@ -470,7 +470,7 @@ mod tests {
                 for p in &patterns { argv.push("-H".into()); argv.push(p.clone()); }
                 let cfg = Settings::resolve(&Args::try_parse_from(argv).unwrap(), &Env::default()).unwrap();
                 let labels = Default::default();
-                let mut f = cfg.render.target(&crate::render::format::Origin {
+                let mut f = cfg.render.target(&crate::render::Origin {
                     namespace: "n", pod: "abc", container: "c", node: "",
                     labels: &labels, annotations: &labels,
                 });

@@ -8,13 +8,13 @@
 //! line. Colour decisions (on or off, which palette) are made by `config`, never here,
 //! and nothing here knows where a line came from beyond its `Origin`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use regex::bytes::Regex as BytesRegex;
 
+use crate::render::Origin;
 use crate::render::color::{self, Palette, paint};
 use crate::render::json::{is_json, write_indented_json, write_json_inner, write_json_str};
 use crate::render::level;
@@ -34,19 +34,6 @@ pub(crate) enum OutputMode {
     Extjson,
     /// extjson over several lines, indented.
     Ppextjson,
-}
-
-/// Where a line comes from, as far as rendering is concerned: the names in its prefix
-/// and the pod's facts that JSON output and templates show.
-#[derive(Debug, Clone, Copy)]
-pub struct Origin<'a> {
-    pub namespace: &'a str,
-    pub pod: &'a str,
-    pub container: &'a str,
-    /// The pod's node (`spec.nodeName`).
-    pub node: &'a str,
-    pub labels: &'a BTreeMap<String, String>,
-    pub annotations: &'a BTreeMap<String, String>,
 }
 
 /// How a run renders its lines, decided by `config` and shared by every tail.
@@ -351,6 +338,7 @@ impl TargetFormat {
 mod tests {
     use super::*;
     use crate::render::color::color_pair;
+    use std::collections::BTreeMap;
     use std::sync::LazyLock;
 
     fn origin(ns: &'static str, pod: &'static str, c: &'static str) -> Origin<'static> {

@@ -14,3 +14,18 @@ pub(crate) mod json;
 pub(crate) mod level;
 pub(crate) mod template;
 pub(crate) mod time;
+
+use std::collections::BTreeMap;
+
+/// Where a line comes from, as far as rendering is concerned: the names in its prefix
+/// and the pod's facts that JSON output and templates show.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    pub container: &'a str,
+    /// The pod's node (`spec.nodeName`).
+    pub node: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub annotations: &'a BTreeMap<String, String>,
+}

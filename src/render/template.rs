@@ -16,7 +16,7 @@ use minijinja::value::{Enumerator, Object};
 use minijinja::{Environment, Error as TemplateError, ErrorKind, UndefinedBehavior, Value};
 
 use crate::error::{Error, Result};
-use crate::render::format::Origin;
+use crate::render::Origin;
 use crate::render::helpers;
 
 /// The fields of a record, in the order the README lists them.

@@ -19,13 +19,13 @@ use crate::backoff::Backoff;
 use crate::kube::client::describe_error;
 use crate::kube::target::{InstanceState, Target, TargetKey, instance_state};
 use crate::output::writer::{BATCH_BYTES, Out};
+use crate::tail::context::{TailContext, TailEnd, template_warning};
 use crate::tail::lines::{LineSplitter, parse_line};
 use crate::tail::machine::{
     Break, Located, Machine, Mode, OpenError, Step, StreamEnd, Warning, describe_second,
 };
 use crate::tail::resume::{Replay, Resume, ResumeCursor, line_key};
 use crate::tail::sinks::{Batch, Sinks};
-use crate::tail::{TailContext, TailEnd, template_warning};
 
 /// After the watch reports the pod deleted, its streams get this long to drain by
 /// themselves (the kubelet ends them when the containers stop) before they are cut.

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::tail::TailEnd;
+use crate::tail::context::TailEnd;
 
 /// Failed attempts for one read with `--no-follow` before the container counts as failed.
 const DRAIN_ATTEMPTS: u32 = 5;

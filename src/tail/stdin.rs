@@ -10,10 +10,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::output::writer::Out;
-use crate::render::format::Origin;
+use crate::render::Origin;
+use crate::tail::context::{TailContext, TailEnd, template_warning};
 use crate::tail::lines::{LineSplitter, parse_line};
 use crate::tail::sinks::{Batch, Sinks};
-use crate::tail::{TailContext, TailEnd, template_warning};
 
 /// Bytes read at once, and chunks in flight from the reading thread.
 const READ_BYTES: usize = 64 * 1024;

@@ -1,0 +1,118 @@
+//! What every tail of a run shares: the settings, the renderings, the writer's channel,
+//! the stream slots of `--max-log-requests`, and the signal to stop.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::output::files;
+use crate::output::writer::OutTx;
+use crate::render::Origin;
+use crate::render::filter::LineFilter;
+use crate::render::format::RenderSettings;
+use crate::tail::sinks::{FileSink, Sinks};
+
+/// Instance checks (a GET of the pod after a log request opens) in flight at once. When
+/// hundreds of streams open together, unbounded checks would each need a connection of
+/// their own and leave as many idle in the client's pool.
+const VERIFY_CONCURRENCY: usize = 16;
+
+/// How tails read, decided by `config`.
+#[derive(Debug, Clone)]
+pub(crate) struct TailSettings {
+    /// Follow the logs; else read what exists and end.
+    pub(crate) follow: bool,
+    /// `--since`, for instances that existed at start.
+    pub(crate) since: Duration,
+    /// `--since-time`, which replaces `since` when given.
+    pub(crate) since_time: Option<jiff::Timestamp>,
+    /// `--tail`, for instances that existed at start.
+    pub(crate) tail: Option<u64>,
+    /// `--silence-timeout`: re-open a follow stream silent for this long.
+    pub(crate) silence: Option<Duration>,
+    /// `--max-log-requests`: streams open at once; more wait in a queue.
+    pub(crate) max_log_requests: usize,
+    /// Print `+`/`-` notices.
+    pub(crate) notices: bool,
+    /// Which lines are printed.
+    pub(crate) filter: LineFilter,
+}
+
+/// What every tail of a run shares.
+pub(crate) struct TailContext {
+    pub(crate) settings: TailSettings,
+    pub(crate) render: RenderSettings,
+    /// `--output-dir` and the rendering of its files.
+    files: Option<(PathBuf, RenderSettings)>,
+    /// Log lines go to stdout (not with `--files-only`).
+    stdout: bool,
+    pub(crate) out: OutTx,
+    pub(crate) slots: Arc<Semaphore>,
+    /// Instance checks in flight at once (`VERIFY_CONCURRENCY`).
+    pub(crate) checks: Semaphore,
+    pub(crate) queue_noticed: AtomicBool,
+    /// Set on SIGINT/SIGTERM: tails stop reading, hand over what they hold, and end.
+    pub(crate) shutdown: watch::Sender<bool>,
+}
+
+impl TailContext {
+    pub(crate) fn new(
+        settings: TailSettings,
+        render: RenderSettings,
+        output: &crate::output::OutputSettings,
+        out: OutTx,
+    ) -> TailContext {
+        let files = output
+            .dir
+            .as_ref()
+            .map(|dir| (dir.clone(), render.for_files()));
+        TailContext {
+            slots: Arc::new(Semaphore::new(settings.max_log_requests)),
+            checks: Semaphore::new(VERIFY_CONCURRENCY),
+            queue_noticed: AtomicBool::new(false),
+            shutdown: watch::channel(false).0,
+            stdout: output.stdout,
+            settings,
+            render,
+            files,
+            out,
+        }
+    }
+
+    /// Tells every tail to stop reading and hand over the lines it holds.
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The renderings of one origin's lines: stdout, and its `--output-dir` file.
+    pub(crate) fn sinks(&self, origin: &Origin<'_>) -> Sinks {
+        let file = self.files.as_ref().map(|(dir, render)| FileSink {
+            path: files::path_for(dir, origin.namespace, origin.pod, origin.container).into(),
+            format: render.target(origin),
+        });
+        Sinks::new(self.render.target(origin), self.stdout, file)
+    }
+}
+
+/// The warning for a line a `--template` failed on (printed once per container).
+pub(crate) fn template_warning(why: &str) -> String {
+    format!("--template failed on a line ({why}); lines it fails on are printed as they came")
+}
+
+/// How a tail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TailEnd {
+    /// Everything the instance logged was printed.
+    Complete,
+    /// The log could not be read completely; the warning was printed.
+    Failed,
+    /// Cut: the pod was deleted and its stream did not end by itself, or the run stops.
+    Cut,
+}

@@ -1,0 +1,103 @@
+//! One container's tail as a task: it waits for its turn (the previous instance of the
+//! container, then a stream slot), runs, and says `-` when its log was printed to its end.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use tokio::sync::{oneshot, watch};
+
+use crate::kube::target::Target;
+use crate::output::writer::Out;
+use crate::render::Origin;
+use crate::tail::container::ContainerTail;
+use crate::tail::context::{TailContext, TailEnd};
+
+/// One container instance to tail.
+pub(crate) struct TailJob {
+    pub(crate) target: Target,
+    /// Apply `--since`/`--tail`: the instance existed when ktail started.
+    pub(crate) history: bool,
+    /// The pods of the instance's namespace, in its cluster.
+    pub(crate) api: Api<Pod>,
+    /// Becomes true when the watch reports the pod deleted.
+    pub(crate) removed: watch::Receiver<bool>,
+    /// Start only once this fires (or its sender is dropped): the previous instance of
+    /// the same container prints first.
+    pub(crate) after: Option<oneshot::Receiver<()>>,
+    /// Fired when this tail ends.
+    pub(crate) done: Option<oneshot::Sender<()>>,
+}
+
+/// Runs one container's tail to its end: waits for its turn (the previous instance,
+/// then a stream slot), streams, and says `-` when its log was printed to its end.
+pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
+    let mut stop = ctx.shutdown.subscribe();
+    if let Some(after) = job.after.take() {
+        tokio::select! {
+            _ = after => {}
+            _ = stop.wait_for(|s| *s) => return TailEnd::Cut,
+        }
+    }
+    if ctx.stopping() {
+        return TailEnd::Cut;
+    }
+    let _slot = match ctx.slots.clone().try_acquire_owned() {
+        Ok(p) => p,
+        Err(_) => {
+            // With --no-follow the cap is a worker pool and queueing is the plan; when
+            // following, say once why some containers do not stream yet.
+            let s = &ctx.settings;
+            if s.follow && s.notices && !ctx.queue_noticed.swap(true, Ordering::Relaxed) {
+                let text = format!(
+                    "ktail: {} log streams are open (--max-log-requests); more containers wait in a queue for a free stream\n",
+                    s.max_log_requests
+                );
+                let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
+            }
+            tokio::select! {
+                p = ctx.slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return TailEnd::Cut,
+                },
+                _ = stop.wait_for(|s| *s) => return TailEnd::Cut,
+            }
+        }
+    };
+    let t = &job.target;
+    let k = &t.key;
+    let sinks = ctx.sinks(&Origin {
+        namespace: &k.namespace,
+        pod: &k.pod,
+        container: &k.container,
+        node: &t.pod_info.node,
+        labels: &t.pod_info.labels,
+        annotations: &t.pod_info.annotations,
+    });
+    let mut tail = ContainerTail::new(
+        &ctx,
+        job.api.clone(),
+        job.target.clone(),
+        job.history,
+        job.removed.clone(),
+        sinks,
+    );
+    let end = tail.run().await;
+    if tail.announced()
+        && let Some(file) = &tail.sinks().file
+    {
+        let _ = ctx.out.send(Out::FileClose(file.path.clone())).await;
+    }
+    // `-` says a container's log was printed to its end, or that its pod went away; a
+    // run stopped by a signal cut every stream and says nothing per container.
+    if tail.announced() && ctx.settings.notices && !ctx.stopping() {
+        let notice = tail.sinks().stdout.removed_notice().to_vec();
+        let _ = ctx.out.send(Out::Notice(notice)).await;
+    }
+    drop(tail);
+    if let Some(done) = job.done.take() {
+        let _ = done.send(());
+    }
+    end
+}
