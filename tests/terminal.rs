@@ -15,6 +15,12 @@ const HOSTILE: [&str; 4] = [
     "\x1b[31mplain red\x1b[0m",
 ];
 
+/// `HOSTILE` as a terminal must get it: every escape in caret notation but colour.
+const NEUTRALISED: &str = "^[]0;owned title^Gafter title\n\
+                           ^[[2J^[[Hcleared the screen\n\
+                           ^[[5A^[[Kmoved the cursor^G\n\
+                           \x1b[31mplain red\x1b[0m\n";
+
 /// A pseudo-terminal pair: (master, slave).
 fn openpty() -> (std::fs::File, OwnedFd) {
     // SAFETY: plain libc calls on fds we own; every result is checked.
@@ -101,13 +107,7 @@ async fn escape_sequences_are_neutralised_on_a_terminal() {
         &["evil", "--no-follow", "-o", "raw", "--color", "never"],
     )
     .await;
-    assert_eq!(
-        got,
-        "^[]0;owned title^Gafter title\n\
-         ^[[2J^[[Hcleared the screen\n\
-         ^[[5A^[[Kmoved the cursor^G\n\
-         \x1b[31mplain red\x1b[0m\n"
-    );
+    assert_eq!(got, NEUTRALISED);
     // --raw-escapes hands the terminal everything as logged.
     let got = on_a_terminal(
         &c,
@@ -138,13 +138,7 @@ async fn stdin_lines_are_neutralised_on_a_terminal_too() {
         cmd
     };
     let got = terminal_output(stdin(&[]), Some(&input)).await;
-    assert_eq!(
-        got,
-        "^[]0;owned title^Gafter title\n\
-         ^[[2J^[[Hcleared the screen\n\
-         ^[[5A^[[Kmoved the cursor^G\n\
-         \x1b[31mplain red\x1b[0m\n"
-    );
+    assert_eq!(got, NEUTRALISED);
     let got = terminal_output(stdin(&["--raw-escapes"]), Some(&input)).await;
     assert_eq!(got, input);
 }
