@@ -1,5 +1,6 @@
 //! `ktail-bench`: runs ktail, kubectl, kubetail and curl on the same simulated cluster,
-//! workload by workload (perf.md §7.2 names: W1–W6, W8), and prints and writes the table.
+//! workload by workload (W1–W6 and W8, each described in `workloads`), and prints and
+//! writes the table.
 //!
 //! The simulator runs in this process on a two-worker tokio runtime: the workloads are
 //! built through its Rust API (the `kube-sim` binary only has fixed scenarios), and the

@@ -327,7 +327,7 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         "ktail peak RSS, stdout blocked 10 s",
         med("W5", "ktail blocked", "blocked_peak_rss_mib"),
         "MiB",
-        "bounded (≤ 128 MiB, perf.md)",
+        "bounded (≤ 128 MiB)",
         &|x| x <= 128.0,
     );
     check(
