@@ -175,3 +175,22 @@ async fn container_regex_and_exclusions() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_named_like_a_subcommand_is_reached_after_a_double_dash() {
+    let c = Cluster::start().await;
+    crate::util::start_pod(
+        &c.sim,
+        "default",
+        PodSpec::new("demo").container(ContainerSpec::new("app").lines(["from the demo pod"])),
+    )
+    .await;
+    let out = c
+        .run(&["--no-follow", "--color", "never", "--", "demo"])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "demo app from the demo pod\n");
+    // Any flag first has the same effect.
+    let out = c.run(&["--no-follow", "--color", "never", "demo"]).await;
+    assert_eq!(out.stdout, "demo app from the demo pod\n", "{}", out.stderr);
+}

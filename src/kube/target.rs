@@ -619,4 +619,94 @@ mod tests {
         other.pod_uid = "u2".into();
         assert_eq!(instance_state(&p, &other), InstanceState::Gone);
     }
+
+    /// A pod seen while ktail runs (it started at second 100): `app` restarted at 200
+    /// (its previous run started at 50), `side` has run since 50, `late` started at 300.
+    fn restarted_pod() -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web-1", "namespace": "prod", "uid": "u1"},
+            "spec": {"containers": [{"name": "app"}, {"name": "side"}, {"name": "late"}]},
+            "status": {"containerStatuses": [
+                {"name": "app", "containerID": "c://a2", "restartCount": 1,
+                 "state": {"running": {"startedAt": "1970-01-01T00:03:20Z"}},
+                 "lastState": {"terminated": {"exitCode": 1, "containerID": "c://a1",
+                     "startedAt": "1970-01-01T00:00:50Z"}}},
+                {"name": "side", "containerID": "c://s1",
+                 "state": {"running": {"startedAt": "1970-01-01T00:00:50Z"}}},
+                {"name": "late", "containerID": "c://l1",
+                 "state": {"running": {"startedAt": "1970-01-01T00:05:00Z"}}}
+            ]}
+        }))
+        .unwrap()
+    }
+
+    fn admitted(pod: &Pod, sel: &Selection, seen: Sighting) -> Vec<(String, bool)> {
+        admit(pod, sel, seen)
+            .into_iter()
+            .map(|a| (a.target.key.container_id, a.history))
+            .collect()
+    }
+
+    #[test]
+    fn one_admission_rule_for_lists_and_watches() {
+        let p = restarted_pod();
+        let mut previous = sel();
+        previous.previous = true;
+        let owned = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+            v.iter().map(|(id, h)| (id.to_string(), *h)).collect()
+        };
+        let watched = |at_start, rematched| Sighting::Watched {
+            at_start,
+            rematched,
+        };
+        // --no-follow: every current instance, all of it history; with --previous, the
+        // previous instances only.
+        assert_eq!(
+            admitted(&p, &sel(), Sighting::Listed),
+            owned(&[("c://a2", true), ("c://s1", true), ("c://l1", true)])
+        );
+        assert_eq!(
+            admitted(&p, &previous, Sighting::Listed),
+            owned(&[("c://a1", true)])
+        );
+        // Found at start: history for all; the previous run only with --previous.
+        assert_eq!(
+            admitted(&p, &sel(), watched(true, false)),
+            owned(&[("c://a2", true), ("c://s1", true), ("c://l1", true)])
+        );
+        assert_eq!(
+            admitted(&p, &previous, watched(true, false)),
+            owned(&[
+                ("c://a1", true),
+                ("c://a2", true),
+                ("c://s1", true),
+                ("c://l1", true)
+            ])
+        );
+        // Seen later: what started after ktail is read from its start, what ran before
+        // gets --since/--tail, and a run ktail never saw (the restart happened while the
+        // watch was away) is read whatever --previous says.
+        assert_eq!(
+            admitted(&p, &sel(), watched(false, false)),
+            owned(&[("c://a2", false), ("c://s1", true), ("c://l1", false)])
+        );
+        // Matching again after it had stopped matching starts over like a pod at start.
+        assert_eq!(
+            admitted(&p, &sel(), watched(false, true)),
+            owned(&[("c://a2", true), ("c://s1", true), ("c://l1", true)])
+        );
+        // --container-state concerns history only: a container that starts later is
+        // always read.
+        let mut waiting_only = sel();
+        waiting_only.states = StateSet {
+            running: false,
+            waiting: true,
+            terminated: false,
+        };
+        assert_eq!(admitted(&p, &waiting_only, Sighting::Listed), owned(&[]));
+        assert_eq!(
+            admitted(&p, &waiting_only, watched(false, false)),
+            owned(&[("c://a2", false), ("c://l1", false)])
+        );
+    }
 }
