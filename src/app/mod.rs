@@ -85,8 +85,12 @@ pub async fn run_with(
         files::prepare(dir)?;
     }
     let (out, mut closed, writer) = writer::spawn(&settings.output, io.stdout, io.stderr);
-    let source = match cluster {
-        Some(cluster) if settings.input == Input::Cluster => {
+    let source = match (settings.input, cluster) {
+        (Input::Stdin, _) => Source::Stdin(io.stdin),
+        (Input::Cluster, None) => {
+            return Err(Error::Other("no cluster to read pods from".into()));
+        }
+        (Input::Cluster, Some(cluster)) => {
             let checked = tokio::select! {
                 c = preflight::check(&cluster, &settings.query) => c?,
                 s = &mut stop => return Ok(s.exit_code()),
@@ -101,7 +105,6 @@ pub async fn run_with(
                 scopes: checked.scopes,
             }))
         }
-        _ => Source::Stdin(io.stdin),
     };
     let ctx = Arc::new(TailContext::new(
         settings.tail,
