@@ -24,6 +24,7 @@ error\t''
 fatal\t''"
 complete -c ktail -s s -l since -d 'Only lines newer than this, e.g. 5s, 2m, 1h30m' -r
 complete -c ktail -l since-time -d 'Only lines at or after this time (RFC3339, e.g. 2026-11-27T10:00:00Z); replaces --since' -r
+complete -c ktail -l until -d 'Only lines up to this time: RFC3339 (2026-11-27T10:00:00Z) or a duration ago (5m)' -r
 complete -c ktail -l tail -d 'Lines from the end of each log to show first; -1 shows all' -r
 complete -c ktail -s t -l timestamps -d 'Print each line\'s timestamp: \'default\' (RFC3339, nanoseconds) or \'short\'' -r -f -a "default\t'2006-01-02T15:04:05.000000000+01:00, in --timezone'
 short\t'01-02 15:04:05'"
@@ -49,6 +50,7 @@ complete -c ktail -l config -d 'Read default flag values from this TOML file (en
 complete -c ktail -s A -l all-namespaces -d 'Watch pods in every namespace (overrides --namespace)'
 complete -c ktail -s p -l previous -d 'Print the previous instance\'s log of every selected container that has one'
 complete -c ktail -l no-follow -d 'Print the logs that exist now and exit instead of following'
+complete -c ktail -l until-done -d 'Follow until the selection is done, then exit with its status (7 when it failed)'
 complete -c ktail -s d -l diff-container -d 'Colour container names by their own name\'s hash instead of their pod\'s pair'
 complete -c ktail -l raw-escapes -d 'Pass control characters and escape sequences in log lines to the terminal as they are'
 complete -c ktail -l files-only -d 'With --output-dir: write log lines only to the files, not to stdout'

@@ -24,6 +24,8 @@ pub mod exit {
     pub const DENIED: u8 = 5;
     /// Something named on the command line does not exist in the cluster.
     pub const NOT_FOUND: u8 = 6;
+    /// `--until-done`: the workload failed (a Job failed, or a selected pod failed).
+    pub const WORKLOAD_FAILED: u8 = 7;
     /// Interrupted by SIGINT (Ctrl-C), as shells report it.
     pub const SIGINT: u8 = 130;
     /// Terminated by SIGTERM.

@@ -37,6 +37,9 @@ mod resources;
 /// --since, --since-time and --tail side by side with kubectl.
 mod history;
 
+/// CI mode: --until, --until-done and the exit status of a workload.
+mod ci;
+
 /// Never lose a line: every fault the simulator injects, counted exactly.
 mod faults;
 

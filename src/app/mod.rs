@@ -38,6 +38,9 @@ use self::tails::Tails;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Events in flight from the sources.
 const EVENTS: usize = 256;
+/// After `--until` passes, lines logged up to it may still be on their way: they get this
+/// long before the follow run ends.
+const UNTIL_GRACE: Duration = Duration::from_secs(1);
 
 /// The streams a run reads and writes: the process's own, or a test's.
 pub struct Io {
@@ -183,11 +186,28 @@ async fn drive(
     drop(tx);
     let mut listening = true;
     let mut failed = false;
+    // A follow run with --until in the future ends then.
+    let until = ctx.settings.until.filter(|_| ctx.settings.follow);
+    let until_passed = async {
+        match until {
+            Some(t) => {
+                let left = t.duration_since(jiff::Timestamp::now());
+                let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
+                tokio::time::sleep(left + UNTIL_GRACE).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let mut until_passed = std::pin::pin!(until_passed);
     loop {
         if !listening && tails.is_empty() {
             return Ok(Outcome::Done { failed });
         }
         tokio::select! {
+            () = &mut until_passed => {
+                tails.shutdown(SHUTDOWN_GRACE).await;
+                return Ok(Outcome::Done { failed });
+            }
             ev = events.recv(), if listening => match ev {
                 Some(ev) => tails.handle(ev).await,
                 None => listening = false,

@@ -181,6 +181,14 @@ pub struct Args {
     #[arg(long, value_name = "TIME", conflicts_with = "since", help_heading = HISTORY)]
     pub since_time: Option<String>,
 
+    /// Only lines up to this time: RFC3339 (2026-11-27T10:00:00Z) or a duration ago (5m)
+    ///
+    /// The end of the window that --since starts, by each line's API timestamp. A time in
+    /// the past ends the run once the window is printed, as --no-follow does; a time in
+    /// the future ends a follow run at that time, with exit 0.
+    #[arg(long, value_name = "TIME|DURATION", help_heading = HISTORY)]
+    pub until: Option<String>,
+
     /// Print the previous instance's log of every selected container that has one
     ///
     /// With --no-follow, only previous instances are printed; when following, each
@@ -198,6 +206,17 @@ pub struct Args {
     /// Print the logs that exist now and exit instead of following
     #[arg(long, help_heading = HISTORY)]
     pub no_follow: bool,
+
+    /// Follow until the selection is done, then exit with its status (7 when it failed)
+    ///
+    /// For job/NAME and cronjob/NAME, done means the Job has completed or failed; pods the
+    /// Job controller replaces are followed through their retries. For any other
+    /// selection, every selected pod has succeeded, failed or been deleted, and at least
+    /// one pod was seen. ktail exits once every container's log has been read to its end:
+    /// 0 when the Job completed or every pod succeeded, 7 when it failed, with one line
+    /// per failed container on stderr.
+    #[arg(long, conflicts_with = "no_follow", help_heading = HISTORY)]
+    pub until_done: bool,
 
     /// Print each line's timestamp: 'default' (RFC3339, nanoseconds) or 'short'
     #[arg(short = 't', long, value_name = "FORMAT", num_args = 0..=1, require_equals = true,

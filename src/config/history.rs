@@ -2,7 +2,7 @@
 //! `--tail`), stream limits and re-opening, and the stern rules that tie them to the
 //! selection.
 
-use crate::cli::Args;
+use crate::cli::{Args, Env};
 use crate::config::parse::parse_duration;
 use crate::error::{Error, Result};
 use crate::kube::target::Selection;
@@ -15,9 +15,11 @@ const MAX_LOG_REQUESTS_NO_FOLLOW: usize = 5;
 
 pub(crate) fn resolve(
     args: &Args,
+    env: &Env,
     selection: &Selection,
     filter: LineFilter,
 ) -> Result<TailSettings> {
+    let now = jiff::Timestamp::from_second(env.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let since_time = args
         .since_time
         .as_deref()
@@ -41,7 +43,36 @@ pub(crate) fn resolve(
         }
         n => Some(n as u64),
     };
-    let follow = !args.no_follow;
+    let until = args
+        .until
+        .as_deref()
+        .map(|u| parse_until(u, now))
+        .transpose()?;
+    if let Some(until) = until {
+        let start = since_time.unwrap_or_else(|| {
+            jiff::SignedDuration::try_from(since)
+                .ok()
+                .and_then(|d| now.checked_sub(d).ok())
+                .unwrap_or(jiff::Timestamp::MIN)
+        });
+        if until < start {
+            let from = match &args.since_time {
+                Some(t) => format!("--since-time {t}"),
+                None => format!("--since {}", args.since),
+            };
+            return Err(Error::usage(format!(
+                "--until {} ends the window before {from} starts it: nothing could be printed; give an --until after the start",
+                args.until.as_deref().unwrap_or_default()
+            )));
+        }
+    }
+    // A window that has ended is printed like --no-follow.
+    let follow = !args.no_follow && until.is_none_or(|u| u > now);
+    if args.until_done && !follow {
+        return Err(Error::usage(
+            "--until-done follows until the selection is done, and --until in the past ends the run at once: drop one of them",
+        ));
+    }
     if !follow && tail == Some(0) {
         return Err(Error::usage(
             "--no-follow with --tail 0 would print nothing: drop one of them",
@@ -71,5 +102,23 @@ pub(crate) fn resolve(
         max_log_requests,
         notices: !args.only_log_lines,
         filter,
+        until,
     })
+}
+
+/// `--until`: an RFC3339 time, or a duration ago.
+fn parse_until(value: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp> {
+    let text = value.trim();
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    humantime::parse_duration(text)
+        .ok()
+        .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+        .and_then(|d| now.checked_sub(d).ok())
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "invalid --until '{value}': give an RFC3339 time (2026-11-27T10:00:00Z) or a duration ago (30s, 5m, 1h30m)"
+            ))
+        })
 }

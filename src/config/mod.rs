@@ -58,7 +58,7 @@ impl Settings {
         }
         let (query, selection) = selection::resolve(args, env.now)?;
         let filter = render::filter(args)?;
-        let tail = history::resolve(args, &selection, filter)?;
+        let tail = history::resolve(args, env, &selection, filter)?;
         let show_namespace = !args.stdin && query.namespaces.spans_namespaces();
         let render = render::resolve(args, env, show_namespace)?;
         let output = OutputSettings {
@@ -264,6 +264,46 @@ mod tests {
             }
         );
         assert!(resolve(&["x", "--container-state", "sleeping"]).is_err());
+    }
+
+    #[test]
+    fn until_ends_the_window() {
+        let at = |argv: &[&str]| {
+            let env = Env {
+                now: 1_800_000_000,
+                ..Env::default()
+            };
+            Settings::resolve(&args(argv), &env)
+        };
+        let c = at(&["x", "--until", "2027-01-15T09:00:00Z"]).unwrap();
+        assert_eq!(c.tail.until.unwrap().to_string(), "2027-01-15T09:00:00Z");
+        assert!(c.tail.follow, "a time in the future ends a follow run then");
+        let c = at(&["x", "--until", "5m"]).unwrap();
+        assert_eq!(c.tail.until.unwrap().as_second(), 1_800_000_000 - 300);
+        assert!(
+            !c.tail.follow,
+            "a window that has ended is printed like --no-follow"
+        );
+        assert_eq!(c.tail.max_log_requests, 5);
+        for (bad, says) in [
+            (&["x", "--until", "soon"][..], "invalid --until 'soon'"),
+            (&["x", "--until", "3d"], "before --since 48h"),
+            (
+                &["x", "--since-time", "2027-01-15T08:00:00Z", "--until", "1h"],
+                "before --since-time",
+            ),
+            (&["x", "--until-done", "--until", "1m"], "--until-done"),
+        ] {
+            let err = at(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+            assert!(err.to_string().contains(says), "{bad:?}: {err}");
+        }
+        let err = Args::try_parse_from(["ktail", "x", "--until-done", "--no-follow"]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("--until-done") && text.contains("--no-follow"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -19,8 +19,9 @@ use crate::backoff::Backoff;
 use crate::kube::client::describe_error;
 use crate::kube::target::{InstanceState, Target, TargetKey, instance_state};
 use crate::output::writer::{BATCH_BYTES, Out};
+use crate::render::time::parse_rfc3339_nanos;
 use crate::tail::context::{TailContext, TailEnd, template_warning};
-use crate::tail::lines::{LineSplitter, parse_line};
+use crate::tail::lines::{Line, LineSplitter, parse_line};
 use crate::tail::machine::{
     Break, Located, Machine, Mode, OpenError, Step, StreamEnd, Warning, describe_second,
 };
@@ -51,6 +52,10 @@ pub(crate) struct ContainerTail<'a> {
     splitter: LineSplitter,
     machine: Machine,
     backoff: Backoff,
+    /// `--until` as (second, nanosecond): a line after it ends the stream.
+    until: Option<(i64, u32)>,
+    /// A line after `--until` was read: the window is printed.
+    past_until: bool,
     /// `ns/pod › container`, for warnings.
     label: String,
 }
@@ -76,6 +81,11 @@ impl<'a> ContainerTail<'a> {
             splitter: LineSplitter::default(),
             machine: Machine::new(ctx.settings.follow),
             backoff: Backoff::stream(),
+            until: ctx
+                .settings
+                .until
+                .map(|t| (t.as_second(), t.subsec_nanosecond() as u32)),
+            past_until: false,
             label,
             target,
         }
@@ -340,6 +350,10 @@ impl<'a> ContainerTail<'a> {
             if !batch.is_empty() && self.sinks.send(batch, &self.ctx.out).await.is_err() {
                 return StreamEnd::Stop(TailEnd::Cut);
             }
+            // The log goes on past --until: everything in the window is printed.
+            if self.past_until {
+                return StreamEnd::Stop(TailEnd::Complete);
+            }
             if let Some(end) = end {
                 return end;
             }
@@ -366,8 +380,12 @@ impl<'a> ContainerTail<'a> {
         let mut gap = None;
         let (cursor, sinks) = (&mut self.cursor, &mut self.sinks);
         let filter = &self.ctx.settings.filter;
+        let (until, past_until) = (self.until, &mut self.past_until);
         sinks.reserve(batch, buf.len() + buf.len() / 2);
         self.splitter.feed(buf, |raw| {
+            if *past_until {
+                return;
+            }
             let line = parse_line(raw);
             let key = line_key(&line);
             if let Some(r) = replay.as_mut() {
@@ -376,6 +394,10 @@ impl<'a> ContainerTail<'a> {
                     Resume::Take => {}
                     Resume::Gap { from, to } => gap = Some((from, to)),
                 }
+            }
+            if until.is_some_and(|u| after(&line, u)) {
+                *past_until = true;
+                return;
             }
             cursor.advance_line(line.second, key, line.timestamp);
             if filter.keeps(line.message) {
@@ -390,8 +412,12 @@ impl<'a> ContainerTail<'a> {
         let mut batch = Batch::default();
         let (cursor, sinks) = (&mut self.cursor, &mut self.sinks);
         let filter = &self.ctx.settings.filter;
+        let (until, past_until) = (self.until, self.past_until);
         self.splitter.finish(|raw| {
             let line = parse_line(raw);
+            if past_until || until.is_some_and(|u| after(&line, u)) {
+                return;
+            }
             cursor.advance_line(line.second, line_key(&line), line.timestamp);
             if filter.keeps(line.message) {
                 sinks.line(&mut batch, line.timestamp, line.second, line.message);
@@ -419,6 +445,13 @@ impl<'a> ContainerTail<'a> {
             _ = stop.wait_for(|s| *s) => true,
         }
     }
+}
+
+/// Whether `line` was logged after `until` (second, nanosecond). A line without a
+/// timestamp is not.
+fn after(line: &Line<'_>, until: (i64, u32)) -> bool {
+    line.second
+        .is_some_and(|s| (s, parse_rfc3339_nanos(line.timestamp)) > until)
 }
 
 /// Resolves once the pod is reported removed; never when nothing can report it (the

@@ -39,6 +39,8 @@ pub(crate) struct TailSettings {
     pub(crate) notices: bool,
     /// Which lines are printed.
     pub(crate) filter: LineFilter,
+    /// `--until`: no line with a later API timestamp is printed.
+    pub(crate) until: Option<jiff::Timestamp>,
 }
 
 /// What every tail of a run shares.
