@@ -34,7 +34,7 @@ async fn tail_two_prints_the_last_two_lines_of_each_container() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_container_waiting_to_start_is_a_warning_and_exit_1() {
+async fn a_container_waiting_to_start_is_a_notice_not_a_failure() {
     let c = Cluster::start().await;
     three_pods(&c).await;
     c.sim.create_pod(
@@ -50,26 +50,33 @@ async fn a_container_waiting_to_start_is_a_warning_and_exit_1() {
     let out = c.run(&["api", "--no-follow", "--tail", "2"]).await;
     assert_eq!(
         out.code,
-        Some(1),
-        "documented exit code 1; stderr: {}",
+        Some(0),
+        "a log that does not exist yet did not fail to be read; stderr: {}",
         out.stderr
     );
-    let warnings: Vec<&str> = out
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let notices: Vec<&str> = out
         .stderr
         .lines()
-        .filter(|l| l.contains("warning"))
+        .filter(|l| l.contains("has not started"))
         .collect();
-    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert_eq!(notices.len(), 1, "{}", out.stderr);
     assert!(
-        warnings[0].contains("api-4") && warnings[0].contains("stuck"),
-        "{}",
-        warnings[0]
+        notices[0].starts_with(
+            "ktail: default/api-4 › stuck has not started (ImagePullBackOff: Back-off pulling image "
+        ) && notices[0].ends_with("): it has no log yet"),
+        "the kubelet's reason and message: {}",
+        notices[0]
     );
-    assert!(warnings[0].contains("waiting to start"), "{}", warnings[0]);
     // The rest is intact.
     let t = tally(&out.lines(), None);
     assert_eq!(t.len(), 7);
     assert!(t.values().all(|s| s == &[8, 9]));
+    // --only-log-lines keeps stderr for warnings only.
+    let out = c
+        .run(&["api", "--no-follow", "--tail", "2", "--only-log-lines"])
+        .await;
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -184,6 +184,9 @@ pub(crate) struct Target {
     pub(crate) container_state: ContainerState,
     /// When this instance started (epoch seconds), if the kubelet said.
     pub(crate) started_at: Option<i64>,
+    /// Why a container that has never started waits, as the kubelet says it
+    /// (`ImagePullBackOff: Back-off pulling image "x"`); only for `InstanceState::Waiting`.
+    pub(crate) waiting: Option<String>,
 }
 
 impl Target {
@@ -286,6 +289,7 @@ fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -
             state,
             container_state,
             started_at,
+            waiting: None,
         };
         let current = cs.and_then(current_instance);
         if previous
@@ -300,12 +304,30 @@ fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -
                 out.push(target(id, state, started));
             }
             None if include_unstarted => {
-                out.push(target(String::new(), InstanceState::Waiting, None));
+                let mut t = target(String::new(), InstanceState::Waiting, None);
+                t.waiting = Some(
+                    cs.map(waiting_reason)
+                        .unwrap_or_else(|| "not created yet".into()),
+                );
+                out.push(t);
             }
             None => {}
         }
     }
     out
+}
+
+/// The kubelet's reason (and message) for a container that waits.
+fn waiting_reason(cs: &ContainerStatus) -> String {
+    let w = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
+    let reason = w.and_then(|w| w.reason.as_deref()).unwrap_or("Waiting");
+    match w
+        .and_then(|w| w.message.as_deref())
+        .filter(|m| !m.is_empty())
+    {
+        Some(msg) => format!("{reason}: {msg}"),
+        None => reason.to_string(),
+    }
 }
 
 fn current_state(cs: &ContainerStatus) -> ContainerState {
@@ -483,6 +505,7 @@ mod tests {
         let pending = ts.iter().find(|t| t.key.container == "pending").unwrap();
         assert_eq!(pending.key.container_id, "");
         assert_eq!(pending.state, InstanceState::Waiting);
+        assert_eq!(pending.waiting.as_deref(), Some("ContainerCreating"));
     }
 
     #[test]

@@ -33,6 +33,19 @@ pub(crate) struct TailJob {
 /// Runs one container's tail to its end: waits for its turn (the previous instance,
 /// then a stream slot), streams, and says `-` when its log was printed to its end.
 pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
+    // Listed before it ever started (`--no-follow`): there is no log, so nothing failed
+    // to be read; say why it waits.
+    if let Some(why) = &job.target.waiting {
+        if ctx.settings.notices {
+            let k = &job.target.key;
+            let text = format!(
+                "ktail: {}/{} › {} has not started ({why}): it has no log yet\n",
+                k.namespace, k.pod, k.container
+            );
+            let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
+        }
+        return TailEnd::Complete;
+    }
     let mut stop = ctx.shutdown.subscribe();
     if let Some(after) = job.after.take() {
         tokio::select! {
