@@ -100,6 +100,10 @@ impl Tails {
             SourceEvent::Warning(msg) => {
                 let _ = self.ctx.out.send(Out::Warning(msg)).await;
             }
+            SourceEvent::Notice(msg) => {
+                let line = format!("ktail: {msg}\n").into_bytes();
+                let _ = self.ctx.out.send(Out::Notice(line)).await;
+            }
         }
     }
 

@@ -328,3 +328,34 @@ async fn stdin_is_a_source_like_the_others() {
     assert_eq!(stdout.text(), "keep one\nkeep two\nno newline at the end\n");
     assert_eq!(stderr.text(), "", "no notices without containers");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_selection_says_so_and_a_follow_run_waits_for_pods() {
+    let sim = sim().await;
+    pod(&sim, "web-1", &["not this one"]).await;
+    let run = Run::start(&sim, &["api", "--no-follow"]).await;
+    let (stdout, stderr) = (run.stdout.clone(), run.stderr.clone());
+    assert_eq!(run.end().await.unwrap(), exit::OK);
+    assert_eq!(stdout.text(), "");
+    assert_eq!(
+        stderr.text(),
+        "ktail: no pod matches 'api' in namespace 'default'\n"
+    );
+
+    let run = Run::start(&sim, &["api", "-l", "tier=back", "--color", "never"]).await;
+    run.stderr
+        .wait("the notice", |t| {
+            t == "ktail: no pod matches 'api' with -l tier=back in namespace 'default' yet; ktail waits for pods to appear\n"
+        })
+        .await;
+    sim.create_pod(
+        "default",
+        PodSpec::new("api-1")
+            .label("tier", "back")
+            .container(ContainerSpec::new("app").lines(["at last"])),
+    );
+    run.stdout
+        .wait("the pod that appeared", |t| t == "api-1 app at last\n")
+        .await;
+    assert_eq!(run.interrupt().await.unwrap(), exit::SIGINT);
+}

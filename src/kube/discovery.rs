@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::Backoff;
 use crate::kube::SourceEvent;
@@ -36,6 +36,8 @@ pub(crate) struct PodWatch {
     /// The scope was opened when ktail started (not a namespace that appeared later):
     /// everything its first list finds existed at start.
     pub(crate) initial: bool,
+    /// Told how many pods the first list selected (none when nothing is watched).
+    pub(crate) first_list: Option<oneshot::Sender<usize>>,
 }
 
 /// Watches one scope until its filter channel closes or the receiver goes away.
@@ -44,6 +46,10 @@ pub(crate) async fn watch_scope(mut scope: PodWatch, tx: mpsc::Sender<SourceEven
     loop {
         let filter = scope.filter.borrow_and_update().clone();
         let Some(filter) = filter else {
+            // The followed object does not exist: nothing is selected.
+            if let Some(first) = scope.first_list.take() {
+                let _ = first.send(0);
+            }
             // Nothing to watch: every pod seen so far has left the scope.
             let gone = state.forget_all();
             if send_all(&tx, gone).await.is_err() || scope.filter.changed().await.is_err() {
@@ -69,6 +75,11 @@ pub(crate) async fn watch_scope(mut scope: PodWatch, tx: mpsc::Sender<SourceEven
             };
             let Some(item) = item else { return };
             let events = state.handle(item, &scope);
+            if state.pods.listed_once()
+                && let Some(first) = scope.first_list.take()
+            {
+                let _ = first.send(state.pods.len());
+            }
             if send_all(&tx, events).await.is_err() {
                 return;
             }

@@ -32,4 +32,6 @@ pub(crate) enum SourceEvent {
     PodGone { uid: String },
     /// Something the user should know; the source keeps trying.
     Warning(String),
+    /// Something the user should hear of that is not a failure (one line, no prefix).
+    Notice(String),
 }

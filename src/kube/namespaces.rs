@@ -24,6 +24,8 @@ pub(crate) enum NsEvent {
         initial: bool,
     },
     Remove(String),
+    /// The first list is complete: every namespace that existed at start was added.
+    Listed,
 }
 
 /// Watches namespaces, reporting those whose name matches `regex` (all when `None`) and
@@ -44,7 +46,9 @@ pub(crate) async fn watch_namespaces(
     let mut stream = std::pin::pin!(stream);
     let mut set = WatchSet::default();
     let name = |ns: &Namespace| ns.metadata.name.clone().unwrap_or_default();
+    let mut listed = false;
     while let Some(item) = stream.next().await {
+        let mut events = Vec::new();
         for seen in set.handle(item, name) {
             let event = match seen {
                 Seen::Current(ns) => {
@@ -73,6 +77,13 @@ pub(crate) async fn watch_namespaces(
                     continue;
                 }
             };
+            events.push(event);
+        }
+        if !listed && set.listed_once() {
+            listed = true;
+            events.push(NsEvent::Listed);
+        }
+        for event in events {
             if tx.send(event).await.is_err() {
                 return;
             }

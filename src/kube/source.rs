@@ -14,7 +14,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::error::Result;
@@ -43,14 +43,23 @@ pub(crate) struct ClusterSource {
 pub(crate) async fn follow(src: ClusterSource, tx: mpsc::Sender<SourceEvent>) -> Result<()> {
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut open: HashMap<Option<String>, ScopeHandle> = HashMap::new();
+    // The first lists of the scopes open at start: none selecting a pod is said once.
+    let mut first_lists = Vec::new();
     let (ns_tx, mut ns_events) = mpsc::channel::<NsEvent>(64);
     match &src.scopes {
         Scopes::Fixed(list) => {
             for ns in list {
                 if let Entry::Vacant(slot) = open.entry(ns.clone()) {
-                    slot.insert(open_scope(&src, ns.clone(), true, &tx, &mut tasks));
+                    let (scope, first) = open_scope(&src, ns.clone(), true, &tx, &mut tasks);
+                    slot.insert(scope);
+                    first_lists.extend(first);
                 }
             }
+            tasks.spawn(tell_if_nothing_selected(
+                std::mem::take(&mut first_lists),
+                nothing_selected(&src, true),
+                tx.clone(),
+            ));
         }
         Scopes::Pattern { regex, labels } => {
             tasks.spawn(namespaces::watch_namespaces(
@@ -69,8 +78,17 @@ pub(crate) async fn follow(src: ClusterSource, tx: mpsc::Sender<SourceEvent>) ->
                 NsEvent::Add { name, initial } => {
                     let ns = Some(name);
                     if let Entry::Vacant(slot) = open.entry(ns.clone()) {
-                        slot.insert(open_scope(&src, ns, initial, &tx, &mut tasks));
+                        let (scope, first) = open_scope(&src, ns, initial, &tx, &mut tasks);
+                        slot.insert(scope);
+                        first_lists.extend(first);
                     }
+                }
+                NsEvent::Listed => {
+                    tasks.spawn(tell_if_nothing_selected(
+                        std::mem::take(&mut first_lists),
+                        nothing_selected(&src, true),
+                        tx.clone(),
+                    ));
                 }
                 NsEvent::Remove(name) => {
                     if let Some(scope) = open.remove(&Some(name)) {
@@ -104,15 +122,88 @@ impl ScopeHandle {
     }
 }
 
+/// Waits for the first lists of the scopes open at start; when none selected a pod,
+/// sends `text`.
+async fn tell_if_nothing_selected(
+    first_lists: Vec<oneshot::Receiver<usize>>,
+    text: String,
+    tx: mpsc::Sender<SourceEvent>,
+) {
+    let mut selected = 0;
+    for first in first_lists {
+        // A scope closed before its first list (its namespace went away) selected nothing.
+        selected += first.await.unwrap_or(0);
+    }
+    if selected == 0 {
+        let _ = tx.send(SourceEvent::Notice(text)).await;
+    }
+}
+
+/// What to tell a user whose selection matches no pod: the selection and where it was
+/// looked for, and that a follow run waits.
+fn nothing_selected(src: &ClusterSource, following: bool) -> String {
+    describe_nothing(&src.query, &src.selection, &src.scopes, following)
+}
+
+fn describe_nothing(query: &PodQuery, sel: &Selection, scopes: &Scopes, following: bool) -> String {
+    let what = match &query.resource {
+        Some(rq) => format!("no pod of {}", rq.describe()),
+        None => {
+            let mut parts = Vec::new();
+            if let Some(q) = &sel.pod_query {
+                parts.push(format!("'{q}'"));
+            }
+            if let Some(l) = &query.label_selector {
+                parts.push(format!("-l {l}"));
+            }
+            if let Some(f) = &query.field_selector {
+                parts.push(format!("--field-selector {f}"));
+            }
+            format!("no pod matches {}", parts.join(" with "))
+        }
+    };
+    let quote = |ns: &[Option<String>]| {
+        ns.iter()
+            .flatten()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let place = match scopes {
+        Scopes::Fixed(list) if list.iter().any(Option::is_none) => "in any namespace".to_string(),
+        Scopes::Fixed(list) if list.len() == 1 => format!("in namespace {}", quote(list)),
+        Scopes::Fixed(list) => format!("in namespaces {}", quote(list)),
+        Scopes::Pattern { regex, labels } => {
+            let mut how = Vec::new();
+            if let Some(r) = regex {
+                how.push(format!("matching '{r}'"));
+            }
+            if let Some(l) = labels {
+                how.push(format!("with labels {l}"));
+            }
+            match how.is_empty() {
+                true => "in any namespace".to_string(),
+                false => format!("in the namespaces {}", how.join(" and ")),
+            }
+        }
+    };
+    if following {
+        format!("{what} {place} yet; ktail waits for pods to appear")
+    } else {
+        format!("{what} {place}")
+    }
+}
+
 /// Starts the pod watch of one namespace (or of the whole cluster), and the watch of
-/// the followed object that drives its selector.
+/// the followed object that drives its selector. A scope open at start also reports
+/// how many pods its first list selected.
 fn open_scope(
     src: &ClusterSource,
     ns: Option<String>,
     initial: bool,
     tx: &mpsc::Sender<SourceEvent>,
     tasks: &mut JoinSet<()>,
-) -> ScopeHandle {
+) -> (ScopeHandle, Option<oneshot::Receiver<usize>>) {
     let client = &src.cluster.client;
     let base = src.query.base_filter();
     let (filter_tx, filter_rx) = watch::channel(None);
@@ -136,6 +227,13 @@ fn open_scope(
             handle.filter = Some(filter_tx);
         }
     }
+    let (first_tx, first_rx) = match initial {
+        true => {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        false => (None, None),
+    };
     let watch = PodWatch {
         api: pods_api(client, ns.as_deref()),
         client: client.clone(),
@@ -143,9 +241,10 @@ fn open_scope(
         selection: src.selection.clone(),
         label: scope_label(ns.as_deref()),
         initial,
+        first_list: first_tx,
     };
     tasks.spawn(discovery::watch_scope(watch, tx.clone()));
-    handle
+    (handle, first_rx)
 }
 
 /// `--no-follow`: lists every scope once and reports the targets found. A failure that
@@ -165,6 +264,7 @@ pub(crate) async fn list_once(src: ClusterSource, tx: mpsc::Sender<SourceEvent>)
         }
     };
     let base = query.base_filter();
+    let mut selected = 0;
     for ns in namespaces {
         let filter = match (&query.resource, ns.as_deref()) {
             (Some(rq), Some(n)) => match objects::object_filter(client, n, rq, &base).await {
@@ -189,6 +289,7 @@ pub(crate) async fn list_once(src: ClusterSource, tx: mpsc::Sender<SourceEvent>)
             }
         };
         for pod in &pods {
+            selected += usize::from(target::pod_matches(pod, &src.selection));
             for a in target::admit(pod, &src.selection, Sighting::Listed) {
                 let added = SourceEvent::Added {
                     target: Box::new(a.target),
@@ -200,6 +301,11 @@ pub(crate) async fn list_once(src: ClusterSource, tx: mpsc::Sender<SourceEvent>)
                 }
             }
         }
+    }
+    if selected == 0 {
+        let _ = tx
+            .send(SourceEvent::Notice(nothing_selected(&src, false)))
+            .await;
     }
     Ok(())
 }
@@ -214,6 +320,82 @@ async fn list_all(api: Api<Pod>, lp: &ListParams) -> kube::Result<Vec<Pod>> {
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => lp = lp.continue_token(&token),
             None => return Ok(pods),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::query::{NamespaceScope, ResourceQuery};
+    use crate::kube::target::StateSet;
+    use regex::Regex;
+
+    fn selection(query: Option<&str>) -> Selection {
+        Selection {
+            pod_query: query.map(|q| Regex::new(q).unwrap()),
+            exclude_pods: None,
+            container: Regex::new(".*").unwrap(),
+            exclude_containers: None,
+            init_containers: true,
+            ephemeral_containers: true,
+            condition: None,
+            states: StateSet::ALL,
+            previous: false,
+            run_start: 0,
+        }
+    }
+
+    fn query(labels: Option<&str>, resource: Option<&str>) -> PodQuery {
+        PodQuery {
+            label_selector: labels.map(String::from),
+            field_selector: None,
+            resource: resource.map(|r| ResourceQuery::parse(r).unwrap()),
+            namespaces: NamespaceScope::ContextDefault,
+        }
+    }
+
+    #[test]
+    fn an_empty_selection_is_told_with_what_and_where() {
+        let one = Scopes::Fixed(vec![Some("prod".into())]);
+        let two = Scopes::Fixed(vec![Some("a".into()), Some("b".into())]);
+        let all = Scopes::Fixed(vec![None]);
+        let pattern = Scopes::Pattern {
+            regex: Some(Regex::new("^team-").unwrap()),
+            labels: None,
+        };
+        let cases = [
+            (
+                query(None, None),
+                selection(Some("web")),
+                &one,
+                false,
+                "no pod matches 'web' in namespace 'prod'",
+            ),
+            (
+                query(Some("app=web"), None),
+                selection(None),
+                &two,
+                false,
+                "no pod matches -l app=web in namespaces 'a', 'b'",
+            ),
+            (
+                query(None, Some("deploy/web")),
+                selection(None),
+                &all,
+                true,
+                "no pod of deployment 'web' in any namespace yet; ktail waits for pods to appear",
+            ),
+            (
+                query(Some("x=y"), None),
+                selection(Some("api")),
+                &pattern,
+                false,
+                "no pod matches 'api' with -l x=y in the namespaces matching '^team-'",
+            ),
+        ];
+        for (q, sel, scopes, following, want) in cases {
+            assert_eq!(describe_nothing(&q, &sel, scopes, following), want);
         }
     }
 }

@@ -115,6 +115,11 @@ impl WatchSet {
         self.listed_once
     }
 
+    /// How many keys are counted.
+    pub(crate) fn len(&self) -> usize {
+        self.known.len()
+    }
+
     /// Forgets everything: the watch stops. Returns the keys that were known.
     pub(crate) fn forget_all(&mut self) -> Vec<String> {
         self.relisted = None;
