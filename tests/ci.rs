@@ -1,9 +1,11 @@
 //! CI mode: `--until` ends the history window by each line's timestamp, `--until-done`
 //! follows a Job or a selection until it is done and exits with its status.
 
-use kube_sim::{ContainerSpec, PodSpec};
+use std::time::Duration;
 
-use crate::util::{Cluster, Running, start_pod};
+use kube_sim::{ContainerSpec, JobSpec, PodSpec};
+
+use crate::util::{Cluster, Running, sim_wait, start_pod};
 
 /// A whole second some minutes ago, as RFC3339, and the time `nanos` after it.
 fn boundary() -> (jiff::Timestamp, impl Fn(i64) -> jiff::Timestamp) {
@@ -97,4 +99,176 @@ async fn a_follow_run_ends_when_until_comes() {
         .log_at("default", "live", "app", later, "after the window");
     assert_eq!(k.exit_code().await, Some(0), "{:?}", k.stderr());
     assert_eq!(k.stdout(), ["while the window is open"]);
+}
+
+/// A bare pod whose container `app` logs `lines`, then exits with `code` after `after`.
+fn finishing(name: &str, lines: &[&str], after: Duration, code: i32) -> PodSpec {
+    PodSpec::new(name)
+        .label("run", "e2e")
+        .restart_policy("Never")
+        .container(
+            ContainerSpec::new("app")
+                .lines(lines.iter().copied())
+                .exit_after(after, code),
+        )
+}
+
+fn phase(c: &Cluster, pod: &str) -> String {
+    c.sim
+        .pod("default", pod)
+        .and_then(|p| p["status"]["phase"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_selection_is_followed_until_its_last_pod_ends() {
+    let c = Cluster::start().await;
+    for (i, secs) in [(1, 1), (2, 2), (3, 6)] {
+        c.sim.create_pod(
+            "default",
+            finishing(
+                &format!("e2e-{i}"),
+                &[&format!("e2e-{i} first"), &format!("e2e-{i} second")],
+                Duration::from_secs(secs),
+                0,
+            ),
+        );
+    }
+    let mut k = Running::spawn(c.ktail(&["-l", "run=e2e", "--until-done", "--color", "never"]));
+    // The first two end; ktail has printed them to their end and still follows the third.
+    sim_wait(&c.sim, "two pods succeeded", |_| {
+        phase(&c, "e2e-1") == "Succeeded" && phase(&c, "e2e-2") == "Succeeded"
+    })
+    .await;
+    k.wait_until("the first two pods printed to their end", |_, err| {
+        ["e2e-1", "e2e-2"]
+            .iter()
+            .all(|p| err.iter().any(|l| l == &format!("- {p} › app")))
+    })
+    .await;
+    assert_eq!(phase(&c, "e2e-3"), "Running");
+    assert!(k.is_running(), "still running until the last pod ends");
+    assert_eq!(k.exit_code().await, Some(0), "{:?}", k.stderr());
+    let mut lines = k.stdout();
+    lines.sort();
+    let mut want: Vec<String> = (1..=3)
+        .flat_map(|i| {
+            [
+                format!("e2e-{i} app e2e-{i} first"),
+                format!("e2e-{i} app e2e-{i} second"),
+            ]
+        })
+        .collect();
+    want.sort();
+    assert_eq!(lines, want, "every line once");
+    assert!(
+        k.stderr()
+            .contains(&"ktail: the selection is done: 3 pods succeeded".to_string()),
+        "{:?}",
+        k.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_pod_fails_the_selection_with_exit_7_and_says_why() {
+    let c = Cluster::start().await;
+    c.sim.create_pod(
+        "default",
+        finishing("e2e-ok", &["fine"], Duration::from_millis(500), 0),
+    );
+    c.sim.create_pod(
+        "default",
+        finishing("e2e-bad", &["about to fail"], Duration::from_secs(1), 3),
+    );
+    let out = c
+        .run(&["-l", "run=e2e", "--until-done", "--color", "never"])
+        .await;
+    assert_eq!(out.code, Some(7), "{}", out.stderr);
+    let mut lines = out.lines();
+    lines.sort();
+    assert_eq!(lines, ["e2e-bad app about to fail", "e2e-ok app fine"]);
+    let stderr: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ktail:"))
+        .collect();
+    assert_eq!(
+        stderr,
+        [
+            "ktail: the selection failed: 1 pod of 2 failed",
+            "ktail: default/e2e-bad › app: exit code 3 (Error)"
+        ]
+    );
+    // --only-log-lines keeps the failure, which is the result.
+    let out = c
+        .run(&["-l", "run=e2e", "--until-done", "--only-log-lines"])
+        .await;
+    assert_eq!(out.code, Some(7));
+    assert_eq!(
+        out.stderr,
+        "ktail: default/e2e-bad › app: exit code 3 (Error)\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_succeeds_ends_the_run_with_exit_0() {
+    let c = Cluster::start().await;
+    // The Job is created a moment before ktail starts, as in a CI step: its pod may not
+    // exist yet.
+    c.sim.create_job(
+        "default",
+        JobSpec::new("migrate")
+            .container(ContainerSpec::new("app").lines(["step 1", "step 2"]))
+            .run_for(Duration::from_secs(1)),
+    );
+    let mut k = Running::spawn(c.ktail(&["job/migrate", "--until-done", "-o", "raw"]));
+    assert_eq!(k.exit_code().await, Some(0), "{:?}", k.stderr());
+    assert_eq!(k.stdout(), ["step 1", "step 2"]);
+    let done: Vec<String> = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.starts_with("ktail: job/migrate"))
+        .collect();
+    assert_eq!(done.len(), 1, "{:?}", k.stderr());
+    assert!(
+        done[0].starts_with("ktail: job/migrate complete after "),
+        "{done:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_is_done_at_start_prints_its_logs_and_exits() {
+    let c = Cluster::start_tls().await;
+    c.sim.create_job(
+        "default",
+        JobSpec::new("seed")
+            .container(ContainerSpec::new("app").lines(["seeded"]))
+            .run_for(Duration::from_millis(200))
+            .exit_code(4),
+    );
+    // kubectl itself waits for the Job's Failed condition.
+    let waited = crate::util::run(c.kubectl(&[
+        "wait",
+        "--for=condition=Failed",
+        "job/seed",
+        "--timeout=30s",
+    ]))
+    .await;
+    assert_eq!(waited.code, Some(0), "{}", waited.stderr);
+    let out = c
+        .run(&["job/seed", "--until-done", "-o", "raw", "--color", "never"])
+        .await;
+    assert_eq!(out.code, Some(7), "{}", out.stderr);
+    assert_eq!(out.lines(), ["seeded"]);
+    let failures: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("exit code"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{}", out.stderr);
+    assert!(
+        failures[0].starts_with("ktail: default/seed-")
+            && failures[0].ends_with(" › app: exit code 4 (Error)"),
+        "{failures:?}"
+    );
 }

@@ -200,5 +200,8 @@ async fn every_kind_resolves_to_its_pods() {
         .assert_one_error_line(6, "deployment 'nope' not found");
     c.run(&["cronjob/nightly"])
         .await
-        .assert_one_error_line(2, "unknown resource kind 'cronjob'");
+        .assert_one_error_line(6, "cronjob 'nightly' not found");
+    c.run(&["configmap/settings"])
+        .await
+        .assert_one_error_line(2, "unknown resource kind 'configmap'");
 }

@@ -9,6 +9,7 @@
 //! already received are written. What a source is, how a tail reads and how a line
 //! looks are the lower layers' business.
 
+mod completion;
 mod tails;
 #[cfg(test)]
 mod tests;
@@ -26,12 +27,14 @@ use crate::error::{Error, Result, exit};
 use crate::kube::SourceEvent;
 use crate::kube::client::{self, Cluster};
 use crate::kube::preflight;
+use crate::kube::query::Kind;
 use crate::kube::source::{self, ClusterSource};
 use crate::output::files;
 use crate::output::writer::{self, Out, WriterEnd};
 use crate::signals::Stop;
 use crate::tail::{self, TailContext, TailEnd};
 
+use self::completion::{Completion, Rule, Verdict};
 use self::tails::Tails;
 
 /// How long the tails get after SIGINT/SIGTERM to hand over what they hold.
@@ -131,8 +134,13 @@ pub async fn run_with(
                 _ => Ok(exit::OK),
             };
         }
-        Outcome::Done { failed: true } => exit::STREAM_FAILED,
-        Outcome::Done { failed: false } => exit::OK,
+        // ktail's own failure wins over the workload's.
+        Outcome::Done { failed: true, .. } => exit::STREAM_FAILED,
+        Outcome::Done {
+            workload_failed: true,
+            ..
+        } => exit::WORKLOAD_FAILED,
+        Outcome::Done { .. } => exit::OK,
         Outcome::Signal(stop) => stop.exit_code(),
     };
     // Every tail is done: the writer drains the channel and stops. After a signal the
@@ -157,9 +165,12 @@ enum Source {
 
 enum Outcome {
     StdoutClosed,
-    /// Every source finished and every tail ended; `failed`: a log could not be read.
+    /// Every source finished and every tail ended, or (`--until-done`) the selection is
+    /// done and every tail ended; `failed`: a log could not be read.
     Done {
         failed: bool,
+        /// `--until-done`: the workload failed.
+        workload_failed: bool,
     },
     Signal(Stop),
 }
@@ -173,6 +184,21 @@ async fn drive(
     let (tx, mut events) = mpsc::channel::<SourceEvent>(EVENTS);
     let mut sources: JoinSet<Result<()>> = JoinSet::new();
     let mut tails = Tails::new(ctx.clone());
+    let mut completion = match &source {
+        Source::Cluster(src) if src.query.until_done => {
+            let job = src
+                .query
+                .resource
+                .as_ref()
+                .is_some_and(|r| matches!(r.kind, Kind::Job | Kind::CronJob));
+            Some(Completion::new(if job {
+                Rule::Workload
+            } else {
+                Rule::Pods
+            }))
+        }
+        _ => None,
+    };
     match source {
         Source::Cluster(src) if ctx.settings.follow => {
             sources.spawn(source::follow(*src, tx.clone()));
@@ -200,16 +226,33 @@ async fn drive(
     };
     let mut until_passed = std::pin::pin!(until_passed);
     loop {
+        if tails.is_empty()
+            && let Some(verdict) = completion.as_ref().and_then(Completion::verdict)
+        {
+            tell(ctx, &verdict).await;
+            return Ok(Outcome::Done {
+                failed,
+                workload_failed: verdict.failed,
+            });
+        }
         if !listening && tails.is_empty() {
-            return Ok(Outcome::Done { failed });
+            return Ok(Outcome::Done {
+                failed,
+                workload_failed: false,
+            });
         }
         tokio::select! {
             () = &mut until_passed => {
                 tails.shutdown(SHUTDOWN_GRACE).await;
-                return Ok(Outcome::Done { failed });
+                return Ok(Outcome::Done { failed, workload_failed: false });
             }
             ev = events.recv(), if listening => match ev {
-                Some(ev) => tails.handle(ev).await,
+                Some(ev) => {
+                    if let Some(c) = completion.as_mut() {
+                        c.observe(&ev);
+                    }
+                    tails.handle(ev).await;
+                }
                 None => listening = false,
             },
             Some(done) = sources.join_next() => match done {
@@ -225,5 +268,20 @@ async fn drive(
                 return Ok(Outcome::Signal(s));
             }
         }
+    }
+}
+
+/// `--until-done`: the selection's end on stderr, and every container that failed (those
+/// lines stay with --only-log-lines: they are the result a CI log is read for).
+async fn tell(ctx: &TailContext, verdict: &Verdict) {
+    let mut text = String::new();
+    if ctx.settings.notices {
+        text.push_str(&format!("ktail: {}\n", verdict.notice));
+    }
+    for f in &verdict.failures {
+        text.push_str(&format!("ktail: {f}\n"));
+    }
+    if !text.is_empty() {
+        let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
     }
 }

@@ -15,13 +15,14 @@ use tokio::task::{JoinError, JoinSet};
 use crate::kube::SourceEvent;
 use crate::kube::target::{InstanceState, TargetKey};
 use crate::output::writer::Out;
-use crate::tail::{self, TailContext, TailEnd, TailJob};
+use crate::tail::{self, Presence, TailContext, TailEnd, TailJob};
 
 pub(crate) struct Tails {
     ctx: Arc<TailContext>,
     tasks: JoinSet<TailEnd>,
-    /// Every instance ever started, with the sender that tells its tail the pod is gone.
-    running: HashMap<TargetKey, watch::Sender<bool>>,
+    /// Every instance ever started, with the sender that tells its tail what the watch
+    /// says of it.
+    running: HashMap<TargetKey, watch::Sender<Presence>>,
     /// The instances of each pod, by pod UID.
     by_pod: HashMap<String, Vec<TargetKey>>,
     /// A previous instance's tail signals when it is done, and the current instance of
@@ -61,11 +62,25 @@ impl Tails {
                 history,
                 client,
             } => {
-                if self.running.contains_key(&target.key) {
+                if let Some(tx) = self.running.get(&target.key) {
+                    // The watch saw the instance end: its tail need not wait for the
+                    // kubelet to close the stream.
+                    if matches!(
+                        target.state,
+                        InstanceState::Terminated | InstanceState::Previous
+                    ) {
+                        tx.send_if_modified(|p| {
+                            let live = *p == Presence::Live;
+                            if live {
+                                *p = Presence::Ended;
+                            }
+                            live
+                        });
+                    }
                     return;
                 }
                 let key = target.key.clone();
-                let (tx, removed) = watch::channel(false);
+                let (tx, presence) = watch::channel(Presence::Live);
                 self.running.insert(key.clone(), tx);
                 self.by_pod
                     .entry(key.pod_uid.clone())
@@ -84,7 +99,7 @@ impl Tails {
                     api: Api::namespaced(client, &key.namespace),
                     target: *target,
                     history,
-                    removed,
+                    presence,
                     after,
                     done,
                 };
@@ -93,7 +108,7 @@ impl Tails {
             SourceEvent::PodGone { uid } => {
                 for key in self.by_pod.remove(&uid).unwrap_or_default() {
                     if let Some(tx) = self.running.remove(&key) {
-                        let _ = tx.send(true);
+                        let _ = tx.send(Presence::Gone);
                     }
                 }
             }
@@ -104,6 +119,8 @@ impl Tails {
                 let line = format!("ktail: {msg}\n").into_bytes();
                 let _ = self.ctx.out.send(Out::Notice(line)).await;
             }
+            // How pods and workloads end is the completion's business.
+            SourceEvent::Pod { .. } | SourceEvent::WorkloadDone { .. } => {}
         }
     }
 

@@ -344,7 +344,8 @@ mod tests {
             Some("status.phase=Running,metadata.name=db-0")
         );
         assert!(resolve(&["deploy/web", "-l", "app=web"]).is_err());
-        assert_eq!(resolve(&["cronjob/x"]).unwrap_err().exit_code(), 2);
+        assert_eq!(resolve(&["configmap/x"]).unwrap_err().exit_code(), 2);
+        assert!(resolve(&["cj/nightly"]).is_ok());
         // Followed objects across all namespaces are found by a namespace watch.
         assert_eq!(
             resolve(&["deploy/web", "-A"]).unwrap().query.namespaces,

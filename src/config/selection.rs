@@ -69,6 +69,7 @@ pub(crate) fn resolve(args: &Args, run_start: i64) -> Result<(PodQuery, Selectio
         field_selector,
         resource,
         namespaces,
+        until_done: args.until_done,
     };
     Ok((query, selection))
 }

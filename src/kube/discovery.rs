@@ -8,7 +8,7 @@
 //! exactly as after a re-list (a 410 from the API). This module sends events and never
 //! starts tails itself.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::Backoff;
 use crate::kube::SourceEvent;
+use crate::kube::outcome;
 use crate::kube::query::PodFilter;
 use crate::kube::target::{self, Selection, Sighting};
 use crate::kube::watch::{Seen, WatchSet};
@@ -38,6 +39,8 @@ pub(crate) struct PodWatch {
     pub(crate) initial: bool,
     /// Told how many pods the first list selected (none when nothing is watched).
     pub(crate) first_list: Option<oneshot::Sender<usize>>,
+    /// `--until-done`: report how selected pods end.
+    pub(crate) outcomes: bool,
 }
 
 /// Watches one scope until its filter channel closes or the receiver goes away.
@@ -102,6 +105,8 @@ struct ScopeState {
     /// Pods that stopped matching (`--condition`): if they match again, they start over
     /// from `--since`/`--tail`, like pods found at start.
     dropped: HashSet<String>,
+    /// `--until-done`: whether each reported pod had ended when last reported.
+    ended: HashMap<String, bool>,
 }
 
 impl ScopeState {
@@ -114,7 +119,10 @@ impl ScopeState {
         for seen in self.pods.handle(item, uid) {
             match seen {
                 Seen::Current(pod) => self.applied(&pod, scope, &mut events),
-                Seen::Gone(uid) => events.push(SourceEvent::PodGone { uid }),
+                Seen::Gone(uid) => {
+                    self.ended.remove(&uid);
+                    events.push(SourceEvent::PodGone { uid });
+                }
                 Seen::DeletedUnknown(uid) => {
                     self.dropped.remove(&uid);
                 }
@@ -133,6 +141,7 @@ impl ScopeState {
         if !target::pod_matches(pod, &scope.selection) {
             if self.pods.remove(&uid) {
                 self.dropped.insert(uid.clone());
+                self.ended.remove(&uid);
                 events.push(SourceEvent::PodGone { uid });
             }
             return;
@@ -149,9 +158,22 @@ impl ScopeState {
                 client: scope.client.clone(),
             });
         }
+        // After its containers, so that a pod's end never comes before its tails.
+        if scope.outcomes {
+            let outcome = outcome::pod_outcome(pod);
+            let ended = outcome.is_some();
+            if self.ended.insert(uid.clone(), ended) != Some(ended) {
+                events.push(SourceEvent::Pod {
+                    name: pod_name(pod),
+                    uid,
+                    outcome,
+                });
+            }
+        }
     }
 
     fn forget_all(&mut self) -> Vec<SourceEvent> {
+        self.ended.clear();
         self.pods
             .forget_all()
             .into_iter()
@@ -162,4 +184,13 @@ impl ScopeState {
 
 fn uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
+}
+
+/// `namespace/pod`, for messages.
+pub(crate) fn pod_name(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.name.as_deref().unwrap_or_default()
+    )
 }

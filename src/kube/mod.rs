@@ -10,12 +10,15 @@ pub(crate) mod client;
 pub(crate) mod discovery;
 pub(crate) mod namespaces;
 pub(crate) mod objects;
+pub(crate) mod outcome;
+pub(crate) mod pods;
 pub(crate) mod preflight;
 pub(crate) mod query;
 pub(crate) mod source;
 pub(crate) mod target;
 pub(crate) mod watch;
 
+use crate::kube::outcome::{JobOutcome, PodOutcome};
 use crate::kube::target::Target;
 
 /// What a source tells the run.
@@ -34,4 +37,18 @@ pub(crate) enum SourceEvent {
     Warning(String),
     /// Something the user should hear of that is not a failure (one line, no prefix).
     Notice(String),
+    /// `--until-done`: a selected pod, when first seen and whenever it ends (or is found
+    /// running again after a re-list).
+    Pod {
+        uid: String,
+        /// `namespace/pod`, for messages.
+        name: String,
+        outcome: Option<PodOutcome>,
+    },
+    /// `--until-done`: the queried Job is done. Every pod it ran was reported before.
+    WorkloadDone {
+        /// `job/migrate`, for messages.
+        what: String,
+        outcome: JobOutcome,
+    },
 }

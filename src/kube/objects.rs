@@ -5,9 +5,12 @@
 //! change of its selector, its deletion and its re-creation reach the pod watch, which
 //! then re-lists with the new selector. This module reads objects; it starts no tails.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::Api;
@@ -18,7 +21,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::backoff::Backoff;
 use crate::kube::SourceEvent;
+use crate::kube::discovery;
+use crate::kube::outcome::{self, JobOutcome};
+use crate::kube::pods;
 use crate::kube::query::{self, Kind, PodFilter, ResourceQuery};
+use crate::kube::target::{self, Selection, Sighting};
 use crate::kube::watch::{Seen, WatchSet};
 
 fn api_resource(kind: Kind) -> ApiResource {
@@ -28,6 +35,7 @@ fn api_resource(kind: Kind) -> ApiResource {
         Kind::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
         Kind::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
         Kind::Job => ApiResource::erase::<Job>(&()),
+        Kind::CronJob => ApiResource::erase::<CronJob>(&()),
         Kind::Service => ApiResource::erase::<Service>(&()),
         Kind::ReplicationController => ApiResource::erase::<ReplicationController>(&()),
         Kind::Pod => ApiResource::erase::<Pod>(&()),
@@ -50,8 +58,8 @@ fn pod_selector(kind: Kind, obj: &DynamicObject) -> Option<String> {
     }
 }
 
-/// The pod filter of the object now, or `None` when it has no selector.
-/// A missing object is `Err` with a 404 `Status`.
+/// The pod filter of the object now, or `None` when it has no selector (or, for a
+/// CronJob, no Job). A missing object is `Err` with a 404 `Status`.
 pub(crate) async fn object_filter(
     client: &kube::Client,
     ns: &str,
@@ -59,10 +67,60 @@ pub(crate) async fn object_filter(
     base: &PodFilter,
 ) -> kube::Result<Option<PodFilter>> {
     let obj = object_api(client, ns, rq.kind).get(&rq.name).await?;
+    if rq.kind == Kind::CronJob {
+        let jobs = object_api(client, ns, Kind::Job)
+            .list(&Default::default())
+            .await?;
+        let uid = obj.metadata.uid.unwrap_or_default();
+        let owned: Vec<&DynamicObject> = jobs.items.iter().filter(|j| owned_by(j, &uid)).collect();
+        return Ok(jobs_filter(&owned, base));
+    }
     Ok(pod_selector(rq.kind, &obj).map(|labels| PodFilter {
         labels: Some(labels),
         ..base.clone()
     }))
+}
+
+/// Whether `obj` is owned by the object with this UID.
+fn owned_by(obj: &DynamicObject, uid: &str) -> bool {
+    obj.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == uid)
+}
+
+/// The label the Job controller puts on a Job's pods and its selector (1.27+ prefixes it).
+fn job_uid_label(job: &DynamicObject) -> &'static str {
+    let prefixed = job
+        .data
+        .pointer("/spec/selector/matchLabels/batch.kubernetes.io~1controller-uid")
+        .is_some();
+    if prefixed {
+        "batch.kubernetes.io/controller-uid"
+    } else {
+        "controller-uid"
+    }
+}
+
+/// The pods of these Jobs, as one set-based selector, or `None` without Jobs.
+fn jobs_filter(jobs: &[&DynamicObject], base: &PodFilter) -> Option<PodFilter> {
+    let first = jobs.first()?;
+    let mut uids: Vec<&str> = jobs
+        .iter()
+        .filter_map(|j| j.metadata.uid.as_deref())
+        .collect();
+    uids.sort_unstable();
+    Some(PodFilter {
+        labels: Some(format!("{} in ({})", job_uid_label(first), uids.join(","))),
+        ..base.clone()
+    })
+}
+
+/// `--until-done` for a Job query: report the Job's end, after every pod it ran, selected
+/// with this selection.
+pub(crate) struct UntilDone {
+    pub(crate) selection: Arc<Selection>,
 }
 
 /// Follows one object in one namespace: every change of its selector, its deletion and
@@ -75,6 +133,7 @@ pub(crate) async fn follow_object(
     base: PodFilter,
     tx: watch::Sender<Option<PodFilter>>,
     events: mpsc::Sender<SourceEvent>,
+    until_done: Option<UntilDone>,
 ) {
     let api = object_api(&client, &ns, rq.kind);
     let wc = watcher::Config::default().fields(&format!("metadata.name={}", rq.name));
@@ -82,13 +141,14 @@ pub(crate) async fn follow_object(
     let mut stream = std::pin::pin!(stream);
     let mut set = WatchSet::default();
     let mut warned_selectorless = false;
+    let mut done_reported = false;
     while let Some(item) = stream.next().await {
         let name = |o: &DynamicObject| o.metadata.name.clone().unwrap_or_default();
         for seen in set.handle(item, name) {
-            let next = match seen {
+            let (next, obj) = match seen {
                 Seen::Current(obj) => {
                     set.insert(name(&obj));
-                    match pod_selector(rq.kind, &obj) {
+                    let filter = match pod_selector(rq.kind, &obj) {
                         Some(labels) => Some(PodFilter {
                             labels: Some(labels),
                             ..base.clone()
@@ -104,9 +164,10 @@ pub(crate) async fn follow_object(
                             }
                             None
                         }
-                    }
+                    };
+                    (filter, Some(obj))
                 }
-                Seen::Gone(_) | Seen::DeletedUnknown(_) => None,
+                Seen::Gone(_) | Seen::DeletedUnknown(_) => (None, None),
                 Seen::Warning(msg) => {
                     let text = format!(
                         "watching {} in namespace '{ns}': {msg} (retrying)",
@@ -126,9 +187,184 @@ pub(crate) async fn follow_object(
                 }
                 changed
             });
+            if let (Some(done), Some(filter), Some(obj)) = (&until_done, &next, &obj)
+                && !done_reported
+                && rq.kind == Kind::Job
+                && let Some(outcome) = outcome::job_outcome(obj)
+            {
+                done_reported = true;
+                let what = format!("job/{}", rq.name);
+                if report_done(&client, &ns, filter, done, what, outcome, &events)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
         }
         if tx.is_closed() {
             return;
         }
     }
+}
+
+/// Follows a CronJob in one namespace: the pods of every Job it owns, including Jobs it
+/// creates later, reach `tx` as one selector. With `--until-done`, the run's Job is the
+/// one active when ktail starts, else the next one created; its end is reported.
+pub(crate) async fn follow_cronjob(
+    client: kube::Client,
+    ns: String,
+    rq: ResourceQuery,
+    base: PodFilter,
+    tx: watch::Sender<Option<PodFilter>>,
+    events: mpsc::Sender<SourceEvent>,
+    until_done: Option<UntilDone>,
+) {
+    let by_name = watcher::Config::default().fields(&format!("metadata.name={}", rq.name));
+    let cronjobs = watcher::watcher(object_api(&client, &ns, Kind::CronJob), by_name)
+        .backoff(Backoff::watch());
+    let jobs = watcher::watcher(
+        object_api(&client, &ns, Kind::Job),
+        watcher::Config::default(),
+    )
+    .backoff(Backoff::watch());
+    let (mut cronjobs, mut jobs) = (std::pin::pin!(cronjobs), std::pin::pin!(jobs));
+    let name = |o: &DynamicObject| o.metadata.name.clone().unwrap_or_default();
+    let (mut cj_set, mut job_set) = (WatchSet::default(), WatchSet::default());
+    let mut cronjob_uid: Option<String> = None;
+    let mut all_jobs: BTreeMap<String, DynamicObject> = BTreeMap::new();
+    // --until-done: the Jobs there were at start, and the one the run waits for.
+    let mut at_start: Option<BTreeSet<String>> = None;
+    let mut target: Option<String> = None;
+    let mut done_reported = false;
+    loop {
+        let mut warnings = Vec::new();
+        tokio::select! {
+            Some(item) = cronjobs.next() => for seen in cj_set.handle(item, name) {
+                match seen {
+                    Seen::Current(cj) => {
+                        cj_set.insert(name(&cj));
+                        cronjob_uid = cj.metadata.uid.clone();
+                    }
+                    Seen::Gone(_) | Seen::DeletedUnknown(_) => cronjob_uid = None,
+                    Seen::Warning(msg) => warnings.push(msg),
+                }
+            },
+            Some(item) = jobs.next() => for seen in job_set.handle(item, name) {
+                match seen {
+                    Seen::Current(job) => {
+                        job_set.insert(name(&job));
+                        all_jobs.insert(name(&job), job);
+                    }
+                    Seen::Gone(n) | Seen::DeletedUnknown(n) => {
+                        all_jobs.remove(&n);
+                    }
+                    Seen::Warning(msg) => warnings.push(msg),
+                }
+            },
+            else => return,
+        }
+        for msg in warnings {
+            let text = format!(
+                "watching {} in namespace '{ns}': {msg} (retrying)",
+                rq.describe()
+            );
+            if events.send(SourceEvent::Warning(text)).await.is_err() {
+                return;
+            }
+        }
+        let uid = cronjob_uid.clone().unwrap_or_default();
+        let owned: Vec<&DynamicObject> = all_jobs.values().filter(|j| owned_by(j, &uid)).collect();
+        let next = jobs_filter(&owned, &base);
+        tx.send_if_modified(|cur| {
+            let changed = *cur != next;
+            if changed {
+                *cur = next.clone();
+            }
+            changed
+        });
+        if tx.is_closed() {
+            return;
+        }
+        let Some(done) = &until_done else { continue };
+        if done_reported || !job_set.listed_once() || !cj_set.listed_once() {
+            continue;
+        }
+        let start = at_start.get_or_insert_with(|| owned.iter().map(|j| name(j)).collect());
+        if target.is_none() {
+            // The newest Job still running at start, else the first one created since.
+            let running = |j: &&&DynamicObject| outcome::job_outcome(j).is_none();
+            let newest = |js: Vec<&&DynamicObject>| {
+                js.into_iter()
+                    .max_by_key(|j| j.metadata.creation_timestamp.clone().map(|t| t.0))
+                    .map(|j| name(j))
+            };
+            target = newest(
+                owned
+                    .iter()
+                    .filter(|j| start.contains(&name(j)))
+                    .filter(running)
+                    .collect(),
+            )
+            .or_else(|| newest(owned.iter().filter(|j| !start.contains(&name(j))).collect()));
+        }
+        let Some(job) = target.as_ref().and_then(|t| all_jobs.get(t)) else {
+            continue;
+        };
+        if let (Some(outcome), Some(filter)) =
+            (outcome::job_outcome(job), jobs_filter(&[job], &base))
+        {
+            done_reported = true;
+            let what = format!("cronjob/{}: job/{}", rq.name, name(job));
+            if report_done(&client, &ns, &filter, done, what, outcome, &events)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The Job is done: no pod will be created for it any more. Its pods are listed once
+/// more and reported (the pod watch may not have delivered the last of them yet, and the
+/// run must not end before their logs are read), then the Job's end.
+async fn report_done(
+    client: &kube::Client,
+    ns: &str,
+    filter: &PodFilter,
+    done: &UntilDone,
+    what: String,
+    outcome: JobOutcome,
+    events: &mpsc::Sender<SourceEvent>,
+) -> Result<(), ()> {
+    let sel = &done.selection;
+    // A failed list leaves the pod watch to report the pods; the end is told regardless.
+    let pods = pods::list_all(pods::pods_api(client, Some(ns)), &filter.list_params())
+        .await
+        .unwrap_or_default();
+    for pod in pods.iter().filter(|p| target::pod_matches(p, sel)) {
+        let seen = Sighting::Watched {
+            at_start: false,
+            rematched: false,
+        };
+        for a in target::admit(pod, sel, seen) {
+            let added = SourceEvent::Added {
+                target: Box::new(a.target),
+                history: a.history,
+                client: client.clone(),
+            };
+            events.send(added).await.map_err(|_| ())?;
+        }
+        let ended = SourceEvent::Pod {
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            name: discovery::pod_name(pod),
+            outcome: outcome::pod_outcome(pod),
+        };
+        events.send(ended).await.map_err(|_| ())?;
+    }
+    events
+        .send(SourceEvent::WorkloadDone { what, outcome })
+        .await
+        .map_err(|_| ())
 }

@@ -5,7 +5,7 @@
 //! A namespace that is forbidden while others are allowed is a warning, and the others
 //! continue. Nothing here starts a watch or a tail.
 
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::ListParams;
 use regex::Regex;
@@ -13,6 +13,7 @@ use regex::Regex;
 use crate::error::{Error, Result};
 use crate::kube::client::{self, Cluster};
 use crate::kube::objects;
+use crate::kube::pods::{api_code, pods_api, scope_label};
 use crate::kube::query::{NamespaceScope, PodQuery};
 
 /// The namespaces a run watches, once the cluster has been asked.
@@ -33,30 +34,6 @@ pub(crate) struct Checked {
     pub(crate) scopes: Scopes,
     /// Namespaces that are skipped, and why.
     pub(crate) warnings: Vec<String>,
-}
-
-/// The API pod access of `namespace` (`None`: all namespaces).
-pub(crate) fn pods_api(client: &kube::Client, namespace: Option<&str>) -> Api<Pod> {
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// For messages: `namespace 'prod'` or `all namespaces`.
-pub(crate) fn scope_label(namespace: Option<&str>) -> String {
-    match namespace {
-        Some(ns) => format!("namespace '{ns}'"),
-        None => "all namespaces".to_string(),
-    }
-}
-
-/// The HTTP status of an API error, 0 for anything else.
-pub(crate) fn api_code(e: &kube::Error) -> u16 {
-    match e {
-        kube::Error::Api(s) => s.code,
-        _ => 0,
-    }
 }
 
 /// Asks the cluster whether the run can go ahead, and where.

@@ -24,6 +24,8 @@ pub(crate) struct PodQuery {
     /// `deploy/web` and friends (not `pod/x`, which is a field selector).
     pub(crate) resource: Option<ResourceQuery>,
     pub(crate) namespaces: NamespaceScope,
+    /// `--until-done`: also report how selected pods end, and when a queried Job is done.
+    pub(crate) until_done: bool,
 }
 
 impl PodQuery {
@@ -138,6 +140,8 @@ pub(crate) enum Kind {
     StatefulSet,
     DaemonSet,
     Job,
+    /// Its pods are those of the Jobs it creates.
+    CronJob,
     Service,
     ReplicationController,
 }
@@ -152,6 +156,7 @@ impl Kind {
             "sts" | "statefulset" | "statefulsets" => Kind::StatefulSet,
             "ds" | "daemonset" | "daemonsets" => Kind::DaemonSet,
             "job" | "jobs" => Kind::Job,
+            "cj" | "cronjob" | "cronjobs" => Kind::CronJob,
             "svc" | "service" | "services" => Kind::Service,
             "rc" | "replicationcontroller" | "replicationcontrollers" => {
                 Kind::ReplicationController
@@ -169,6 +174,7 @@ impl Kind {
             Kind::StatefulSet => "statefulset",
             Kind::DaemonSet => "daemonset",
             Kind::Job => "job",
+            Kind::CronJob => "cronjob",
             Kind::Service => "service",
             Kind::ReplicationController => "replicationcontroller",
         }
@@ -187,7 +193,7 @@ impl ResourceQuery {
         let (kind, name) = query.split_once('/').unwrap_or((query, ""));
         let Some(k) = Kind::parse(kind) else {
             return Err(Error::usage(format!(
-                "unknown resource kind '{kind}' in '{query}': use pod, deploy, rs, sts, ds, job, svc or rc"
+                "unknown resource kind '{kind}' in '{query}': use pod, deploy, rs, sts, ds, job, cj, svc or rc"
             )));
         };
         if name.is_empty() || name.contains('/') {
@@ -254,6 +260,8 @@ mod tests {
             ("ds/agent", Kind::DaemonSet),
             ("rs/web-1", Kind::ReplicaSet),
             ("jobs/migrate", Kind::Job),
+            ("cj/nightly", Kind::CronJob),
+            ("cronjobs/nightly", Kind::CronJob),
             ("svc/api", Kind::Service),
             ("services/api", Kind::Service),
             ("rc/old", Kind::ReplicationController),
@@ -264,9 +272,10 @@ mod tests {
 
     #[test]
     fn bad_queries_name_the_problem() {
-        let err = ResourceQuery::parse("cronjob/nightly").unwrap_err();
+        let err = ResourceQuery::parse("configmap/nightly").unwrap_err();
         assert!(
-            err.to_string().contains("unknown resource kind 'cronjob'"),
+            err.to_string()
+                .contains("unknown resource kind 'configmap'"),
             "{err}"
         );
         assert_eq!(err.exit_code(), 2);

@@ -11,9 +11,6 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::Api;
-use kube::api::ListParams;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -22,9 +19,10 @@ use crate::kube::SourceEvent;
 use crate::kube::client::{self, Cluster};
 use crate::kube::discovery::{self, PodWatch};
 use crate::kube::namespaces::{self, NsEvent};
-use crate::kube::objects;
-use crate::kube::preflight::{Scopes, api_code, pods_api, scope_label};
-use crate::kube::query::{PodFilter, PodQuery};
+use crate::kube::objects::{self, UntilDone};
+use crate::kube::pods::{api_code, list_all, pods_api, scope_label};
+use crate::kube::preflight::Scopes;
+use crate::kube::query::{Kind, PodFilter, PodQuery};
 use crate::kube::target::{self, Selection, Sighting};
 
 /// One cluster, and what to read from it.
@@ -213,14 +211,18 @@ fn open_scope(
     };
     match (&src.query.resource, &ns) {
         (Some(rq), Some(n)) => {
-            handle.follower = Some(tasks.spawn(objects::follow_object(
-                client.clone(),
-                n.clone(),
-                rq.clone(),
-                base,
-                filter_tx,
-                tx.clone(),
-            )));
+            let until_done = src.query.until_done.then(|| UntilDone {
+                selection: src.selection.clone(),
+            });
+            let (c, n, rq, events) = (client.clone(), n.clone(), rq.clone(), tx.clone());
+            handle.follower = Some(match rq.kind {
+                Kind::CronJob => tasks.spawn(objects::follow_cronjob(
+                    c, n, rq, base, filter_tx, events, until_done,
+                )),
+                _ => tasks.spawn(objects::follow_object(
+                    c, n, rq, base, filter_tx, events, until_done,
+                )),
+            });
         }
         _ => {
             filter_tx.send_replace(Some(base));
@@ -242,6 +244,7 @@ fn open_scope(
         label: scope_label(ns.as_deref()),
         initial,
         first_list: first_tx,
+        outcomes: src.query.until_done,
     };
     tasks.spawn(discovery::watch_scope(watch, tx.clone()));
     (handle, first_rx)
@@ -310,20 +313,6 @@ pub(crate) async fn list_once(src: ClusterSource, tx: mpsc::Sender<SourceEvent>)
     Ok(())
 }
 
-/// Lists every pod of a scope, page by page.
-async fn list_all(api: Api<Pod>, lp: &ListParams) -> kube::Result<Vec<Pod>> {
-    let mut pods = Vec::new();
-    let mut lp = lp.clone().limit(500);
-    loop {
-        let page = api.list(&lp).await?;
-        pods.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => lp = lp.continue_token(&token),
-            None => return Ok(pods),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +341,7 @@ mod tests {
             field_selector: None,
             resource: resource.map(|r| ResourceQuery::parse(r).unwrap()),
             namespaces: NamespaceScope::ContextDefault,
+            until_done: false,
         }
     }
 

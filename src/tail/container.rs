@@ -20,7 +20,7 @@ use crate::kube::client::describe_error;
 use crate::kube::target::{InstanceState, Target, TargetKey, instance_state};
 use crate::output::writer::{BATCH_BYTES, Out};
 use crate::render::time::parse_rfc3339_nanos;
-use crate::tail::context::{TailContext, TailEnd, template_warning};
+use crate::tail::context::{Presence, TailContext, TailEnd, template_warning};
 use crate::tail::lines::{Line, LineSplitter, parse_line};
 use crate::tail::machine::{
     Break, Located, Machine, Mode, OpenError, Step, StreamEnd, Warning, describe_second,
@@ -31,6 +31,11 @@ use crate::tail::sinks::{Batch, Sinks};
 /// After the watch reports the pod deleted, its streams get this long to drain by
 /// themselves (the kubelet ends them when the containers stop) before they are cut.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
+/// After the watch reports a container instance terminated, its follow stream counts as
+/// ended once it has been idle this long. The kubelet holds such a stream open until its
+/// next state check (up to 5 s); whatever it still held is read from the cursor right
+/// after, as after any clean end, so a finished container is done within a moment.
+const ENDED_IDLE: Duration = Duration::from_millis(250);
 /// A batch smaller than this waits up to `SMALL_BATCH_YIELDS` scheduler turns in a row
 /// for more: a busy stream fills it, a quiet one sends after three empty turns.
 const SMALL_BATCH: usize = 4096;
@@ -45,8 +50,8 @@ pub(crate) struct ContainerTail<'a> {
     target: Target,
     /// `--since`/`--tail` apply: the instance existed when ktail started.
     history: bool,
-    /// Becomes true when the watch reports the pod deleted.
-    removed: watch::Receiver<bool>,
+    /// What the watch says of the instance: ended, or gone with its pod.
+    presence: watch::Receiver<Presence>,
     sinks: Sinks,
     cursor: ResumeCursor,
     splitter: LineSplitter,
@@ -66,7 +71,7 @@ impl<'a> ContainerTail<'a> {
         api: Api<Pod>,
         target: Target,
         history: bool,
-        removed: watch::Receiver<bool>,
+        presence: watch::Receiver<Presence>,
         sinks: Sinks,
     ) -> ContainerTail<'a> {
         let k = &target.key;
@@ -75,7 +80,7 @@ impl<'a> ContainerTail<'a> {
             ctx,
             api,
             history,
-            removed,
+            presence,
             sinks,
             cursor: ResumeCursor::default(),
             splitter: LineSplitter::default(),
@@ -243,17 +248,20 @@ impl<'a> ContainerTail<'a> {
         let follow = mode == Mode::Follow;
         let mut replay = Replay::new(&self.cursor);
         let mut removed_at: Option<tokio::time::Instant> = None;
+        let mut ended = *self.presence.borrow_and_update() == Presence::Ended;
         let mut stop = self.ctx.shutdown.subscribe();
         let silence = self.ctx.settings.silence;
         loop {
+            let now = tokio::time::Instant::now();
             let deadline = match removed_at {
                 Some(t) => t + DELETE_GRACE,
+                None if ended && follow => now + ENDED_IDLE,
                 // A follow stream silent for `--silence-timeout` is re-opened through the
                 // resume path: a half-dead connection behind a proxy must not stop the
                 // output for ever.
                 None => match silence.filter(|_| follow) {
-                    Some(d) => tokio::time::Instant::now() + d,
-                    None => tokio::time::Instant::now() + Duration::from_secs(24 * 3600),
+                    Some(d) => now + d,
+                    None => now + Duration::from_secs(24 * 3600),
                 },
             };
             let chunk = tokio::select! {
@@ -262,10 +270,18 @@ impl<'a> ContainerTail<'a> {
                     if removed_at.is_some() {
                         return StreamEnd::Stop(TailEnd::Cut);
                     }
+                    if ended && follow {
+                        // As if the kubelet had closed it: nothing more is coming.
+                        return StreamEnd::Clean;
+                    }
                     return StreamEnd::Broken(Break::Silent);
                 }
-                _ = removed(&mut self.removed), if removed_at.is_none() => {
-                    removed_at = Some(tokio::time::Instant::now());
+                p = presence_changed(&mut self.presence), if removed_at.is_none() => {
+                    match p {
+                        Presence::Gone => removed_at = Some(now),
+                        Presence::Ended => ended = true,
+                        Presence::Live => {}
+                    }
                     continue;
                 }
                 // Everything already received has been sent: stop here.
@@ -436,12 +452,12 @@ impl<'a> ContainerTail<'a> {
     /// Sleeps `d`, or less if the pod is removed meanwhile; true when the tail should stop.
     async fn wait(&mut self, d: Duration) -> bool {
         let mut stop = self.ctx.shutdown.subscribe();
-        if *self.removed.borrow() || *stop.borrow() {
+        if *self.presence.borrow() == Presence::Gone || *stop.borrow() {
             return true;
         }
         tokio::select! {
             _ = tokio::time::sleep(d) => false,
-            _ = removed(&mut self.removed) => true,
+            _ = removed(&mut self.presence) => true,
             _ = stop.wait_for(|s| *s) => true,
         }
     }
@@ -455,9 +471,17 @@ fn after(line: &Line<'_>, until: (i64, u32)) -> bool {
 }
 
 /// Resolves once the pod is reported removed; never when nothing can report it (the
-/// sender is gone, as with `--no-follow`, which has no watch).
-async fn removed(rx: &mut watch::Receiver<bool>) {
-    if rx.wait_for(|gone| *gone).await.is_err() {
+/// sender is gone).
+async fn removed(rx: &mut watch::Receiver<Presence>) {
+    if rx.wait_for(|p| *p == Presence::Gone).await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// The next news of the instance; never when nothing can report it.
+async fn presence_changed(rx: &mut watch::Receiver<Presence>) -> Presence {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    *rx.borrow_and_update()
 }

@@ -108,6 +108,17 @@ pub(crate) fn template_warning(why: &str) -> String {
     format!("--template failed on a line ({why}); lines it fails on are printed as they came")
 }
 
+/// What the sources know of a tail's container instance, as the orchestrator passes it
+/// on: still live, ended (its container terminated), or gone with its pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Presence {
+    Live,
+    /// The watch saw the instance terminate: its follow stream has nothing more coming.
+    Ended,
+    /// The pod was deleted or is no longer selected.
+    Gone,
+}
+
 /// How a tail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TailEnd {

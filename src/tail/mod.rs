@@ -16,5 +16,5 @@ pub(crate) mod sinks;
 pub(crate) mod stdin;
 pub(crate) mod task;
 
-pub(crate) use context::{TailContext, TailEnd, TailSettings};
+pub(crate) use context::{Presence, TailContext, TailEnd, TailSettings};
 pub(crate) use task::{TailJob, run};

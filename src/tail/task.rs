@@ -12,7 +12,7 @@ use crate::kube::target::Target;
 use crate::output::writer::Out;
 use crate::render::Origin;
 use crate::tail::container::ContainerTail;
-use crate::tail::context::{TailContext, TailEnd};
+use crate::tail::context::{Presence, TailContext, TailEnd};
 
 /// One container instance to tail.
 pub(crate) struct TailJob {
@@ -21,8 +21,8 @@ pub(crate) struct TailJob {
     pub(crate) history: bool,
     /// The pods of the instance's namespace, in its cluster.
     pub(crate) api: Api<Pod>,
-    /// Becomes true when the watch reports the pod deleted.
-    pub(crate) removed: watch::Receiver<bool>,
+    /// What the watch says of the instance: ended, or gone with its pod.
+    pub(crate) presence: watch::Receiver<Presence>,
     /// Start only once this fires (or its sender is dropped): the previous instance of
     /// the same container prints first.
     pub(crate) after: Option<oneshot::Receiver<()>>,
@@ -93,7 +93,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         job.api.clone(),
         job.target.clone(),
         job.history,
-        job.removed.clone(),
+        job.presence.clone(),
         sinks,
     );
     let end = tail.run().await;

@@ -275,6 +275,14 @@ impl Running {
             .await;
     }
 
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("the process can be asked")
+            .is_none()
+    }
+
     pub fn signal(&self, sig: i32) {
         let pid = self.child.id().expect("ktail still runs") as i32;
         // SAFETY: kill(2) with a pid we own and a valid signal number.
