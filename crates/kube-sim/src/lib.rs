@@ -58,4 +58,4 @@ pub use demo::{demo, run_demo};
 pub use logs::{Chunking, StreamEnd};
 pub use options::SimOptions;
 pub use sim::Sim;
-pub use spec::{ContainerSpec, JobSpec, PodSpec, WorkloadSpec};
+pub use spec::{ContainerSpec, CronJobSpec, JobSpec, PodSpec, WorkloadSpec};

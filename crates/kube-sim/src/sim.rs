@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::logs::StreamEnd;
 use crate::options::SimOptions;
-use crate::spec::{JobSpec, PodSpec, WorkloadSpec};
+use crate::spec::{CronJobSpec, JobSpec, PodSpec, WorkloadSpec};
 use crate::state::Shared;
 
 /// A running simulated cluster. Cheap to clone; all clones control the same server.
@@ -139,8 +139,42 @@ impl Sim {
         self.shared.with(|c| c.create_daemonset(ns, &spec));
     }
 
+    /// Creates a Job; the Job controller runs its pods (see [`JobSpec`]).
     pub fn create_job(&self, ns: &str, spec: JobSpec) {
         self.shared.with(|c| c.create_job(ns, &spec));
+    }
+
+    /// The Job as the API server serves it now.
+    pub fn job(&self, ns: &str, name: &str) -> Option<Value> {
+        self.object(crate::store::Resource::Job, ns, name)
+    }
+
+    /// Creates a CronJob; its controller creates a Job at each scheduled minute.
+    ///
+    /// # Panics
+    /// If the schedule is not cron syntax.
+    pub fn create_cronjob(&self, ns: &str, spec: CronJobSpec) {
+        self.shared
+            .with(|c| c.create_cronjob(ns, &spec))
+            .unwrap_or_else(|e| panic!("schedule {:?}: {e}", spec.schedule));
+    }
+
+    /// Runs a CronJob now, as `kubectl create job NAME-manual-xxxxx --from=cronjob/NAME`
+    /// does; returns the Job's name, or None when there is no such CronJob.
+    pub fn trigger_cronjob(&self, ns: &str, name: &str) -> Option<String> {
+        self.shared.with(|c| c.trigger_cronjob(ns, name))
+    }
+
+    /// The CronJob as the API server serves it now.
+    pub fn cronjob(&self, ns: &str, name: &str) -> Option<Value> {
+        self.object(crate::store::Resource::CronJob, ns, name)
+    }
+
+    /// The Job controller's back-off before it replaces a failed pod: `d`, doubled after
+    /// each further failure, at most 6 minutes. 1 s by default so tests move quickly (the
+    /// real controller starts at 10 s).
+    pub fn set_job_backoff(&self, d: Duration) {
+        self.shared.with(|c| c.job_backoff = d);
     }
 
     pub fn create_service(&self, ns: &str, name: &str, selector: &[(&str, &str)]) {
@@ -219,12 +253,13 @@ impl Sim {
 
     /// The pod as the API server serves it now.
     pub fn pod(&self, ns: &str, name: &str) -> Option<Value> {
+        self.object(crate::store::Resource::Pod, ns, name)
+    }
+
+    fn object(&self, r: crate::store::Resource, ns: &str, name: &str) -> Option<Value> {
         let c = self.shared.lock();
         c.store
-            .get(
-                crate::store::Resource::Pod,
-                &(ns.to_string(), name.to_string()),
-            )
+            .get(r, &(ns.to_string(), name.to_string()))
             .map(|s| (*s.obj).clone())
     }
 

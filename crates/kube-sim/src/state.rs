@@ -213,7 +213,8 @@ async fn generator(shared: Arc<Shared>, key: Key, uid: String, container: String
     }
 }
 
-/// The controller manager: reconciles workloads after every change.
+/// The controller manager: reconciles workloads after every change, and when a timer a
+/// controller asked for (a Job's back-off or deadline, a CronJob's schedule) is due.
 async fn controllers(shared: Arc<Shared>) {
     let mut rx = shared.changed.subscribe();
     loop {
@@ -229,8 +230,14 @@ async fn controllers(shared: Arc<Shared>) {
             continue;
         }
         rx.borrow_and_update();
-        if rx.changed().await.is_err() {
-            return;
+        let timer = shared.lock().next_timer();
+        tokio::select! {
+            r = rx.changed() => {
+                if r.is_err() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(timer.unwrap_or_else(Instant::now)), if timer.is_some() => {}
         }
     }
 }

@@ -695,7 +695,31 @@ pub(crate) fn cells(r: Resource, obj: &Value, now: Timestamp) -> Vec<Value> {
                 json!(selector_string(&obj["spec"]["selector"])),
             ]
         }
-        Resource::CronJob => vec![name, age],
+        Resource::CronJob => {
+            let spec = &obj["spec"];
+            let (c, i) = template_containers(&spec["jobTemplate"]);
+            let suspend = match spec["suspend"].as_bool() {
+                Some(true) => "True",
+                Some(false) => "False",
+                None => "<unset>",
+            };
+            let last = match st["lastScheduleTime"].as_str() {
+                Some(_) => since(&st["lastScheduleTime"], now),
+                None => "<none>".to_string(),
+            };
+            vec![
+                name,
+                json!(s(&spec["schedule"])),
+                json!(spec["timeZone"].as_str().unwrap_or("<none>")),
+                json!(suspend),
+                json!(st["active"].as_array().map_or(0, Vec::len)),
+                json!(last),
+                age,
+                json!(c),
+                json!(i),
+                json!(selector_string(&spec["jobTemplate"]["spec"]["selector"])),
+            ]
+        }
         Resource::Job => {
             let (c, i) = template_containers(obj);
             let conds = st["conditions"].as_array().cloned().unwrap_or_default();

@@ -952,3 +952,7 @@ async fn rotated_log_hides_old_lines_but_follow_continues() {
     // Only the current file is served to new requests.
     assert_eq!(app_logs(&env, &["-c", "app"]).await, "after rotation\n");
 }
+
+/// Jobs and CronJobs: what `get`, `describe` and `wait` show of the Job controller's work.
+#[path = "kubectl/jobs.rs"]
+mod jobs;

@@ -42,6 +42,20 @@ impl Cluster {
         true
     }
 
+    /// Deletes, gracefully, every pod a controller with this uid owns.
+    pub(super) fn delete_owned_pods(&mut self, owner_uid: &str) {
+        let pods: Vec<Key> = self
+            .pods
+            .iter()
+            .filter(|(_, p)| p.owner.as_ref().is_some_and(|o| o.uid == owner_uid))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let grace = self.controller_grace;
+        for k in pods {
+            self.delete_pod(&k.0, &k.1, grace);
+        }
+    }
+
     pub(crate) fn delete_deployment(&mut self, ns: &str, deploy: &str) {
         let key = (ns.to_string(), deploy.to_string());
         let Some(d) = self.deployments.remove(&key) else {

@@ -24,7 +24,6 @@ pub(super) struct OwnedPod {
     pub(super) labels: BTreeMap<String, String>,
     pub(super) owner: OwnerRef,
     pub(super) node: &'static str,
-    pub(super) restart_policy: &'static str,
 }
 
 impl Cluster {
@@ -101,7 +100,6 @@ impl Cluster {
             labels,
             owner,
             node,
-            restart_policy,
         } = p;
         let meta = self.meta(ns, &name);
         let ip = self.alloc_ip(node);
@@ -109,11 +107,11 @@ impl Cluster {
             meta,
             PodTemplate {
                 labels,
-                annotations: BTreeMap::new(),
+                annotations: tpl.annotations.clone(),
                 init: &tpl.init,
                 containers: &tpl.containers,
                 ephemeral: &[],
-                restart_policy,
+                restart_policy: &tpl.restart_policy,
             },
             Some(node.to_string()),
             host_ip(node),
@@ -122,6 +120,7 @@ impl Cluster {
         );
         pod.generate_name = generate_name;
         pod.owner = Some(owner);
+        pod.spec_extra = tpl.spec_extra.clone();
         self.add_pod(pod);
     }
 
@@ -152,7 +151,10 @@ impl Cluster {
             }
             d.finalized = true;
             for c in pod.all_containers_mut() {
-                c.end_instance(0, now_t);
+                // A task still in progress (a Job's) dies of the SIGTERM: 128 + 15. A
+                // server shuts down cleanly.
+                let code = if c.exit_at.is_some() { 143 } else { 0 };
+                c.end_instance(code, now_t);
                 c.exit_at = None;
                 c.journal.terminate();
             }
@@ -267,7 +269,8 @@ impl Cluster {
                 };
                 if let (State::Running { .. }, Some((at, code))) = (&c.state, c.exit_at) {
                     if now >= at {
-                        c.end_instance(code, now_t);
+                        let reason = c.spec.exit_reason.clone().filter(|_| code != 0);
+                        c.end_instance_as(code, reason.as_deref(), now_t);
                         changed = true;
                     } else {
                         soonest(at);

@@ -1,5 +1,6 @@
 //! The whole simulated cluster behind one lock: namespaces, nodes, pods and their
-//! controllers (Deployment → ReplicaSet → Pod, StatefulSet, DaemonSet, Job), services, and
+//! controllers (Deployment → ReplicaSet → Pod, StatefulSet, DaemonSet, CronJob → Job →
+//! Pod), services, and
 //! the [`Store`] the API server serves from.
 //!
 //! Every mutation marks what it touched; [`Cluster::commit`] renders those objects and
@@ -11,11 +12,13 @@
 //! scenario), `deletion` (graceful pod deletion, Deployment garbage collection),
 //! `template` (the pod template workloads share), `workloads` (Deployment and ReplicaSet
 //! objects, StatefulSets, DaemonSets, Services), `rollout` (Deployment changes and the
-//! rolling-update controller), `jobs`, and `render` (the JSON of every object and the
+//! rolling-update controller), `jobs` (the Job controller), `cronjobs` (schedules and the
+//! CronJob controller), and `render` (the JSON of every object and the
 //! commit into the store). Apart from the shared `Cluster` here, they depend one way:
 //! controllers on `kubelet`, everything on `template`, `render` on the object types.
 
 mod containers;
+mod cronjobs;
 mod deletion;
 mod jobs;
 mod kubelet;
@@ -37,6 +40,7 @@ use crate::meta::{Meta, Rng};
 use crate::pod::Pod;
 use crate::store::{Key, Store};
 
+use cronjobs::CronJob;
 use jobs::Job;
 use workloads::{DaemonSet, Deployment, ReplicaSet, Service, StatefulSet};
 
@@ -86,6 +90,7 @@ pub(crate) struct Cluster {
     statefulsets: BTreeMap<Key, StatefulSet>,
     daemonsets: BTreeMap<Key, DaemonSet>,
     jobs: BTreeMap<Key, Job>,
+    cronjobs: BTreeMap<Key, CronJob>,
     services: BTreeMap<Key, Service>,
     pub(crate) forbidden: BTreeSet<String>,
     /// Generated lines written per (namespace, pod, container), over all instances and
@@ -93,6 +98,8 @@ pub(crate) struct Cluster {
     pub(crate) generated: BTreeMap<(String, String, String), u64>,
     /// Grace period of pods the controllers delete (rolling updates, scale down).
     pub(crate) controller_grace: Duration,
+    /// The Job controller's back-off before a failed pod is replaced, doubled per failure.
+    pub(crate) job_backoff: Duration,
     rng: Rng,
     next_ip: u32,
     dirty_pods: BTreeSet<Key>,
@@ -120,10 +127,12 @@ impl Cluster {
             statefulsets: BTreeMap::new(),
             daemonsets: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            cronjobs: BTreeMap::new(),
             services: BTreeMap::new(),
             forbidden: BTreeSet::new(),
             generated: BTreeMap::new(),
             controller_grace: Duration::from_secs(1),
+            job_backoff: Duration::from_secs(1),
             rng,
             next_ip: 10,
             dirty_pods: BTreeSet::new(),
@@ -223,11 +232,24 @@ impl Cluster {
         for k in keys {
             progress |= self.reconcile_daemonset(&k);
         }
+        let keys: Vec<Key> = self.cronjobs.keys().cloned().collect();
+        for k in keys {
+            progress |= self.reconcile_cronjob(&k);
+        }
         let keys: Vec<Key> = self.jobs.keys().cloned().collect();
         for k in keys {
             progress |= self.reconcile_job(&k);
         }
         progress
+    }
+
+    /// When the controllers must run again without a change: a Job's back-off or
+    /// deadline, a CronJob's next schedule.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        match (self.next_job_timer(), self.next_cronjob_timer()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::jobs::Job;
+use super::cronjobs::CronJob;
+use super::jobs::{Job, Outcome};
 use super::workloads::{DaemonSet, Deployment, ReplicaSet, Service, StatefulSet};
 use super::{Cluster, NODES, host_ip, node_index};
 use crate::meta::{Meta, fmt_time, template_hash};
@@ -22,6 +23,7 @@ struct Stats {
     running: u32,
     succeeded: u32,
     failed: u32,
+    terminating: u32,
 }
 
 fn selector_json(sel: &BTreeMap<String, String>) -> Value {
@@ -37,7 +39,8 @@ impl Cluster {
             match p.phase() {
                 "Succeeded" => s.succeeded += 1,
                 "Failed" => s.failed += 1,
-                _ if p.deletion.is_none() => {
+                _ if p.deletion.is_some() => s.terminating += 1,
+                _ => {
                     s.active += 1;
                     if p.is_ready() {
                         s.ready += 1;
@@ -46,7 +49,6 @@ impl Cluster {
                         s.running += 1;
                     }
                 }
-                _ => {}
             }
         }
         m
@@ -137,6 +139,9 @@ impl Cluster {
         }
         for (k, j) in &self.jobs {
             out.push((Resource::Job, k.clone(), job_json(j, get(&j.meta.uid))));
+        }
+        for (k, cj) in &self.cronjobs {
+            out.push((Resource::CronJob, k.clone(), cronjob_json(cj, &self.jobs)));
         }
         for (r, k, v) in out {
             self.store.put(r, k, v);
@@ -235,7 +240,7 @@ fn replicaset_json(rs: &ReplicaSet, s: Stats) -> Value {
         meta,
         json!({
             "spec": { "replicas": rs.replicas, "selector": selector_json(&rs.selector),
-                      "template": rs.template.to_json("Always") },
+                      "template": rs.template.to_json() },
             "status": status,
         }),
     )
@@ -282,7 +287,7 @@ fn deployment_json(d: &Deployment, total: Stats, updated: u32, revision: u64) ->
             "spec": {
                 "replicas": d.replicas,
                 "selector": selector_json(&d.selector),
-                "template": d.template.to_json("Always"),
+                "template": d.template.to_json(),
                 "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 } },
                 "revisionHistoryLimit": 10,
                 "progressDeadlineSeconds": 600,
@@ -322,7 +327,7 @@ fn statefulset_json(s: &StatefulSet, st: Stats) -> Value {
                 "replicas": s.replicas,
                 "serviceName": s.meta.name,
                 "selector": selector_json(&s.selector),
-                "template": s.template.to_json("Always"),
+                "template": s.template.to_json(),
                 "podManagementPolicy": "OrderedReady",
                 "updateStrategy": { "type": "RollingUpdate", "rollingUpdate": { "partition": 0 } },
                 "revisionHistoryLimit": 10,
@@ -362,7 +367,7 @@ fn daemonset_json(ds: &DaemonSet, st: Stats) -> Value {
         json!({
             "spec": {
                 "selector": selector_json(&ds.selector),
-                "template": ds.template.to_json("Always"),
+                "template": ds.template.to_json(),
                 "updateStrategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 1, "maxSurge": 0 } },
                 "revisionHistoryLimit": 10,
             },
@@ -371,66 +376,130 @@ fn daemonset_json(ds: &DaemonSet, st: Stats) -> Value {
     )
 }
 
+/// A Job's `spec`, also the `spec` of a CronJob's `jobTemplate` (without a selector).
+pub(super) fn job_spec_json(j: &Job, selector: bool) -> Value {
+    let mut spec = json!({
+        "parallelism": j.parallelism,
+        "completions": j.completions,
+        "backoffLimit": j.backoff_limit,
+        "completionMode": "NonIndexed",
+        "suspend": j.suspend,
+        "podReplacementPolicy": "TerminatingOrFailed",
+        "template": j.template.to_json(),
+    });
+    if selector {
+        spec["selector"] = selector_json(&j.selector);
+        spec["manualSelector"] = json!(false);
+    }
+    if let Some(d) = j.active_deadline {
+        spec["activeDeadlineSeconds"] = json!(d);
+    }
+    for (k, v) in &j.spec_extra {
+        spec[k] = v.clone();
+    }
+    spec
+}
+
+fn condition(kind: &str, reason: &str, message: &str, at: Timestamp) -> Value {
+    json!({"type": kind, "status": "True", "reason": reason, "message": message,
+           "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)})
+}
+
 fn job_json(j: &Job, st: Stats) -> Value {
     let mut meta = j.meta.to_json();
-    meta.insert("generation".into(), json!(1));
-    let uid = &j.meta.uid;
+    meta.insert("generation".into(), json!(j.generation));
+    if let Some(o) = &j.owner {
+        meta.insert("ownerReferences".into(), json!([o.to_json()]));
+    }
     let mut status = json!({
-        "startTime": fmt_time(j.meta.created),
         "ready": st.ready,
-        "terminating": 0,
+        "terminating": st.terminating,
         "uncountedTerminatedPods": {},
     });
+    if let Some((t, _)) = j.start {
+        status["startTime"] = json!(fmt_time(t));
+    }
     if st.active > 0 {
         status["active"] = json!(st.active);
     }
-    if st.succeeded > 0 {
-        status["succeeded"] = json!(st.succeeded);
+    if j.succeeded > 0 {
+        status["succeeded"] = json!(j.succeeded);
     }
-    if st.failed > 0 {
-        status["failed"] = json!(st.failed);
+    if j.failed > 0 {
+        status["failed"] = json!(j.failed);
     }
-    match j.finished {
-        Some((true, at)) => {
-            status["completionTime"] = json!(fmt_time(at));
-            status["conditions"] = json!([
-                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached",
-                 "message": "Reached expected number of succeeded pods",
-                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
-                {"type": "Complete", "status": "True", "reason": "CompletionsReached",
-                 "message": "Reached expected number of succeeded pods",
-                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
-            ]);
+    if let Some((outcome, at)) = j.target {
+        let (target, terminal) = match outcome {
+            Outcome::Success => ("SuccessCriteriaMet", "Complete"),
+            Outcome::Failure(_) => ("FailureTarget", "Failed"),
+        };
+        let mut conditions = vec![condition(target, outcome.reason(), outcome.message(), at)];
+        if let Some(done) = j.finished {
+            conditions.push(condition(
+                terminal,
+                outcome.reason(),
+                outcome.message(),
+                done,
+            ));
+            if outcome == Outcome::Success {
+                status["completionTime"] = json!(fmt_time(done));
+            }
         }
-        Some((false, at)) => {
-            status["conditions"] = json!([
-                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
-                 "message": "Job has reached the specified backoff limit",
-                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
-                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                 "message": "Job has reached the specified backoff limit",
-                 "lastProbeTime": fmt_time(at), "lastTransitionTime": fmt_time(at)},
-            ]);
-        }
-        None => {}
+        status["conditions"] = Value::Array(conditions);
     }
     obj(
         "Job",
         "batch/v1",
         meta,
-        json!({
-            "spec": {
-                "parallelism": 1,
-                "completions": 1,
-                "backoffLimit": 0,
-                "completionMode": "NonIndexed",
-                "suspend": false,
-                "manualSelector": false,
-                "podReplacementPolicy": "TerminatingOrFailed",
-                "selector": { "matchLabels": { "batch.kubernetes.io/controller-uid": uid } },
-                "template": j.template.to_json("Never"),
-            },
-            "status": status,
-        }),
+        json!({ "spec": job_spec_json(j, true), "status": status }),
+    )
+}
+
+fn cronjob_json(cj: &CronJob, jobs: &BTreeMap<Key, Job>) -> Value {
+    let mut meta = cj.meta.to_json();
+    meta.insert("generation".into(), json!(cj.generation));
+    let mut tmeta = json!({ "creationTimestamp": null });
+    if !cj.job_labels.is_empty() {
+        tmeta["labels"] = json!(cj.job_labels);
+    }
+    if !cj.job_annotations.is_empty() {
+        tmeta["annotations"] = json!(cj.job_annotations);
+    }
+    let mut spec = json!({
+        "schedule": cj.schedule,
+        "concurrencyPolicy": cj.concurrency_policy,
+        "suspend": cj.suspend,
+        "successfulJobsHistoryLimit": cj.successful_history,
+        "failedJobsHistoryLimit": cj.failed_history,
+        "jobTemplate": { "metadata": tmeta, "spec": job_spec_json(&cj.job, false) },
+    });
+    if let Some(tz) = &cj.time_zone {
+        spec["timeZone"] = json!(tz);
+    }
+    let mut status = json!({});
+    let active: Vec<Value> = jobs
+        .iter()
+        .filter(|(k, j)| {
+            k.0 == cj.meta.namespace && cj.active.contains(&j.meta.uid) && j.finished.is_none()
+        })
+        .map(|(k, j)| {
+            json!({"kind": "Job", "namespace": k.0, "name": k.1, "uid": j.meta.uid,
+                   "apiVersion": "batch/v1"})
+        })
+        .collect();
+    if !active.is_empty() {
+        status["active"] = Value::Array(active);
+    }
+    if let Some(t) = cj.last_schedule {
+        status["lastScheduleTime"] = json!(fmt_time(t));
+    }
+    if let Some(t) = cj.last_successful {
+        status["lastSuccessfulTime"] = json!(fmt_time(t));
+    }
+    obj(
+        "CronJob",
+        "batch/v1",
+        meta,
+        json!({ "spec": spec, "status": status }),
     )
 }

@@ -196,7 +196,6 @@ impl Cluster {
                     labels: tpl.labels.clone(),
                     owner,
                     node,
-                    restart_policy: "Always",
                 },
             );
             if let Some(rs) = self.replicasets.get_mut(&rs_key) {

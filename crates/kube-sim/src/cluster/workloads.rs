@@ -161,7 +161,6 @@ impl Cluster {
                     labels,
                     owner: owner.clone(),
                     node,
-                    restart_policy: "Always",
                 },
             );
             if let Some(p) = self.pods.get_mut(&(ns.clone(), pod_name.clone())) {
@@ -210,7 +209,6 @@ impl Cluster {
                     labels,
                     owner: owner.clone(),
                     node,
-                    restart_policy: "Always",
                 },
             );
             return true;
@@ -240,6 +238,8 @@ mod tests {
                 .container(app("run"))
                 .run_for(Duration::ZERO),
         );
+        // The Job controller creates the Job's pod.
+        c.settle();
         c.commit();
         let db1 = pod_json(&c, "ns", "db-1");
         assert_eq!(

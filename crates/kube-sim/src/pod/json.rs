@@ -33,6 +33,9 @@ impl Pod {
                 .collect::<Vec<_>>(),
             &self.restart_policy,
         );
+        for (k, v) in &self.spec_extra {
+            spec.insert(k.clone(), v.clone());
+        }
         if !self.ephemeral.is_empty() {
             let eph: Vec<Value> = self
                 .ephemeral
@@ -217,14 +220,24 @@ pub(crate) fn container_spec_json(c: &ContainerSpec) -> Value {
     } else {
         "IfNotPresent"
     };
-    json!({
+    let mut v = json!({
         "name": c.name,
         "image": c.image,
         "resources": {},
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
         "imagePullPolicy": pull,
-    })
+    });
+    if !c.command.is_empty() {
+        v["command"] = json!(c.command);
+    }
+    if !c.args.is_empty() {
+        v["args"] = json!(c.args);
+    }
+    for (k, x) in &c.extra {
+        v[k] = x.clone();
+    }
+    v
 }
 
 /// The `spec` of a pod or pod template.

@@ -100,10 +100,17 @@ impl Container {
 
     /// Ends the running instance: its follow streams drain and end.
     pub(crate) fn end_instance(&mut self, exit_code: i32, now: Timestamp) {
+        self.end_instance_as(exit_code, None, now);
+    }
+
+    /// Ends the running instance with a reason of its own (`OOMKilled`...) instead of
+    /// `Completed`/`Error`.
+    pub(crate) fn end_instance_as(&mut self, exit_code: i32, reason: Option<&str>, now: Timestamp) {
         if let State::Running { started } = self.state {
+            let default = if exit_code == 0 { "Completed" } else { "Error" };
             self.state = State::Terminated(Terminated {
                 exit_code,
-                reason: if exit_code == 0 { "Completed" } else { "Error" }.to_string(),
+                reason: reason.unwrap_or(default).to_string(),
                 started,
                 finished: now,
                 id: self.id.clone(),
@@ -138,6 +145,8 @@ pub(crate) struct Pod {
     pub(crate) owner: Option<OwnerRef>,
     pub(crate) node: Option<String>,
     pub(crate) restart_policy: String,
+    /// Pod spec fields from the template or a client that are served as they are.
+    pub(crate) spec_extra: serde_json::Map<String, serde_json::Value>,
     pub(crate) host_ip: String,
     pub(crate) ip: String,
     pub(crate) hostname: Option<(String, String)>,
@@ -197,6 +206,7 @@ impl Pod {
             owner: None,
             node,
             restart_policy: tpl.restart_policy.to_string(),
+            spec_extra: serde_json::Map::new(),
             host_ip,
             ip,
             hostname: None,
