@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, JobSpec, PodSpec};
+use kube_sim::{ContainerSpec, CronJobSpec, JobSpec, PodSpec};
 
 use crate::util::{Cluster, Running, sim_wait, start_pod};
 
@@ -244,7 +244,8 @@ async fn a_job_that_is_done_at_start_prints_its_logs_and_exits() {
         JobSpec::new("seed")
             .container(ContainerSpec::new("app").lines(["seeded"]))
             .run_for(Duration::from_millis(200))
-            .exit_code(4),
+            .exit_code(4)
+            .backoff_limit(0),
     );
     // kubectl itself waits for the Job's Failed condition.
     let waited = crate::util::run(c.kubectl(&[
@@ -270,5 +271,135 @@ async fn a_job_that_is_done_at_start_prints_its_logs_and_exits() {
         failures[0].starts_with("ktail: default/seed-")
             && failures[0].ends_with(" › app: exit code 4 (Error)"),
         "{failures:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_fails_its_retries_is_exit_7_with_every_attempt_and_why() {
+    let c = Cluster::start().await;
+    c.sim.set_job_backoff(Duration::from_millis(100));
+    c.sim.create_job(
+        "ci",
+        JobSpec::new("migrate")
+            .container(ContainerSpec::new("app").lines(["migrating", "giving up"]))
+            .run_for(Duration::from_millis(300))
+            .backoff_limit(1)
+            .fail_first(2, 1, "Error"),
+    );
+    let out = c
+        .run(&[
+            "job/migrate",
+            "-n",
+            "ci",
+            "--until-done",
+            "--color",
+            "never",
+        ])
+        .await;
+    assert_eq!(out.code, Some(7), "{}", out.stderr);
+    // Both attempts, each line once, each under its own pod.
+    let mut pods: Vec<&str> = out
+        .lines()
+        .iter()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    pods.dedup();
+    assert_eq!(pods.len(), 2, "two pods: {:?}", out.lines());
+    for pod in &pods {
+        assert!(pod.starts_with("migrate-"), "{pod}");
+        assert_eq!(
+            out.lines()
+                .iter()
+                .filter(|l| l.starts_with(&format!("{pod} ")))
+                .collect::<Vec<_>>(),
+            [
+                &format!("{pod} app migrating"),
+                &format!("{pod} app giving up")
+            ]
+        );
+    }
+    // (The pod may not exist yet when ktail starts: it says it waits for it.)
+    let ktail: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ktail: job/") || l.starts_with("ktail: ci/"))
+        .collect();
+    assert_eq!(ktail.len(), 3, "{}", out.stderr);
+    assert!(
+        ktail[0].starts_with("ktail: job/migrate failed after ")
+            && ktail[0]
+                .ends_with(": BackoffLimitExceeded: Job has reached the specified backoff limit"),
+        "{}",
+        ktail[0]
+    );
+    let mut summary: Vec<String> = ktail[1..].iter().map(|l| l.to_string()).collect();
+    summary.sort();
+    let mut want: Vec<String> = pods
+        .iter()
+        .map(|p| format!("ktail: ci/{p} › app: exit code 1 (Error)"))
+        .collect();
+    want.sort();
+    assert_eq!(summary, want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cronjob_is_followed_through_every_job_it_creates() {
+    let c = Cluster::start().await;
+    let job = JobSpec::new("unused")
+        .container(ContainerSpec::new("app").lines(["backup ran"]))
+        .run_for(Duration::from_millis(200));
+    // Scheduled once a year: the runs here are the on-demand ones.
+    c.sim
+        .create_cronjob("default", CronJobSpec::new("nightly", "0 3 1 1 *", job));
+    let mut k = Running::spawn(c.ktail(&["cj/nightly", "--color", "never"]));
+    k.wait_until("the notice that there is nothing yet", |_, err| {
+        err.iter()
+            .any(|l| l.contains("no pod of cronjob 'nightly'"))
+    })
+    .await;
+    let first = c.sim.trigger_cronjob("default", "nightly").unwrap();
+    k.wait_until("the first Job's line", |out, _| {
+        out.iter()
+            .any(|l| l.starts_with(&format!("{first}-")) && l.ends_with(" app backup ran"))
+    })
+    .await;
+    let second = c.sim.trigger_cronjob("default", "nightly").unwrap();
+    k.wait_until("the second Job's line", |out, _| {
+        out.iter()
+            .any(|l| l.starts_with(&format!("{second}-")) && l.ends_with(" app backup ran"))
+    })
+    .await;
+    k.signal(libc::SIGINT);
+    assert_eq!(k.exit_code().await, Some(130));
+    assert_eq!(
+        k.stdout().len(),
+        2,
+        "each Job's line once: {:?}",
+        k.stdout()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cronjob_run_ends_with_the_next_job_it_creates() {
+    let c = Cluster::start().await;
+    let job = JobSpec::new("unused")
+        .container(ContainerSpec::new("app").lines(["report sent"]))
+        .run_for(Duration::from_millis(300));
+    c.sim
+        .create_cronjob("default", CronJobSpec::new("report", "0 3 1 1 *", job));
+    let mut k = Running::spawn(c.ktail(&["cronjob/report", "--until-done", "-o", "raw"]));
+    k.wait_until("ktail waits for a Job", |_, err| {
+        err.iter().any(|l| l.contains("waits for pods to appear"))
+    })
+    .await;
+    let name = c.sim.trigger_cronjob("default", "report").unwrap();
+    assert_eq!(k.exit_code().await, Some(0), "{:?}", k.stderr());
+    assert_eq!(k.stdout(), ["report sent"]);
+    assert!(
+        k.stderr().iter().any(|l| l.starts_with(&format!(
+            "ktail: cronjob/report: job/{name} complete after "
+        ))),
+        "{:?}",
+        k.stderr()
     );
 }

@@ -123,3 +123,37 @@ async fn a_closed_pipe_ends_ktail_within_10_s_with_exit_0() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn until_done_ends_within_2_s_of_the_last_container_though_the_kubelet_holds_its_stream_10_s()
+{
+    use kube_sim::{ContainerSpec, PodSpec, SimOptions};
+    // The kubelet notices a container's exit at its next state check: here, 10 s late.
+    let c = Cluster::start_with(SimOptions {
+        exit_stream_hold: Duration::from_secs(10),
+        ..Default::default()
+    })
+    .await;
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("e2e").restart_policy("Never").container(
+            ContainerSpec::new("app")
+                .lines(["test 1 passed", "test 2 passed"])
+                .exit_after(Duration::from_millis(800), 0),
+        ),
+    );
+    let mut k = c.spawn(&["e2e", "--until-done", "-o", "raw"]);
+    sim_wait(&c.sim, "the pod succeeded", |s| {
+        s.pod("default", "e2e")
+            .is_some_and(|p| p["status"]["phase"] == "Succeeded")
+    })
+    .await;
+    let ended = tokio::time::Instant::now();
+    assert_eq!(k.exit_code().await, Some(0), "{:?}", k.stderr());
+    let took = ended.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "ktail ended {took:?} after the pod"
+    );
+    assert_eq!(k.stdout(), ["test 1 passed", "test 2 passed"]);
+}

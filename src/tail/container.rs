@@ -31,11 +31,15 @@ use crate::tail::sinks::{Batch, Sinks};
 /// After the watch reports the pod deleted, its streams get this long to drain by
 /// themselves (the kubelet ends them when the containers stop) before they are cut.
 const DELETE_GRACE: Duration = Duration::from_secs(5);
-/// After the watch reports a container instance terminated, its follow stream counts as
-/// ended once it has been idle this long. The kubelet holds such a stream open until its
-/// next state check (up to 5 s); whatever it still held is read from the cursor right
-/// after, as after any clean end, so a finished container is done within a moment.
+/// After the watch reports a container instance terminated, its follow stream is helped
+/// to its end once it has been idle this long: the kubelet holds such a stream open until
+/// its next state check (up to 5 s), so the rest of the log is read in one request from
+/// the cursor instead, and a finished container is done within a moment.
 const ENDED_IDLE: Duration = Duration::from_millis(250);
+/// That one request must end within this time and this size, or it is abandoned and the
+/// follow stream goes on as if nothing happened.
+const FINISH_TIME: Duration = Duration::from_secs(10);
+const FINISH_BYTES: usize = 8 << 20;
 /// A batch smaller than this waits up to `SMALL_BATCH_YIELDS` scheduler turns in a row
 /// for more: a busy stream fills it, a quiet one sends after three empty turns.
 const SMALL_BATCH: usize = 4096;
@@ -249,9 +253,15 @@ impl<'a> ContainerTail<'a> {
         let mut replay = Replay::new(&self.cursor);
         let mut removed_at: Option<tokio::time::Instant> = None;
         let mut ended = *self.presence.borrow_and_update() == Presence::Ended;
+        let mut finish = false;
         let mut stop = self.ctx.shutdown.subscribe();
         let silence = self.ctx.settings.silence;
         loop {
+            if std::mem::take(&mut finish)
+                && let Some(end) = self.finish_ended().await
+            {
+                return end;
+            }
             let now = tokio::time::Instant::now();
             let deadline = match removed_at {
                 Some(t) => t + DELETE_GRACE,
@@ -270,11 +280,14 @@ impl<'a> ContainerTail<'a> {
                     if removed_at.is_some() {
                         return StreamEnd::Stop(TailEnd::Cut);
                     }
-                    if ended && follow {
-                        // As if the kubelet had closed it: nothing more is coming.
-                        return StreamEnd::Clean;
+                    if !(ended && follow) {
+                        return StreamEnd::Broken(Break::Silent);
                     }
-                    return StreamEnd::Broken(Break::Silent);
+                    // Once per end: if the rest cannot be read now, the kubelet closes
+                    // this stream at its next state check.
+                    ended = false;
+                    finish = true;
+                    continue;
                 }
                 p = presence_changed(&mut self.presence), if removed_at.is_none() => {
                     match p {
@@ -374,6 +387,54 @@ impl<'a> ContainerTail<'a> {
                 return end;
             }
         }
+    }
+
+    /// The watch says the instance ended and its follow stream has gone quiet: read the
+    /// rest of its log in one request from the cursor rather than wait for the kubelet to
+    /// close the stream. The lines are printed only if that read reaches the end of the
+    /// log; otherwise cursor and splitter are as they were and the follow stream, still
+    /// open, goes on (`None`). Nothing can be lost or printed twice either way.
+    async fn finish_ended(&mut self) -> Option<StreamEnd> {
+        let mode = match self.locate().await {
+            Located::Terminated => Mode::Once { previous: false },
+            Located::Previous => Mode::Once { previous: true },
+            _ => return None,
+        };
+        let mut reader = self.open(mode).await.ok()?;
+        let (cursor, splitter, past_until) = (
+            self.cursor.clone(),
+            std::mem::take(&mut self.splitter),
+            self.past_until,
+        );
+        let mut replay = Replay::new(&self.cursor);
+        let mut batch = Batch::default();
+        let read = tokio::time::timeout(FINISH_TIME, async {
+            loop {
+                match reader.fill_buf().await {
+                    Ok([]) => return true,
+                    Ok(buf) => {
+                        let n = buf.len();
+                        let gap = self.handle_chunk(buf, &mut replay, &mut batch);
+                        reader.as_mut().consume(n);
+                        if gap.is_some() || batch.len() > FINISH_BYTES {
+                            return false;
+                        }
+                    }
+                    Err(_) => return false,
+                }
+            }
+        });
+        if read.await != Ok(true) {
+            self.cursor = cursor;
+            self.splitter = splitter;
+            self.past_until = past_until;
+            return None;
+        }
+        if !batch.is_empty() && self.sinks.send(batch, &self.ctx.out).await.is_err() {
+            return Some(StreamEnd::Stop(TailEnd::Cut));
+        }
+        self.flush_partial().await;
+        Some(StreamEnd::Stop(TailEnd::Complete))
     }
 
     /// Whether the instance this tail reads has been replaced by a newer one.

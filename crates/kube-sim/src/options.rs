@@ -21,6 +21,10 @@ pub struct SimOptions {
     /// container IDs, node placement, watch timeouts. `None` picks one from the clock;
     /// [`Sim::seed`](crate::Sim::seed) tells which, so a failing run can be replayed.
     pub seed: Option<u64>,
+    /// How long a follow stream of a container stays open after the container exits. The
+    /// kubelet notices the exit at its next state check (every 5 s), so a real stream
+    /// ends up to 5 s late; zero (the default) is a check that fell right at the exit.
+    pub exit_stream_hold: std::time::Duration,
 }
 
 impl Default for SimOptions {
@@ -32,6 +36,7 @@ impl Default for SimOptions {
             chunking: Chunking::PerLine,
             watch_history: 10_000,
             seed: None,
+            exit_stream_hold: std::time::Duration::ZERO,
         }
     }
 }

@@ -104,6 +104,6 @@ pub(super) fn logs(
         }
     };
     drop(c);
-    let body = journal.body(&query, shared.opts.chunking);
+    let body = journal.body_with_hold(&query, shared.opts.chunking, shared.opts.exit_stream_hold);
     Ok(crate::http::stream("text/plain", body.boxed_unsync()))
 }

@@ -1,13 +1,17 @@
 //! The streaming HTTP body of one log request, with the kubelet's rules: `tailLines`
 //! before the since-filter, timestamps kept or stripped per line, `limitBytes` cutting
 //! mid-line and ending even a follow stream, follow streams that end when the instance
-//! terminates, per-line or coalesced chunks. It reads a [`LogJournal`] and must not change
+//! terminates (or, like the kubelet's, at its next state check after that), per-line or
+//! coalesced chunks. It reads a [`LogJournal`] and must not change
 //! it.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use futures::Stream;
@@ -23,6 +27,17 @@ const FRAME_MAX: usize = 64 * 1024;
 impl LogJournal {
     /// The response body for `q`: tail first, then since, then the byte limit.
     pub fn body(self: &Arc<Self>, q: &LogQuery, chunking: Chunking) -> LogBody {
+        self.body_with_hold(q, chunking, Duration::ZERO)
+    }
+
+    /// `body`, with follow streams held open for `hold` after the instance ends, as the
+    /// kubelet holds them until its next container state check.
+    pub fn body_with_hold(
+        self: &Arc<Self>,
+        q: &LogQuery,
+        chunking: Chunking,
+        hold: Duration,
+    ) -> LogBody {
         let st = self.lock();
         let len = st.lines.len();
         let mut next = st.visible_from;
@@ -41,6 +56,7 @@ impl LogJournal {
             chunking,
             generation: st.ends.len(),
             done: false,
+            hold,
         };
         drop(st);
         LogBody::new(reader)
@@ -76,6 +92,12 @@ impl LogBody {
                         return Some((Err(err), r));
                     }
                     Step::Wait => notified.await,
+                    Step::WaitUntil(at) => {
+                        tokio::select! {
+                            () = notified => {}
+                            () = tokio::time::sleep_until(at) => {}
+                        }
+                    }
                 }
             }
         });
@@ -106,6 +128,8 @@ impl std::fmt::Debug for LogBody {
 enum Step {
     Frame(Bytes),
     Wait,
+    /// Nothing to send: wait for news, or until then.
+    WaitUntil(Instant),
     End,
     Reset,
 }
@@ -123,6 +147,8 @@ struct Reader {
     chunking: Chunking,
     generation: usize,
     done: bool,
+    /// How long a follow stream stays open after the instance ended.
+    hold: Duration,
 }
 
 impl Reader {
@@ -145,10 +171,16 @@ impl Reader {
             }
         }
         if self.next >= avail {
-            return if self.stop.is_some() || st.terminated {
-                Step::End
-            } else {
-                Step::Wait
+            if self.stop.is_some() {
+                return Step::End;
+            }
+            if !st.terminated {
+                return Step::Wait;
+            }
+            // The kubelet notices the end at its next state check.
+            return match st.terminated_at.map(|at| at + self.hold) {
+                Some(until) if Instant::now() < until => Step::WaitUntil(until),
+                _ => Step::End,
             };
         }
 
@@ -323,6 +355,32 @@ mod tests {
             "line 0\nline 1\n"
         );
         assert!(!j.is_terminated());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_follow_stream_may_outlive_its_container_until_the_next_state_check() {
+        let j = LogJournal::new();
+        j.append(b"last words");
+        let follow = LogQuery {
+            follow: true,
+            ..q()
+        };
+        let mut body =
+            std::pin::pin!(j.body_with_hold(&follow, Chunking::PerLine, Duration::from_secs(5)));
+        let first = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await;
+        assert!(first.is_some(), "the line");
+        j.terminate();
+        let end = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx));
+        let ended_at = {
+            let start = Instant::now();
+            assert!(end.await.is_none(), "the stream ends, cleanly");
+            start.elapsed()
+        };
+        assert_eq!(
+            ended_at,
+            Duration::from_secs(5),
+            "at the next state check, not before"
+        );
     }
 
     #[tokio::test]

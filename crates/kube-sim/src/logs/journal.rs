@@ -44,6 +44,8 @@ pub(super) struct State {
     pub(super) visible_from: usize,
     last_ts: Option<i64>,
     pub(super) terminated: bool,
+    /// When the instance ended, for the kubelet's hold of follow streams.
+    pub(super) terminated_at: Option<tokio::time::Instant>,
     /// One entry per `end_streams` call; a body created after `n` calls obeys entry `n`.
     pub(super) ends: Vec<StreamEnd>,
     ts_cache: SecondCache,
@@ -62,6 +64,7 @@ impl LogJournal {
                 visible_from: 0,
                 last_ts: None,
                 terminated: false,
+                terminated_at: None,
                 ends: Vec::new(),
                 ts_cache: SecondCache::default(),
             }),
@@ -166,7 +169,12 @@ impl LogJournal {
     /// Marks the instance as ended: follow streams drain what is left and end cleanly, and
     /// new follow requests get everything and end.
     pub fn terminate(&self) {
-        self.lock().terminated = true;
+        let mut st = self.lock();
+        if !st.terminated {
+            st.terminated = true;
+            st.terminated_at = Some(tokio::time::Instant::now());
+        }
+        drop(st);
         self.notify.notify_waiters();
     }
 
