@@ -403,3 +403,44 @@ async fn a_cronjob_run_ends_with_the_next_job_it_creates() {
         k.stderr()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_complete_at_start_prints_its_logs_and_exits_0() {
+    let c = Cluster::start_tls().await;
+    c.sim.create_job(
+        "default",
+        JobSpec::new("seed")
+            .container(ContainerSpec::new("app").lines(["seeded", "done"]))
+            .run_for(Duration::from_millis(200)),
+    );
+    let waited = crate::util::run(c.kubectl(&[
+        "wait",
+        "--for=condition=Complete",
+        "job/seed",
+        "--timeout=30s",
+    ]))
+    .await;
+    assert_eq!(waited.code, Some(0), "{}", waited.stderr);
+    let out = c.run(&["job/seed", "--until-done", "-o", "raw"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.lines(), ["seeded", "done"]);
+    assert!(
+        out.stderr.contains("ktail: job/seed complete after "),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn ci_flags_that_cannot_work_are_one_line_and_exit_2() {
+    let c = Cluster::start().await;
+    c.run(&["job/x", "--until-done", "--no-follow"])
+        .await
+        .assert_one_error_line(2, "--until-done");
+    c.run(&["web", "--until", "yesterday"])
+        .await
+        .assert_one_error_line(2, "invalid --until 'yesterday': give an RFC3339 time");
+    c.run(&["web", "--since", "1h", "--until", "2h"])
+        .await
+        .assert_one_error_line(2, "ends the window before --since 1h starts it");
+}
