@@ -256,6 +256,20 @@ impl Sim {
         self.object(crate::store::Resource::Pod, ns, name)
     }
 
+    /// Every object of a resource (`"replicasets"`, `"deployments"`, `"namespaces"`...) in
+    /// a namespace (ignored for cluster-scoped ones), as the API server serves them now.
+    pub fn objects(&self, resource: &str, ns: &str) -> Vec<Value> {
+        let Some(r) = crate::store::Resource::ALL
+            .into_iter()
+            .find(|r| r.plural() == resource)
+        else {
+            return Vec::new();
+        };
+        let ns = r.namespaced().then_some(ns);
+        let c = self.shared.lock();
+        c.store.list(r, ns).map(|(_, s)| (*s.obj).clone()).collect()
+    }
+
     fn object(&self, r: crate::store::Resource, ns: &str, name: &str) -> Option<Value> {
         let c = self.shared.lock();
         c.store

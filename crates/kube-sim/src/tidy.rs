@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["watch"],
     &["state"],
     &["cluster", "query"],
-    &["pod", "table", "options"],
+    &["pod", "table", "openapi", "proto", "options"],
     &[
         "logs",
         "store",
@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "spec",
         "tls",
         "discovery",
+        "patch",
         "kubectl",
     ],
 ];

@@ -247,7 +247,7 @@ impl Cluster {
         let mut ended = Vec::new();
         let mut alive = BTreeSet::new();
         for (k, p) in &self.pods {
-            if !p.owner.as_ref().is_some_and(|o| o.uid == uid) {
+            if p.owner.as_ref().is_none_or(|o| o.uid != uid) {
                 continue;
             }
             alive.insert(p.meta.uid.clone());

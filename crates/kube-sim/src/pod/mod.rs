@@ -18,7 +18,7 @@ use crate::logs::LogJournal;
 use crate::meta::{Meta, OwnerRef, Rng};
 use crate::spec::ContainerSpec;
 
-pub(crate) use json::pod_spec_json;
+pub(crate) use json::{container_spec_json, pod_spec_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ContainerKind {
