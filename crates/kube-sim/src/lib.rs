@@ -13,7 +13,8 @@
 //! Layers, top first; a module uses only modules below it (the `tidy` test keeps it so, and
 //! with it the absence of import cycles):
 //!
-//! 1. `demo`: the demo scenario, driven through the public handle like a test.
+//! 1. `demo`: the demo scenario, driven through the public handle like a test; `ctl`:
+//!    the `kube-sim ctl` client, which reaches a running simulator over HTTP only.
 //! 2. `sim`: the public handle [`Sim`]: start, shutdown, the scenario-control API.
 //! 3. `server`: the listener, TLS accept, HTTP/1.1 connections.
 //! 4. `api`: the request path: auth, faults, routing, list/get, pod logs.
@@ -35,6 +36,7 @@
 
 mod api;
 mod cluster;
+pub mod ctl;
 mod demo;
 mod discovery;
 mod http;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, top first. A module may use modules of any layer below its own.
 const LAYERS: &[&[&str]] = &[
-    &["demo"],
+    &["demo", "ctl"],
     &["sim"],
     &["server"],
     &["api"],

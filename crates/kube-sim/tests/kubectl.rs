@@ -961,3 +961,7 @@ mod jobs;
 /// scale, delete pod, create ns/job, apply.
 #[path = "kubectl/writes.rs"]
 mod writes;
+
+/// `kube-sim ctl`: crashes, failing probes and refused images, as kubectl then shows them.
+#[path = "kubectl/ctl.rs"]
+mod ctl;

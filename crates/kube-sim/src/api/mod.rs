@@ -1,9 +1,11 @@
 //! The request path of the API server: request counting and injected faults, bearer-token
 //! authentication, namespace authorization and routing to the handlers: `list` (list and
-//! get), `pod_log` (pod logs) and the `watch` layer below. Every error is the `Status` the
-//! real apiserver would send. It reads the cluster through `state` and must not change
-//! any object.
+//! get), `pod_log` (pod logs), `write` (create, update, patch, delete, scale), `ctl`
+//! (the simulator's own control endpoint) and the `watch` layer below. Every error is
+//! the `Status` the real apiserver would send. Changes go through `state` into the
+//! cluster's own functions; nothing here edits an object by hand.
 
+mod ctl;
 mod list;
 mod pod_log;
 mod write;
@@ -46,6 +48,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
         .and_then(|v| v.to_str().ok());
     if !anonymous && !authenticated(&shared.opts.token, authorization) {
         return ApiError::unauthorized().response();
+    }
+    if path == ctl::PATH {
+        return match ctl::handle(&shared, req).await {
+            Ok(r) => r,
+            Err(e) => e.response(),
+        };
     }
     let params = Params(parse_query(req.uri().query()));
     if req.method() != hyper::Method::GET {

@@ -96,6 +96,8 @@ pub(crate) struct Cluster {
     cronjobs: BTreeMap<Key, CronJob>,
     services: BTreeMap<Key, Service>,
     pub(crate) forbidden: BTreeSet<String>,
+    /// Images the simulated registry refuses (normalized references).
+    unpullable: BTreeSet<String>,
     /// Namespaces being deleted, and when their deletion started.
     terminating: BTreeSet<String>,
     namespace_deleted_at: BTreeMap<String, String>,
@@ -136,6 +138,7 @@ impl Cluster {
             cronjobs: BTreeMap::new(),
             services: BTreeMap::new(),
             forbidden: BTreeSet::new(),
+            unpullable: BTreeSet::new(),
             terminating: BTreeSet::new(),
             namespace_deleted_at: BTreeMap::new(),
             generated: BTreeMap::new(),
