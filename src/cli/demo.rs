@@ -2,8 +2,9 @@
 //!
 //! Starts the `kube-sim` binary (built beside `ktail` by `cargo build --workspace`, or
 //! found on PATH) with its demo scenario, where a deployment keeps rolling, and runs
-//! ktail against it. The simulator is a separate program so that ktail itself carries
-//! none of its code.
+//! ktail against it. It prints, once, the kubectl and `kube-sim ctl` commands to try in
+//! another terminal (the simulator serves HTTPS, so kubectl sends its token). The
+//! simulator is a separate program so that ktail itself carries none of its code.
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
@@ -39,7 +40,7 @@ async fn demo(args: &[OsString]) -> Result<u8> {
     let mut cluster = Command::new(&sim)
         .arg("--kubeconfig")
         .arg(&kubeconfig)
-        .args(["--scenario", "demo"])
+        .args(["--tls", "--scenario", "demo"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -62,33 +63,26 @@ async fn demo(args: &[OsString]) -> Result<u8> {
     }
     eprintln!("ktail demo: {}", ready.trim());
     eprintln!(
-        "ktail demo: deployment 'web' in namespace 'demo' rolls every 20 s; Ctrl-C ends the demo"
+        "ktail demo: deployment 'web' in namespace 'demo' rolls every 20 s until you change it; Ctrl-C ends the demo"
     );
+    eprint!("{}", try_these(&kubeconfig, &sim));
 
     let me = std::env::current_exe()
         .map_err(|e| Error::Other(format!("cannot find ktail itself: {e}")))?;
     let mut cmd = Command::new(me);
     cmd.arg("--kubeconfig").arg(&kubeconfig);
     cmd.args(args);
-    // Fill in what the user left out: every pod, in the demo namespace.
+    // Fill in what the user left out: every pod (the kubeconfig says namespace `demo`).
     let given = <crate::cli::Args as clap::Parser>::try_parse_from(
         std::iter::once(OsString::from("ktail")).chain(args.iter().cloned()),
     );
-    if let Ok(a) = given {
-        if a.query.is_none()
-            && a.selector.is_none()
-            && a.field_selector.is_none()
-            && a.node.is_none()
-        {
-            cmd.arg(".");
-        }
-        if a.namespaces.is_empty()
-            && !a.all_namespaces
-            && a.namespace_regex.is_none()
-            && a.namespace_selector.is_none()
-        {
-            cmd.args(["--namespace", "demo"]);
-        }
+    if let Ok(a) = given
+        && a.query.is_none()
+        && a.selector.is_none()
+        && a.field_selector.is_none()
+        && a.node.is_none()
+    {
+        cmd.arg(".");
     }
     let mut ktail = cmd
         .kill_on_drop(true)
@@ -114,6 +108,26 @@ async fn demo(args: &[OsString]) -> Result<u8> {
         (None, Some(sig)) => 128u8.saturating_add(sig as u8),
         (None, None) => crate::error::exit::SIGINT,
     })
+}
+
+/// The tutorial, one copy-paste away: what to type in another terminal while ktail
+/// follows the demo (the kubeconfig's context works in namespace `demo`).
+fn try_these(kubeconfig: &std::path::Path, sim: &std::path::Path) -> String {
+    let sim = sim.display();
+    format!(
+        "ktail demo: try these in another terminal, and watch ktail follow:
+  export KUBECONFIG={}
+  kubectl get pods -w
+  kubectl set image deploy/web app=nginx:1.29 && kubectl rollout status deploy/web
+  kubectl rollout undo deploy/web && kubectl rollout history deploy/web
+  kubectl scale deploy/web --replicas=5
+  kubectl delete pod $(kubectl get pods -l app=web -o name | head -1 | cut -d/ -f2)
+  kubectl create job hello --image=busybox -- echo hello from a job
+  {sim} ctl crash $(kubectl get pods -l app=web -o name | head -1 | cut -d/ -f2) --reason OOMKilled --exit-code 137
+  {sim} ctl image-pull-fail nginx:1.30 && kubectl set image deploy/web app=nginx:1.30
+",
+        kubeconfig.display()
+    )
 }
 
 /// The demo's kubeconfig directory, removed when the demo ends.

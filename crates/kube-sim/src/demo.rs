@@ -1,6 +1,6 @@
 //! The `demo` scenario: namespace `demo` with a Deployment `web` (3 replicas, containers
-//! `app` and `sidecar` logging realistic lines) that rolls to a new image every 20 seconds,
-//! and a StatefulSet `db` whose pod `db-0` logs slowly. It drives the cluster only through
+//! `app` and `sidecar` logging realistic lines) that rolls to a new image every 20 seconds
+//! until a client changes it, and a StatefulSet `db` whose pod `db-0` logs slowly. It drives the cluster only through
 //! the public [`Sim`] handle, like any test.
 
 use std::time::Duration;
@@ -37,22 +37,38 @@ pub fn demo(sim: &Sim) {
     );
 }
 
+/// The generation of Deployment `demo/web`, which every change to its spec bumps.
+fn web_generation(sim: &Sim) -> Option<u64> {
+    sim.objects("deployments", "demo")
+        .iter()
+        .find(|d| d["metadata"]["name"] == "web")
+        .and_then(|d| d["metadata"]["generation"].as_u64())
+}
+
 /// Creates the demo and keeps it moving until the simulator shuts down: realistic log
-/// lines from every running container, and a rolling update every 20 seconds.
+/// lines from every running container, and a rolling update every 20 seconds until
+/// someone changes `web` through the API (`kubectl set image`, `scale`...): from then
+/// on the Deployment is theirs.
 pub async fn run_demo(sim: Sim) {
     demo(&sim);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut n: u64 = 0;
     let mut version = 0;
+    let mut ours = web_generation(&sim);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = sim.stopped() => return,
         }
         n += 1;
-        if n.is_multiple_of(80) {
-            version = (version + 1) % WEB_IMAGES.len();
-            sim.set_image("demo", "web", "app", WEB_IMAGES[version]);
+        if n.is_multiple_of(80) && ours.is_some() {
+            if web_generation(&sim) == ours {
+                version = (version + 1) % WEB_IMAGES.len();
+                sim.set_image("demo", "web", "app", WEB_IMAGES[version]);
+                ours = web_generation(&sim);
+            } else {
+                ours = None;
+            }
         }
         for pod in sim.pod_names("demo") {
             if pod.starts_with("web-") {

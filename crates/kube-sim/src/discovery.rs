@@ -22,16 +22,18 @@ pub(crate) fn version() -> Value {
     })
 }
 
-const RW: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
+/// The verbs a client may use on a resource: every kind can be read and watched; the kinds
+/// the simulator lets clients write also take create, update, patch and delete.
+fn verbs(name: &str) -> Value {
+    match name {
+        "namespaces" | "pods" | "deployments" | "jobs" | "cronjobs" => {
+            json!([
+                "create", "delete", "get", "list", "patch", "update", "watch"
+            ])
+        }
+        _ => json!(["get", "list", "watch"]),
+    }
+}
 
 fn res(
     name: &str,
@@ -46,11 +48,7 @@ fn res(
         "singularName": singular,
         "namespaced": namespaced,
         "kind": kind,
-        "verbs": if name == "namespaces" || name == "nodes" {
-            json!(["create", "delete", "get", "list", "patch", "update", "watch"])
-        } else {
-            json!(RW)
-        },
+        "verbs": verbs(name),
     });
     if !short.is_empty() {
         v["shortNames"] = json!(short);
@@ -63,6 +61,14 @@ fn res(
 
 fn sub(name: &str, kind: &str, verbs: &[&str]) -> Value {
     json!({ "name": name, "singularName": "", "namespaced": true, "kind": kind, "verbs": verbs })
+}
+
+/// A scale subresource: it speaks `autoscaling/v1` `Scale`, whatever its resource's group.
+fn scale_sub(name: &str) -> Value {
+    let mut v = sub(name, "Scale", &["get", "patch", "update"]);
+    v["group"] = json!("autoscaling");
+    v["version"] = json!("v1");
+    v
 }
 
 /// The document for a discovery path, or None if the path is not a discovery path.
@@ -99,7 +105,6 @@ pub(crate) fn document(path: &str, server: &str) -> Option<Value> {
                 res("nodes", "node", "Node", false, &["no"], false),
                 res("pods", "pod", "Pod", true, &["po"], true),
                 sub("pods/log", "Pod", &["get"]),
-                sub("pods/status", "Pod", &["get", "patch", "update"]),
                 res("replicationcontrollers", "replicationcontroller", "ReplicationController", true, &["rc"], true),
                 res("services", "service", "Service", true, &["svc"], true),
             ],
@@ -111,7 +116,7 @@ pub(crate) fn document(path: &str, server: &str) -> Option<Value> {
             "resources": [
                 res("daemonsets", "daemonset", "DaemonSet", true, &["ds"], true),
                 res("deployments", "deployment", "Deployment", true, &["deploy"], true),
-                sub("deployments/scale", "Scale", &["get", "patch", "update"]),
+                scale_sub("deployments/scale"),
                 res("replicasets", "replicaset", "ReplicaSet", true, &["rs"], true),
                 res("statefulsets", "statefulset", "StatefulSet", true, &["sts"], true),
             ],

@@ -13,7 +13,8 @@
 //! Layers, top first; a module uses only modules below it (the `tidy` test keeps it so, and
 //! with it the absence of import cycles):
 //!
-//! 1. `demo`: the demo scenario, driven through the public handle like a test.
+//! 1. `demo`: the demo scenario, driven through the public handle like a test; `ctl`:
+//!    the `kube-sim ctl` client, which reaches a running simulator over HTTP only.
 //! 2. `sim`: the public handle [`Sim`]: start, shutdown, the scenario-control API.
 //! 3. `server`: the listener, TLS accept, HTTP/1.1 connections.
 //! 4. `api`: the request path: auth, faults, routing, list/get, pod logs.
@@ -21,26 +22,32 @@
 //! 6. `state`: the shared state behind one lock and the background tasks that move it.
 //! 7. `cluster` (every object, the kubelet clock and the controllers) and `query`
 //!    (request parameters, selectors as filters, watch event lines).
-//! 8. `pod` (kubelet model of one pod), `table` (server-side Tables), `options`
-//!    ([`SimOptions`]).
+//! 8. `pod` (kubelet model of one pod), `table` (server-side Tables), `openapi` (the
+//!    OpenAPI v3 documents kubectl reads before it applies), `proto` (objects sent in
+//!    Kubernetes' protobuf encoding, read as JSON), `options` ([`SimOptions`]).
 //! 9. Leaves: `logs` (log journals and the kubelet's log serving), `store` (served JSON,
 //!    resourceVersions, history), `selector` (selector parsers), `http` (responses and
 //!    `Status` errors), `meta` (object metadata, the seeded RNG), `spec` (scenario
-//!    vocabulary), `tls`, `discovery`, `kubectl` (finding the real kubectl).
+//!    vocabulary), `tls`, `discovery`, `patch` (JSON, merge and strategic merge
+//!    patches), `kubectl` (finding the real kubectl).
 //!
 //! Everything random descends from one seed ([`SimOptions::seed`], reported by
 //! [`Sim::seed`]), so a run can be replayed.
 
 mod api;
 mod cluster;
+pub mod ctl;
 mod demo;
 mod discovery;
 mod http;
 pub mod kubectl;
 pub mod logs;
 mod meta;
+mod openapi;
 mod options;
+mod patch;
 mod pod;
+mod proto;
 mod query;
 pub mod selector;
 mod server;

@@ -1,9 +1,10 @@
-//! `kube-sim`: run the simulated API server by hand (or for `ktail`'s demo) until killed.
+//! `kube-sim`: run the simulated API server by hand (or for `ktail`'s demo) until killed;
+//! `kube-sim ctl`: make things go wrong in one that runs.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use kube_sim::{Sim, SimOptions};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -16,8 +17,10 @@ enum Scenario {
 
 /// A simulated Kubernetes API server and kubelet.
 #[derive(Debug, Parser)]
-#[command(name = "kube-sim", version)]
+#[command(name = "kube-sim", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Write a kubeconfig for the server to FILE once it listens.
     #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
@@ -37,6 +40,16 @@ struct Args {
     seed: Option<u64>,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make things go wrong in a running simulator: crash a container, fail a readiness
+    /// probe, refuse an image, write a log line.
+    ///
+    /// Finds the simulator through the kubeconfig it wrote. Exit status: 0 done, 1 the
+    /// simulator refused or could not be reached, 2 bad usage.
+    Ctl(kube_sim::ctl::CtlArgs),
+}
+
 #[tokio::main]
 async fn main() {
     let args = match Args::try_parse() {
@@ -46,12 +59,13 @@ async fn main() {
             return;
         }
         Err(e) => {
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid arguments");
-            eprintln!("kube-sim: {}", first.trim_start_matches("error: "));
+            eprintln!("kube-sim: {}", one_line(&e.to_string()));
             std::process::exit(2);
         }
     };
+    if let Some(Command::Ctl(ctl)) = args.command {
+        std::process::exit(kube_sim::ctl::run(ctl).await);
+    }
     if let Err(e) = run(args).await {
         eprintln!("kube-sim: {e}");
         std::process::exit(1);
@@ -65,8 +79,13 @@ async fn run(args: Args) -> std::io::Result<()> {
         ..SimOptions::default()
     };
     let sim = Sim::start_on(opts, args.port).await?;
+    // The demo's kubeconfig works in the demo's namespace.
+    let ns = match args.scenario {
+        Scenario::Demo => "demo",
+        Scenario::Empty => "default",
+    };
     if let Some(path) = &args.kubeconfig {
-        sim.write_kubeconfig(path).map_err(|e| {
+        sim.write_kubeconfig_in(path, ns).map_err(|e| {
             std::io::Error::new(e.kind(), format!("writing {}: {e}", path.display()))
         })?;
     }
@@ -98,4 +117,20 @@ async fn run(args: Args) -> std::io::Result<()> {
     }
     sim.shutdown().await;
     Ok(())
+}
+
+/// clap's message in one line: the error and the lines that complete it (a list of
+/// missing arguments), without the usage and help hints.
+fn one_line(msg: &str) -> String {
+    let mut lines = msg.lines();
+    let mut out = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    for l in lines.take_while(|l| !l.trim().is_empty()) {
+        out.push(' ');
+        out.push_str(l.trim());
+    }
+    out
 }

@@ -77,6 +77,11 @@ impl Sim {
     /// A kubeconfig for this server: cluster `sim`, user `sim-user` with the token,
     /// context `sim` (namespace `default`) as the current context.
     pub fn kubeconfig(&self) -> String {
+        self.kubeconfig_in("default")
+    }
+
+    /// [`Sim::kubeconfig`] whose context works in namespace `ns`.
+    pub fn kubeconfig_in(&self, ns: &str) -> String {
         use base64::Engine;
         let ca = match &self.shared.tls {
             Some(t) => format!(
@@ -86,7 +91,7 @@ impl Sim {
             None => String::new(),
         };
         format!(
-            "apiVersion: v1\nkind: Config\npreferences: {{}}\nclusters:\n- name: sim\n  cluster:\n    server: {url}\n{ca}contexts:\n- name: sim\n  context:\n    cluster: sim\n    user: sim-user\n    namespace: default\ncurrent-context: sim\nusers:\n- name: sim-user\n  user:\n    token: {token}\n",
+            "apiVersion: v1\nkind: Config\npreferences: {{}}\nclusters:\n- name: sim\n  cluster:\n    server: {url}\n{ca}contexts:\n- name: sim\n  context:\n    cluster: sim\n    user: sim-user\n    namespace: {ns}\ncurrent-context: sim\nusers:\n- name: sim-user\n  user:\n    token: {token}\n",
             url = self.url(),
             token = self.shared.opts.token,
         )
@@ -94,6 +99,11 @@ impl Sim {
 
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
         std::fs::write(path, self.kubeconfig())
+    }
+
+    /// Writes [`Sim::kubeconfig_in`].
+    pub fn write_kubeconfig_in(&self, path: &std::path::Path, ns: &str) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig_in(ns))
     }
 
     /// Resolves once [`Sim::shutdown`] has been called.
@@ -227,6 +237,34 @@ impl Sim {
         self.shared.with(|c| c.crash_loop(ns, pod, container));
     }
 
+    /// The current instance dies with `exit_code` and `reason` (`OOMKilled`, `Error`...)
+    /// and the kubelet starts the next one: restartCount + 1, the dead instance in
+    /// `lastState.terminated`. False if there is no such container.
+    pub fn crash(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        exit_code: i32,
+        reason: &str,
+    ) -> bool {
+        self.shared
+            .with(|c| c.crash(ns, pod, container, exit_code, Some(reason)))
+    }
+
+    /// The container's readiness probe fails (`true`) or passes again (`false`): it keeps
+    /// running, but the pod is not Ready. False if there is no such container.
+    pub fn fail_readiness(&self, ns: &str, pod: &str, container: &str, failing: bool) -> bool {
+        self.shared
+            .with(|c| c.set_readiness(ns, pod, container, failing))
+    }
+
+    /// The simulated registry refuses `image` (`true`) or serves it again: containers that
+    /// need it wait in `ErrImagePull` and `ImagePullBackOff` until it does.
+    pub fn fail_image_pulls(&self, image: &str, fail: bool) {
+        self.shared.with(|c| c.set_image_pullable(image, fail));
+    }
+
     /// The current instance exits (Completed for 0, Error otherwise); follow streams end.
     pub fn terminate_container(&self, ns: &str, pod: &str, container: &str, exit_code: i32) {
         self.shared
@@ -254,6 +292,20 @@ impl Sim {
     /// The pod as the API server serves it now.
     pub fn pod(&self, ns: &str, name: &str) -> Option<Value> {
         self.object(crate::store::Resource::Pod, ns, name)
+    }
+
+    /// Every object of a resource (`"replicasets"`, `"deployments"`, `"namespaces"`...) in
+    /// a namespace (ignored for cluster-scoped ones), as the API server serves them now.
+    pub fn objects(&self, resource: &str, ns: &str) -> Vec<Value> {
+        let Some(r) = crate::store::Resource::ALL
+            .into_iter()
+            .find(|r| r.plural() == resource)
+        else {
+            return Vec::new();
+        };
+        let ns = r.namespaced().then_some(ns);
+        let c = self.shared.lock();
+        c.store.list(r, ns).map(|(_, s)| (*s.obj).clone()).collect()
     }
 
     fn object(&self, r: crate::store::Resource, ns: &str, name: &str) -> Option<Value> {

@@ -174,6 +174,9 @@ pub struct WorkloadSpec {
     pub labels: Vec<(String, String)>,
     pub init_containers: Vec<ContainerSpec>,
     pub containers: Vec<ContainerSpec>,
+    /// A Deployment's rolling update: `maxSurge` and `maxUnavailable` (default 1 and 0).
+    pub max_surge: u32,
+    pub max_unavailable: u32,
 }
 
 impl WorkloadSpec {
@@ -181,8 +184,15 @@ impl WorkloadSpec {
         WorkloadSpec {
             name: name.to_string(),
             replicas,
+            max_surge: 1,
             ..WorkloadSpec::default()
         }
+    }
+    /// A Deployment's `maxSurge` and `maxUnavailable` (pods; not both 0).
+    pub fn rolling(mut self, max_surge: u32, max_unavailable: u32) -> Self {
+        self.max_surge = max_surge;
+        self.max_unavailable = max_unavailable;
+        self
     }
     pub fn label(mut self, key: &str, value: &str) -> Self {
         self.labels.push((key.to_string(), value.to_string()));

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 
 /// The layers, top first. A module may use modules of any layer below its own.
 const LAYERS: &[&[&str]] = &[
-    &["demo"],
+    &["demo", "ctl"],
     &["sim"],
     &["server"],
     &["api"],
     &["watch"],
     &["state"],
     &["cluster", "query"],
-    &["pod", "table", "options"],
+    &["pod", "table", "openapi", "proto", "options"],
     &[
         "logs",
         "store",
@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "spec",
         "tls",
         "discovery",
+        "patch",
         "kubectl",
     ],
 ];

@@ -100,16 +100,31 @@ impl Resp {
 }
 
 async fn request(sim: &Sim, path: &str, token: Option<&str>, extra: &[(&str, &str)]) -> Resp {
+    send(sim, "GET", path, token, extra, b"").await
+}
+
+async fn send(
+    sim: &Sim,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
     let mut s = within(TcpStream::connect(sim.addr())).await.unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
     for (k, v) in extra {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
+    if !body.is_empty() {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     within(r.read_line(&mut status_line)).await.unwrap();
@@ -757,4 +772,107 @@ async fn a_seed_replays_generated_names_and_ids() {
     // A run without a seed reports the one it picked, and that seed replays it.
     let (picked, unseeded) = seeded_run(None).await;
     assert_eq!(seeded_run(Some(picked)).await.1, unseeded);
+}
+
+/// A write with a body of `content_type`.
+async fn write(sim: &Sim, method: &str, path: &str, content_type: &str, body: &str) -> Resp {
+    send(
+        sim,
+        method,
+        path,
+        Some("sim-token"),
+        &[("Content-Type", content_type)],
+        body.as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn writes_answer_with_the_apiservers_statuses() {
+    let sim = start().await;
+    sim.create_deployment("shop", WorkloadSpec::new("web", 1).container(app("app")));
+    let deploy = "/apis/apps/v1/namespaces/shop/deployments/web";
+    // A patch type the apiserver does not know.
+    let r = write(&sim, "PATCH", deploy, "text/plain", "{}").await;
+    assert_eq!(r.status, 415);
+    let v = r.json().await;
+    assert_eq!(v["reason"], "UnsupportedMediaType");
+    assert_eq!(
+        v["message"],
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+    );
+    // A verb the resource does not serve.
+    let r = write(
+        &sim,
+        "PUT",
+        "/api/v1/namespaces/default/services/kubernetes",
+        "application/json",
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json().await["reason"], "MethodNotAllowed");
+    // A stale resourceVersion.
+    let body = r#"{"metadata":{"name":"web","resourceVersion":"1"}}"#;
+    let r = write(&sim, "PATCH", deploy, "application/merge-patch+json", body).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        r.json().await["message"],
+        "Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+    // An immutable field.
+    let body = r#"{"spec":{"selector":{"matchLabels":{"app":"other"}}}}"#;
+    let r = write(&sim, "PATCH", deploy, "application/merge-patch+json", body).await;
+    assert_eq!(r.status, 422);
+    let v = r.json().await;
+    assert_eq!(v["reason"], "Invalid");
+    assert_eq!(v["details"]["causes"][1]["field"], "spec.selector", "{v}");
+    // A JSON patch that does not apply.
+    let body = r#"[{"op":"remove","path":"/spec/nope"}]"#;
+    let r = write(&sim, "PATCH", deploy, "application/json-patch+json", body).await;
+    assert_eq!(r.status, 422);
+    // A create in a namespace that does not exist.
+    let body = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}"#;
+    let r = write(
+        &sim,
+        "POST",
+        "/api/v1/namespaces/nowhere/pods",
+        "application/json",
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json().await["message"],
+        "namespaces \"nowhere\" not found"
+    );
+    // A merge patch that does: 200 and the object as stored.
+    let r = write(
+        &sim,
+        "PATCH",
+        deploy,
+        "application/merge-patch+json",
+        r#"{"spec":{"replicas":2}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let v = r.json().await;
+    assert_eq!(v["spec"]["replicas"], 2);
+    assert_eq!(v["metadata"]["generation"], 2);
+    // A graceful delete answers with the pod, a Deployment's with a Status.
+    let r = write(
+        &sim,
+        "DELETE",
+        deploy,
+        "application/json",
+        r#"{"propagationPolicy":"Background"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let v = r.json().await;
+    assert_eq!(
+        (v["kind"].clone(), v["status"].clone()),
+        ("Status".into(), "Success".into())
+    );
+    assert_eq!(v["details"]["group"], "apps");
 }

@@ -956,3 +956,12 @@ async fn rotated_log_hides_old_lines_but_follow_continues() {
 /// Jobs and CronJobs: what `get`, `describe` and `wait` show of the Job controller's work.
 #[path = "kubectl/jobs.rs"]
 mod jobs;
+
+/// The write requests of a rollout tutorial: set image, rollout restart/undo/status/history,
+/// scale, delete pod, create ns/job, apply.
+#[path = "kubectl/writes.rs"]
+mod writes;
+
+/// `kube-sim ctl`: crashes, failing probes and refused images, as kubectl then shows them.
+#[path = "kubectl/ctl.rs"]
+mod ctl;

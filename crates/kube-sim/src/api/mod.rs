@@ -1,11 +1,14 @@
 //! The request path of the API server: request counting and injected faults, bearer-token
 //! authentication, namespace authorization and routing to the handlers: `list` (list and
-//! get), `pod_log` (pod logs) and the `watch` layer below. Every error is the `Status` the
-//! real apiserver would send. It reads the cluster through `state` and must not change
-//! any object.
+//! get), `pod_log` (pod logs), `write` (create, update, patch, delete, scale), `ctl`
+//! (the simulator's own control endpoint) and the `watch` layer below. Every error is
+//! the `Status` the real apiserver would send. Changes go through `state` into the
+//! cluster's own functions; nothing here edits an object by hand.
 
+mod ctl;
 mod list;
 mod pod_log;
+mod write;
 
 use std::sync::Arc;
 
@@ -46,10 +49,19 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
     if !anonymous && !authenticated(&shared.opts.token, authorization) {
         return ApiError::unauthorized().response();
     }
-    if req.method() != hyper::Method::GET {
-        return ApiError::method_not_allowed().response();
+    if path == ctl::PATH {
+        return match ctl::handle(&shared, req).await {
+            Ok(r) => r,
+            Err(e) => e.response(),
+        };
     }
     let params = Params(parse_query(req.uri().query()));
+    if req.method() != hyper::Method::GET {
+        return match write::handle(&shared, req, &path, &params).await {
+            Ok(r) => r,
+            Err(e) => e.response(),
+        };
+    }
     let accept = req
         .headers()
         .get(hyper::header::ACCEPT)
@@ -198,6 +210,9 @@ fn route(
     if let Some(doc) = crate::discovery::document(trimmed, &shared.addr.to_string()) {
         return Ok(json_value(200, &doc));
     }
+    if let Some(doc) = crate::openapi::document(trimmed) {
+        return Ok(json_value(200, &doc));
+    }
     let segs: Vec<&str> = trimmed.split('/').skip(1).collect();
     let (group, rest) = match segs.as_slice() {
         ["api", "v1", rest @ ..] => ("", rest),
@@ -247,6 +262,23 @@ fn route(
                 return Err(forbidden(user, "get", r, None, Some(name), Some(ns)));
             }
             get(shared, r, &(ns.to_string(), name.to_string()), table)
+        }
+        ["namespaces", ns, "deployments", name, "scale"] if group == "apps" => {
+            if is_forbidden(ns) {
+                return Err(forbidden(
+                    user,
+                    "get",
+                    Resource::Deployment,
+                    Some("scale"),
+                    Some(name),
+                    Some(ns),
+                ));
+            }
+            let key = (ns.to_string(), name.to_string());
+            let scale = shared.lock().scale_json(&key);
+            scale
+                .map(|s| json_value(200, &s))
+                .ok_or_else(|| ApiError::not_found("apps", "deployments", name))
         }
         ["namespaces", ns, "pods", name, "log"] if group.is_empty() => {
             if is_forbidden(ns) {

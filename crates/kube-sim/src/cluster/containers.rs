@@ -29,11 +29,25 @@ impl Cluster {
     }
 
     pub(crate) fn restart_container(&mut self, ns: &str, pod: &str, container: &str, code: i32) {
+        self.crash(ns, pod, container, code, None);
+    }
+
+    /// The current instance dies with `code` and `reason` (`OOMKilled`...) and the kubelet
+    /// starts the next one at once, as after a first crash; true if the container was
+    /// there.
+    pub(crate) fn crash(
+        &mut self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        code: i32,
+        reason: Option<&str>,
+    ) -> bool {
         let key = (ns.to_string(), pod.to_string());
         let seq = gen_count(&self.generated, ns, pod, container);
         let mut effects = Vec::new();
         let started = self.with_container(ns, pod, |p| {
-            if !p.restart_prepare(container, code, Timestamp::now()) {
+            if !p.restart_prepare(container, code, reason, Timestamp::now()) {
                 return false;
             }
             let Some(idx) = p.index_of(container) else {
@@ -45,6 +59,38 @@ impl Cluster {
         });
         if started && let Some(uid) = self.pods.get(&key).map(|p| p.meta.uid.clone()) {
             self.apply_effects(&key, &uid, effects);
+        }
+        started
+    }
+
+    /// The container's readiness probe starts failing (`failing`) or passing again: the
+    /// container runs on, but the pod is not ready and its workload counts it unavailable.
+    pub(crate) fn set_readiness(
+        &mut self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        failing: bool,
+    ) -> bool {
+        self.with_container(ns, pod, |p| match p.container_mut(container) {
+            Some(c) => {
+                c.unready = failing;
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// The simulated registry refuses (`fail`) or serves again an image: containers that
+    /// need it wait in `ErrImagePull`, then `ImagePullBackOff`.
+    pub(crate) fn set_image_pullable(&mut self, image: &str, fail: bool) {
+        let image = crate::meta::normalize_image(image);
+        if fail {
+            self.unpullable.insert(image);
+        } else if self.unpullable.remove(&image) {
+            for p in self.pods.values() {
+                p.wake.notify_one();
+            }
         }
     }
 

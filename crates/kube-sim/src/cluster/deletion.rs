@@ -16,8 +16,21 @@ impl Cluster {
     /// Starts a graceful deletion: MODIFIED with deletionTimestamp now, containers stop and
     /// the object goes away when the grace period is over.
     pub(crate) fn delete_pod(&mut self, ns: &str, name: &str, grace: Duration) -> bool {
+        self.delete_pod_after(ns, name, grace, grace)
+    }
+
+    /// A graceful deletion with `grace` as the pod shows it, whose containers stop after
+    /// `stop` (a process that exits promptly on SIGTERM stops before its grace is up).
+    pub(crate) fn delete_pod_after(
+        &mut self,
+        ns: &str,
+        name: &str,
+        grace: Duration,
+        stop: Duration,
+    ) -> bool {
         let key = (ns.to_string(), name.to_string());
         let grace = grace.min(Duration::from_secs(366 * 86_400));
+        let stop = stop.min(grace);
         let Some(pod) = self.pods.get_mut(&key) else {
             return false;
         };
@@ -32,7 +45,7 @@ impl Cluster {
             pod.deletion = Some(Deletion {
                 at: at + jiff::SignedDuration::from_secs(grace.as_secs() as i64),
                 grace_secs: grace.as_secs() as i64,
-                deadline: crate::meta::after(Instant::now(), grace),
+                deadline: crate::meta::after(Instant::now(), stop),
                 finalized: false,
             });
             pod.wake.notify_one();
@@ -40,6 +53,20 @@ impl Cluster {
         self.dirty_pods.insert(key);
         self.workloads_dirty = true;
         true
+    }
+
+    /// A force deletion (grace period 0): the object goes at once, the containers stop.
+    pub(crate) fn force_delete_pod(&mut self, key: &Key) {
+        if let Some(mut p) = self.pods.remove(key) {
+            let now = Timestamp::now();
+            for c in p.all_containers_mut() {
+                c.end_instance(137, now);
+                c.journal.terminate();
+            }
+            p.wake.notify_one();
+        }
+        self.dirty_pods.insert(key.clone());
+        self.workloads_dirty = true;
     }
 
     /// Deletes, gracefully, every pod a controller with this uid owns.
@@ -65,7 +92,7 @@ impl Cluster {
         let rs_keys: Vec<Key> = self
             .replicasets
             .iter()
-            .filter(|(_, rs)| rs.owner.uid == d.meta.uid)
+            .filter(|(_, rs)| rs.owned_by(&d.meta.uid))
             .map(|(k, _)| k.clone())
             .collect();
         let rs_uids: BTreeSet<String> = rs_keys

@@ -133,6 +133,7 @@ impl Cluster {
     pub(crate) fn advance_pod(&mut self, key: &Key, uid: &str) -> PodStep {
         let now = Instant::now();
         let now_t = Timestamp::now();
+        let refused = self.unpullable.clone();
         let Some(pod) = self.pods.get_mut(key) else {
             return PodStep::Gone;
         };
@@ -250,6 +251,17 @@ impl Cluster {
                 if matches!(c.state, State::Waiting { .. }) && !c.started_once {
                     if let Some(r) = c.spec.waiting_reason.clone() {
                         set_waiting(c, &r, &mut changed);
+                        continue;
+                    }
+                    if refused.contains(&crate::meta::normalize_image(&c.spec.image)) {
+                        // The pull fails, then the kubelet backs off and keeps trying.
+                        let pulling = matches!(&c.state, State::Waiting { reason, .. } if reason == "ErrImagePull" || reason == "ImagePullBackOff");
+                        if pulling {
+                            set_waiting(c, "ImagePullBackOff", &mut changed);
+                        } else {
+                            set_waiting(c, "ErrImagePull", &mut changed);
+                            soonest(crate::meta::after(now, std::time::Duration::from_secs(1)));
+                        }
                         continue;
                     }
                     let at = crate::meta::after(pod.clock, c.spec.start_delay);

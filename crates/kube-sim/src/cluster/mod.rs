@@ -19,6 +19,7 @@
 
 mod containers;
 mod cronjobs;
+mod decode;
 mod deletion;
 mod jobs;
 mod kubelet;
@@ -26,6 +27,7 @@ mod render;
 mod rollout;
 mod template;
 mod workloads;
+mod writes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -43,6 +45,7 @@ use crate::store::{Key, Store};
 use cronjobs::CronJob;
 use jobs::Job;
 use workloads::{DaemonSet, Deployment, ReplicaSet, Service, StatefulSet};
+pub(crate) use writes::{Deleted, Propagation, writable};
 
 /// The simulated nodes: every scheduled pod runs on one of them.
 pub(crate) const NODES: [&str; 2] = ["node-1", "node-2"];
@@ -93,6 +96,11 @@ pub(crate) struct Cluster {
     cronjobs: BTreeMap<Key, CronJob>,
     services: BTreeMap<Key, Service>,
     pub(crate) forbidden: BTreeSet<String>,
+    /// Images the simulated registry refuses (normalized references).
+    unpullable: BTreeSet<String>,
+    /// Namespaces being deleted, and when their deletion started.
+    terminating: BTreeSet<String>,
+    namespace_deleted_at: BTreeMap<String, String>,
     /// Generated lines written per (namespace, pod, container), over all instances and
     /// surviving pod deletion: the ground truth for loss and duplication checks.
     pub(crate) generated: BTreeMap<(String, String, String), u64>,
@@ -130,6 +138,9 @@ impl Cluster {
             cronjobs: BTreeMap::new(),
             services: BTreeMap::new(),
             forbidden: BTreeSet::new(),
+            unpullable: BTreeSet::new(),
+            terminating: BTreeSet::new(),
+            namespace_deleted_at: BTreeMap::new(),
             generated: BTreeMap::new(),
             controller_grace: Duration::from_secs(1),
             job_backoff: Duration::from_secs(1),
@@ -224,6 +235,10 @@ impl Cluster {
         for k in keys {
             progress |= self.reconcile_deployment(&k);
         }
+        let keys: Vec<Key> = self.replicasets.keys().cloned().collect();
+        for k in keys {
+            progress |= self.reconcile_replicaset(&k);
+        }
         let keys: Vec<Key> = self.statefulsets.keys().cloned().collect();
         for k in keys {
             progress |= self.reconcile_statefulset(&k);
@@ -240,6 +255,7 @@ impl Cluster {
         for k in keys {
             progress |= self.reconcile_job(&k);
         }
+        progress |= self.reconcile_namespaces();
         progress
     }
 

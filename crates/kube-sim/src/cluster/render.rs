@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::cronjobs::CronJob;
 use super::jobs::{Job, Outcome};
-use super::workloads::{DaemonSet, Deployment, ReplicaSet, Service, StatefulSet};
+use super::workloads::{DaemonSet, Deployment, ReplicaSet, Service, StatefulSet, Strategy};
 use super::{Cluster, NODES, host_ip, node_index};
 use crate::meta::{Meta, fmt_time, template_hash};
 use crate::store::{Key, Resource};
@@ -79,7 +79,7 @@ impl Cluster {
             out.push((
                 Resource::Namespace,
                 (String::new(), m.name.clone()),
-                namespace_json(m),
+                namespace_json(m, self.namespace_deleted_at.get(&m.name)),
             ));
         }
         for m in &self.nodes {
@@ -93,10 +93,14 @@ impl Cluster {
             out.push((Resource::Service, k.clone(), service_json(s)));
         }
         for (k, rs) in &self.replicasets {
+            let owner = rs
+                .owner
+                .as_ref()
+                .and_then(|o| self.deployments.get(&(k.0.clone(), o.name.clone())));
             out.push((
                 Resource::ReplicaSet,
                 k.clone(),
-                replicaset_json(rs, get(&rs.meta.uid)),
+                replicaset_json(rs, get(&rs.meta.uid), owner),
             ));
         }
         for (k, d) in &self.deployments {
@@ -104,14 +108,16 @@ impl Cluster {
             let mut total = Stats::default();
             let mut updated = 0;
             let mut revision = 0;
+            let mut desired = 0;
             for rs in self
                 .replicasets
                 .values()
-                .filter(|rs| rs.owner.uid == d.meta.uid)
+                .filter(|rs| rs.owned_by(&d.meta.uid))
             {
                 let s = get(&rs.meta.uid);
                 total.active += s.active;
                 total.ready += s.ready;
+                desired += rs.replicas;
                 if rs.hash == hash {
                     updated = s.active;
                 }
@@ -120,7 +126,7 @@ impl Cluster {
             out.push((
                 Resource::Deployment,
                 k.clone(),
-                deployment_json(d, total, updated, revision),
+                deployment_json(d, total, updated, revision, desired),
             ));
         }
         for (k, s) in &self.statefulsets {
@@ -157,16 +163,30 @@ fn obj(kind: &str, api_version: &str, meta: serde_json::Map<String, Value>, rest
     v
 }
 
-fn namespace_json(m: &Meta) -> Value {
+fn namespace_json(m: &Meta, deleted: Option<&String>) -> Value {
     let mut meta = m.clone();
     meta.labels
         .insert("kubernetes.io/metadata.name".into(), m.name.clone());
+    let mut meta = meta.to_json();
+    let phase = match deleted {
+        Some(at) => {
+            meta.insert("deletionTimestamp".into(), json!(at));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            "Terminating"
+        }
+        None => "Active",
+    };
     obj(
         "Namespace",
         "v1",
-        meta.to_json(),
-        json!({ "spec": { "finalizers": ["kubernetes"] }, "status": { "phase": "Active" } }),
+        meta,
+        json!({ "spec": { "finalizers": ["kubernetes"] }, "status": { "phase": phase } }),
     )
+}
+
+/// A Deployment as a dry-run create would store it.
+pub(super) fn deployment_preview(d: &Deployment) -> Value {
+    deployment_json(d, Stats::default(), 0, 0, 0)
 }
 
 fn node_json(m: &Meta) -> Value {
@@ -213,18 +233,39 @@ fn service_json(s: &Service) -> Value {
     )
 }
 
-fn replicaset_json(rs: &ReplicaSet, s: Stats) -> Value {
+fn replicaset_json(rs: &ReplicaSet, s: Stats, owner: Option<&Deployment>) -> Value {
     let mut meta = rs.meta.to_json();
     meta.insert("generation".into(), json!(1));
-    meta.insert("ownerReferences".into(), json!([rs.owner.to_json()]));
-    meta.insert(
-        "annotations".into(),
-        json!({
-            "deployment.kubernetes.io/desired-replicas": rs.replicas.to_string(),
-            "deployment.kubernetes.io/max-replicas": (rs.replicas + 1).to_string(),
-            "deployment.kubernetes.io/revision": rs.revision.to_string(),
-        }),
+    if let Some(o) = &rs.owner {
+        meta.insert("ownerReferences".into(), json!([o.to_json()]));
+    }
+    let mut annotations = rs.meta.annotations.clone();
+    if let Some(d) = owner {
+        let surge = match d.strategy {
+            Strategy::RollingUpdate { max_surge, .. } => max_surge.resolve(d.replicas, true),
+            Strategy::Recreate => 0,
+        };
+        annotations.insert(
+            "deployment.kubernetes.io/desired-replicas".into(),
+            d.replicas.to_string(),
+        );
+        annotations.insert(
+            "deployment.kubernetes.io/max-replicas".into(),
+            (d.replicas + surge).to_string(),
+        );
+    }
+    annotations.insert(
+        "deployment.kubernetes.io/revision".into(),
+        rs.revision.to_string(),
     );
+    if !rs.revision_history.is_empty() {
+        let h: Vec<String> = rs.revision_history.iter().map(u64::to_string).collect();
+        annotations.insert(
+            "deployment.kubernetes.io/revision-history".into(),
+            h.join(","),
+        );
+    }
+    meta.insert("annotations".into(), json!(annotations));
     let mut status = json!({
         "replicas": s.active,
         "fullyLabeledReplicas": s.active,
@@ -233,6 +274,9 @@ fn replicaset_json(rs: &ReplicaSet, s: Stats) -> Value {
     if s.ready > 0 {
         status["readyReplicas"] = json!(s.ready);
         status["availableReplicas"] = json!(s.ready);
+    }
+    if s.terminating > 0 {
+        status["terminatingReplicas"] = json!(s.terminating);
     }
     obj(
         "ReplicaSet",
@@ -246,16 +290,40 @@ fn replicaset_json(rs: &ReplicaSet, s: Stats) -> Value {
     )
 }
 
-fn deployment_json(d: &Deployment, total: Stats, updated: u32, revision: u64) -> Value {
+fn deployment_json(
+    d: &Deployment,
+    total: Stats,
+    updated: u32,
+    revision: u64,
+    desired: u32,
+) -> Value {
     let mut meta = d.meta.to_json();
     meta.insert("generation".into(), json!(d.generation));
-    meta.insert(
-        "annotations".into(),
-        json!({ "deployment.kubernetes.io/revision": revision.to_string() }),
-    );
+    let mut annotations = d.meta.annotations.clone();
+    if revision > 0 {
+        annotations.insert(
+            "deployment.kubernetes.io/revision".into(),
+            revision.to_string(),
+        );
+    }
+    meta.insert("annotations".into(), json!(annotations));
     let t = fmt_time(d.meta.created);
-    let available = total.ready >= d.replicas;
-    let complete = available && updated == d.replicas && total.active == d.replicas;
+    let max_unavailable = match d.strategy {
+        Strategy::RollingUpdate {
+            max_unavailable,
+            max_surge,
+        } => {
+            let u = max_unavailable.resolve(d.replicas, false);
+            if u == 0 && max_surge.resolve(d.replicas, true) == 0 {
+                1
+            } else {
+                u
+            }
+        }
+        Strategy::Recreate => 0,
+    };
+    let available = total.ready + max_unavailable >= d.replicas;
+    let complete = updated == d.replicas && total.active == d.replicas && total.ready >= d.replicas;
     let mut status = json!({
         "observedGeneration": d.generation,
         "replicas": total.active,
@@ -276,24 +344,41 @@ fn deployment_json(d: &Deployment, total: Stats, updated: u32, revision: u64) ->
         status["readyReplicas"] = json!(total.ready);
         status["availableReplicas"] = json!(total.ready);
     }
-    if total.active > total.ready {
-        status["unavailableReplicas"] = json!(total.active - total.ready);
+    if desired > total.ready {
+        status["unavailableReplicas"] = json!(desired - total.ready);
+    }
+    if total.terminating > 0 {
+        status["terminatingReplicas"] = json!(total.terminating);
+    }
+    let strategy = match d.strategy {
+        Strategy::Recreate => json!({ "type": "Recreate" }),
+        Strategy::RollingUpdate {
+            max_surge,
+            max_unavailable,
+        } => json!({
+            "type": "RollingUpdate",
+            "rollingUpdate": { "maxUnavailable": max_unavailable.to_json(), "maxSurge": max_surge.to_json() },
+        }),
+    };
+    let mut spec = json!({
+        "replicas": d.replicas,
+        "selector": selector_json(&d.selector),
+        "template": d.template.to_json(),
+        "strategy": strategy,
+        "revisionHistoryLimit": d.revision_history_limit,
+        "progressDeadlineSeconds": d.progress_deadline,
+    });
+    if d.min_ready_seconds > 0 {
+        spec["minReadySeconds"] = json!(d.min_ready_seconds);
+    }
+    if d.paused {
+        spec["paused"] = json!(true);
     }
     obj(
         "Deployment",
         "apps/v1",
         meta,
-        json!({
-            "spec": {
-                "replicas": d.replicas,
-                "selector": selector_json(&d.selector),
-                "template": d.template.to_json(),
-                "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 } },
-                "revisionHistoryLimit": 10,
-                "progressDeadlineSeconds": 600,
-            },
-            "status": status,
-        }),
+        json!({ "spec": spec, "status": status }),
     )
 }
 

@@ -14,22 +14,80 @@ use crate::meta::{Meta, OwnerRef, template_hash};
 use crate::spec::WorkloadSpec;
 use crate::store::Key;
 
+/// `maxSurge` / `maxUnavailable`: a count or a percentage of the replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntOrPercent {
+    Int(u32),
+    Percent(u32),
+}
+
+impl IntOrPercent {
+    /// The count for `replicas`, rounding percentages up (surge) or down (unavailable).
+    pub(super) fn resolve(self, replicas: u32, round_up: bool) -> u32 {
+        match self {
+            IntOrPercent::Int(n) => n,
+            IntOrPercent::Percent(p) if round_up => (replicas * p).div_ceil(100),
+            IntOrPercent::Percent(p) => replicas * p / 100,
+        }
+    }
+
+    pub(super) fn to_json(self) -> Value {
+        match self {
+            IntOrPercent::Int(n) => json!(n),
+            IntOrPercent::Percent(p) => json!(format!("{p}%")),
+        }
+    }
+}
+
+/// `spec.strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strategy {
+    Recreate,
+    RollingUpdate {
+        max_surge: IntOrPercent,
+        max_unavailable: IntOrPercent,
+    },
+}
+
+impl Strategy {
+    /// What the API server defaults: 25% and 25%.
+    pub(super) const DEFAULT: Strategy = Strategy::RollingUpdate {
+        max_surge: IntOrPercent::Percent(25),
+        max_unavailable: IntOrPercent::Percent(25),
+    };
+}
+
 pub(crate) struct Deployment {
     pub(super) meta: Meta,
     pub(super) replicas: u32,
     pub(super) selector: BTreeMap<String, String>,
     pub(super) template: Template,
     pub(super) generation: i64,
+    pub(super) strategy: Strategy,
+    pub(super) revision_history_limit: u32,
+    pub(super) progress_deadline: u32,
+    pub(super) min_ready_seconds: u32,
+    pub(super) paused: bool,
 }
 
 pub(crate) struct ReplicaSet {
     pub(super) meta: Meta,
-    pub(super) owner: OwnerRef,
+    /// The Deployment; None once orphaned.
+    pub(super) owner: Option<OwnerRef>,
+    /// Desired pods, set by the Deployment controller.
     pub(super) replicas: u32,
     pub(super) selector: BTreeMap<String, String>,
     pub(super) template: Template,
     pub(super) revision: u64,
+    /// Earlier revisions this template had (`deployment.kubernetes.io/revision-history`).
+    pub(super) revision_history: Vec<u64>,
     pub(super) hash: String,
+}
+
+impl ReplicaSet {
+    pub(super) fn owned_by(&self, uid: &str) -> bool {
+        self.owner.as_ref().is_some_and(|o| o.uid == uid)
+    }
 }
 
 pub(crate) struct StatefulSet {
@@ -73,6 +131,15 @@ impl Cluster {
                 selector: template.labels.clone(),
                 template,
                 generation: 1,
+                // The scenario default: one pod at a time, never one less than asked for.
+                strategy: Strategy::RollingUpdate {
+                    max_surge: IntOrPercent::Int(spec.max_surge),
+                    max_unavailable: IntOrPercent::Int(spec.max_unavailable),
+                },
+                revision_history_limit: 10,
+                progress_deadline: 600,
+                min_ready_seconds: 0,
+                paused: false,
             },
         );
         self.workloads_dirty = true;

@@ -104,7 +104,7 @@ impl Pod {
                                 "containers with unready status: [{}]",
                                 self.containers
                                     .iter()
-                                    .filter(|c| !c.is_running())
+                                    .filter(|c| !c.is_ready())
                                     .map(Container::name)
                                     .collect::<Vec<_>>()
                                     .join(" ")
@@ -187,7 +187,7 @@ fn status_json(c: &Container) -> Value {
         "name": c.spec.name,
         "image": image,
         "imageID": if c.started_once { image_id(&image) } else { String::new() },
-        "ready": c.is_running() && c.kind != ContainerKind::Ephemeral,
+        "ready": c.is_ready() && c.kind != ContainerKind::Ephemeral,
         "restartCount": c.restarts,
         "state": state,
         "lastState": last,

@@ -18,7 +18,7 @@ use crate::logs::LogJournal;
 use crate::meta::{Meta, OwnerRef, Rng};
 use crate::spec::ContainerSpec;
 
-pub(crate) use json::pod_spec_json;
+pub(crate) use json::{container_spec_json, pod_spec_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ContainerKind {
@@ -64,6 +64,8 @@ pub(crate) struct Container {
     pub(crate) started_once: bool,
     pub(crate) exit_at: Option<(Instant, i32)>,
     pub(crate) generator_spawned: bool,
+    /// Its readiness probe fails: running, but not ready.
+    pub(crate) unready: bool,
     pub(crate) gen_budget: f64,
     pub(crate) gen_last: Option<Instant>,
 }
@@ -85,6 +87,7 @@ impl Container {
             started_once: false,
             exit_at: None,
             generator_spawned: false,
+            unready: false,
             gen_budget: 0.0,
             gen_last: None,
         }
@@ -96,6 +99,11 @@ impl Container {
 
     pub(crate) fn is_running(&self) -> bool {
         matches!(self.state, State::Running { .. })
+    }
+
+    /// Running and passing its readiness probe.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.is_running() && !self.unready
     }
 
     /// Ends the running instance: its follow streams drain and end.
@@ -266,7 +274,7 @@ impl Pod {
         self.node.is_some()
             && self.inits_done()
             && !self.containers.is_empty()
-            && self.containers.iter().all(Container::is_running)
+            && self.containers.iter().all(Container::is_ready)
     }
 
     /// Starts a new instance of a container: new runtime ID, running state, first-start
@@ -313,11 +321,17 @@ impl Pod {
 
     /// Restarts a container like the kubelet after an exit: the old instance moves to
     /// `lastState` (its journal stays readable with `previous=true`), a new one starts.
-    pub(crate) fn restart_prepare(&mut self, name: &str, exit_code: i32, now_t: Timestamp) -> bool {
+    pub(crate) fn restart_prepare(
+        &mut self,
+        name: &str,
+        exit_code: i32,
+        reason: Option<&str>,
+        now_t: Timestamp,
+    ) -> bool {
         let Some(c) = self.container_mut(name) else {
             return false;
         };
-        c.end_instance(exit_code, now_t);
+        c.end_instance_as(exit_code, reason, now_t);
         if matches!(c.state, State::Terminated(_)) {
             c.retire_instance();
         }
@@ -374,7 +388,7 @@ impl Pod {
                 .all(|c| matches!(&c.state, State::Terminated(t) if t.exit_code == 0));
             let ready = inits
                 && !self.containers.is_empty()
-                && self.containers.iter().all(Container::is_running);
+                && self.containers.iter().all(Container::is_ready);
             let sandbox = self.deletion.as_ref().is_none_or(|d| !d.finalized);
             set("PodReadyToStartContainers", sandbox);
             set("Initialized", inits);
