@@ -187,13 +187,25 @@ async fn a_failed_pod_fails_the_selection_with_exit_7_and_says_why() {
     let mut lines = out.lines();
     lines.sort();
     assert_eq!(lines, ["e2e-bad app about to fail", "e2e-ok app fine"]);
+    // Each container's end as it happens, then the verdict and what failed.
     let stderr: Vec<&str> = out
         .stderr
         .lines()
         .filter(|l| l.starts_with("ktail:"))
         .collect();
+    let (ends, verdict): (Vec<&str>, Vec<&str>) =
+        stderr.iter().partition(|l| l.contains(" ended: "));
+    let mut ends = ends;
+    ends.sort();
     assert_eq!(
-        stderr,
+        ends,
+        [
+            "ktail: default/e2e-bad › app ended: Error, exit 3",
+            "ktail: default/e2e-ok › app ended: Completed, exit 0"
+        ]
+    );
+    assert_eq!(
+        verdict,
         [
             "ktail: the selection failed: 1 pod of 2 failed",
             "ktail: default/e2e-bad › app: exit code 3 (Error)"
@@ -323,6 +335,7 @@ async fn a_job_that_fails_its_retries_is_exit_7_with_every_attempt_and_why() {
         .stderr
         .lines()
         .filter(|l| l.starts_with("ktail: job/") || l.starts_with("ktail: ci/"))
+        .filter(|l| !l.contains(" ended: "))
         .collect();
     assert_eq!(ktail.len(), 3, "{}", out.stderr);
     assert!(

@@ -40,6 +40,9 @@ mod history;
 /// CI mode: --until, --until-done and the exit status of a workload.
 mod ci;
 
+/// Saying why: how tailed containers ended, what keeps one from running.
+mod reasons;
+
 /// Never lose a line: every fault the simulator injects, counted exactly.
 mod faults;
 

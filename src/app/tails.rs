@@ -63,19 +63,31 @@ impl Tails {
                 client,
             } => {
                 if let Some(tx) = self.running.get(&target.key) {
-                    // The watch saw the instance end: its tail need not wait for the
-                    // kubelet to close the stream.
-                    if matches!(
+                    // The watch saw a tailed instance end: say how, and tell its tail,
+                    // which need not wait for the kubelet to close the stream.
+                    let ended = matches!(
                         target.state,
                         InstanceState::Terminated | InstanceState::Previous
-                    ) {
-                        tx.send_if_modified(|p| {
-                            let live = *p == Presence::Live;
-                            if live {
-                                *p = Presence::Ended;
-                            }
-                            live
-                        });
+                    ) && tx.send_if_modified(|p| {
+                        let live = *p == Presence::Live;
+                        if live {
+                            *p = Presence::Ended;
+                        }
+                        live
+                    });
+                    if ended
+                        && self.ctx.settings.notices
+                        && let Some(ending) = &target.ended
+                    {
+                        let k = &target.key;
+                        let text = format!(
+                            "ktail: {}/{} › {} ended: {}\n",
+                            k.namespace,
+                            k.pod,
+                            k.container,
+                            ending.describe()
+                        );
+                        let _ = self.ctx.out.send(Out::Notice(text.into_bytes())).await;
                     }
                     return;
                 }
@@ -118,6 +130,21 @@ impl Tails {
             SourceEvent::Notice(msg) => {
                 let line = format!("ktail: {msg}\n").into_bytes();
                 let _ = self.ctx.out.send(Out::Notice(line)).await;
+            }
+            SourceEvent::Blocked {
+                pod,
+                container,
+                reason,
+                message,
+            } => {
+                if self.ctx.settings.notices {
+                    let why = match message.is_empty() {
+                        true => reason,
+                        false => format!("{reason}: {message}"),
+                    };
+                    let text = format!("ktail: {pod} › {container} is waiting: {why}\n");
+                    let _ = self.ctx.out.send(Out::Notice(text.into_bytes())).await;
+                }
             }
             // How pods and workloads end is the completion's business.
             SourceEvent::Pod { .. } | SourceEvent::WorkloadDone { .. } => {}

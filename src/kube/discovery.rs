@@ -107,6 +107,10 @@ struct ScopeState {
     dropped: HashSet<String>,
     /// `--until-done`: whether each reported pod had ended when last reported.
     ended: HashMap<String, bool>,
+    /// The blocking reasons each container (pod UID, name) was reported waiting for: each
+    /// is said once (the kubelet alternates ErrImagePull and ImagePullBackOff at every
+    /// retry).
+    blocked: HashMap<(String, String), HashSet<String>>,
 }
 
 impl ScopeState {
@@ -121,6 +125,7 @@ impl ScopeState {
                 Seen::Current(pod) => self.applied(&pod, scope, &mut events),
                 Seen::Gone(uid) => {
                     self.ended.remove(&uid);
+                    self.blocked.retain(|(u, _), _| *u != uid);
                     events.push(SourceEvent::PodGone { uid });
                 }
                 Seen::DeletedUnknown(uid) => {
@@ -158,6 +163,21 @@ impl ScopeState {
                 client: scope.client.clone(),
             });
         }
+        // Containers waiting for a reason that blocks them, once per reason.
+        for b in target::blocked_containers(pod, &scope.selection) {
+            let said = self
+                .blocked
+                .entry((uid.clone(), b.container.clone()))
+                .or_default();
+            if said.insert(b.reason.clone()) {
+                events.push(SourceEvent::Blocked {
+                    pod: pod_name(pod),
+                    container: b.container,
+                    reason: b.reason,
+                    message: b.message,
+                });
+            }
+        }
         // After its containers, so that a pod's end never comes before its tails.
         if scope.outcomes {
             let outcome = outcome::pod_outcome(pod);
@@ -174,6 +194,7 @@ impl ScopeState {
 
     fn forget_all(&mut self) -> Vec<SourceEvent> {
         self.ended.clear();
+        self.blocked.clear();
         self.pods
             .forget_all()
             .into_iter()

@@ -37,6 +37,15 @@ pub(crate) enum SourceEvent {
     Warning(String),
     /// Something the user should hear of that is not a failure (one line, no prefix).
     Notice(String),
+    /// A selected container waits for a reason that blocks it (`CrashLoopBackOff`,
+    /// `ImagePullBackOff`…), said once per reason.
+    Blocked {
+        /// `namespace/pod`.
+        pod: String,
+        container: String,
+        reason: String,
+        message: String,
+    },
     /// `--until-done`: a selected pod, when first seen and whenever it ends (or is found
     /// running again after a re-list).
     Pod {

@@ -1,11 +1,66 @@
-//! How pods and Jobs end, as `--until-done` needs to know it: whether a pod has reached
-//! its end and how (a pure function of the `Pod`), and whether a Job has completed or
-//! failed (from its conditions). Nothing here does I/O.
+//! How container instances, pods and Jobs end: the reason and exit code of an instance
+//! (said when a tailed one ends), whether a pod has reached its end and how, and whether
+//! a Job has completed or failed (for `--until-done`). Pure functions of the API's
+//! objects; nothing here does I/O.
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::api::DynamicObject;
+
+/// How one container instance ended, as the kubelet reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ending {
+    /// `Completed`, `Error`, `OOMKilled`…
+    pub(crate) reason: Option<String>,
+    pub(crate) exit_code: i32,
+    pub(crate) signal: Option<i32>,
+    /// The container's restart count once a newer instance replaced this one.
+    pub(crate) restarts: Option<i32>,
+}
+
+impl Ending {
+    /// `OOMKilled, exit 137; restart 3`.
+    pub(crate) fn describe(&self) -> String {
+        let mut text = match &self.reason {
+            Some(r) => format!("{r}, exit {}", self.exit_code),
+            None => format!("exit {}", self.exit_code),
+        };
+        if let Some(sig) = self.signal {
+            text.push_str(&format!(", signal {sig}"));
+        }
+        if let Some(n) = self.restarts {
+            text.push_str(&format!("; restart {n}"));
+        }
+        text
+    }
+}
+
+/// How the instance `id` of a container ended, if the kubelet reports it as ended.
+pub(crate) fn instance_ending(cs: &ContainerStatus, id: &str) -> Option<Ending> {
+    let current = cs
+        .state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .filter(|t| t.container_id.as_deref().is_none_or(|c| c == id));
+    let last = cs
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .filter(|t| t.container_id.as_deref() == Some(id));
+    let (t, replaced) = match (current, last) {
+        (Some(t), _) => (t, false),
+        // The last run of a container that has restarted since (or waits to).
+        (None, Some(t)) => (t, cs.container_id.as_deref().is_some_and(|c| c != id)),
+        (None, None) => return None,
+    };
+    Some(Ending {
+        reason: t.reason.clone().filter(|r| !r.is_empty()),
+        exit_code: t.exit_code,
+        signal: t.signal.filter(|s| *s != 0),
+        restarts: replaced.then_some(cs.restart_count),
+    })
+}
 
 /// How a pod ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

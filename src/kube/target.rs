@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+
+use crate::kube::outcome::{self, Ending};
 use regex::{Regex, RegexSet};
 
 /// Which pods and containers are tailed: the rules applied locally, to each `Pod` the
@@ -187,6 +189,8 @@ pub(crate) struct Target {
     /// Why a container that has never started waits, as the kubelet says it
     /// (`ImagePullBackOff: Back-off pulling image "x"`); only for `InstanceState::Waiting`.
     pub(crate) waiting: Option<String>,
+    /// How the instance ended, when it has.
+    pub(crate) ended: Option<Ending>,
 }
 
 impl Target {
@@ -239,43 +243,13 @@ fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -
     let (Some(spec), meta) = (pod.spec.as_ref(), &pod.metadata) else {
         return Vec::new();
     };
-    let status = pod.status.as_ref();
     let info = Arc::new(PodInfo {
         node: spec.node_name.clone().unwrap_or_default(),
         labels: meta.labels.clone().unwrap_or_default(),
         annotations: meta.annotations.clone().unwrap_or_default(),
     });
-    let mut names: Vec<(ContainerKind, &str)> = Vec::new();
-    if sel.init_containers {
-        for c in spec.init_containers.iter().flatten() {
-            names.push((ContainerKind::Init, &c.name));
-        }
-    }
-    for c in &spec.containers {
-        names.push((ContainerKind::Regular, &c.name));
-    }
-    if sel.ephemeral_containers {
-        for c in spec.ephemeral_containers.iter().flatten() {
-            names.push((ContainerKind::Ephemeral, &c.name));
-        }
-    }
-
     let mut out = Vec::new();
-    for (kind, name) in names {
-        if !sel.container.is_match(name) {
-            continue;
-        }
-        if let Some(ex) = &sel.exclude_containers
-            && ex.is_match(name)
-        {
-            continue;
-        }
-        let statuses = status.and_then(|s| match kind {
-            ContainerKind::Init => s.init_container_statuses.as_ref(),
-            ContainerKind::Regular => s.container_statuses.as_ref(),
-            ContainerKind::Ephemeral => s.ephemeral_container_statuses.as_ref(),
-        });
-        let cs = statuses.and_then(|v| v.iter().find(|cs| cs.name == name));
+    for (name, cs) in containers(pod, sel) {
         let container_state = cs.map(current_state).unwrap_or(ContainerState::Waiting);
         let target = |container_id: String, state, started_at| Target {
             key: TargetKey {
@@ -290,18 +264,26 @@ fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -
             container_state,
             started_at,
             waiting: None,
+            ended: None,
         };
         let current = cs.and_then(current_instance);
+        let ended = |id: &str| cs.and_then(|cs| outcome::instance_ending(cs, id));
         if previous
             && let Some((last, started)) = cs.and_then(previous_instance)
             && current.as_ref().is_none_or(|(id, _)| *id != last)
         {
-            out.push(target(last, InstanceState::Previous, started));
+            let mut t = target(last, InstanceState::Previous, started);
+            t.ended = ended(&t.key.container_id);
+            out.push(t);
         }
         match current {
             Some((id, state)) => {
                 let started = cs.and_then(|cs| started_at(cs, &id));
-                out.push(target(id, state, started));
+                let mut t = target(id, state, started);
+                if state != InstanceState::Running {
+                    t.ended = ended(&t.key.container_id);
+                }
+                out.push(t);
             }
             None if include_unstarted => {
                 let mut t = target(String::new(), InstanceState::Waiting, None);
@@ -328,6 +310,87 @@ fn waiting_reason(cs: &ContainerStatus) -> String {
         Some(msg) => format!("{reason}: {msg}"),
         None => reason.to_string(),
     }
+}
+
+/// The selected containers of `pod` in stern's order (init, regular, ephemeral), with
+/// their status when the kubelet reports one.
+fn containers<'p>(pod: &'p Pod, sel: &Selection) -> Vec<(&'p str, Option<&'p ContainerStatus>)> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
+    let status = pod.status.as_ref();
+    let mut names: Vec<(ContainerKind, &str)> = Vec::new();
+    if sel.init_containers {
+        for c in spec.init_containers.iter().flatten() {
+            names.push((ContainerKind::Init, &c.name));
+        }
+    }
+    for c in &spec.containers {
+        names.push((ContainerKind::Regular, &c.name));
+    }
+    if sel.ephemeral_containers {
+        for c in spec.ephemeral_containers.iter().flatten() {
+            names.push((ContainerKind::Ephemeral, &c.name));
+        }
+    }
+    names
+        .into_iter()
+        .filter(|(_, name)| {
+            sel.container.is_match(name)
+                && sel
+                    .exclude_containers
+                    .as_ref()
+                    .is_none_or(|ex| !ex.is_match(name))
+        })
+        .map(|(kind, name)| {
+            let statuses = status.and_then(|s| match kind {
+                ContainerKind::Init => s.init_container_statuses.as_ref(),
+                ContainerKind::Regular => s.container_statuses.as_ref(),
+                ContainerKind::Ephemeral => s.ephemeral_container_statuses.as_ref(),
+            });
+            (
+                name,
+                statuses.and_then(|v| v.iter().find(|cs| cs.name == name)),
+            )
+        })
+        .collect()
+}
+
+/// Waiting reasons that keep a container from running until something changes: a crash
+/// loop's back-off, an image that cannot be pulled, a configuration that cannot be used.
+const BLOCKING: [&str; 8] = [
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+
+/// A selected container that is blocked, with the kubelet's reason and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Blocked {
+    pub(crate) container: String,
+    pub(crate) reason: String,
+    pub(crate) message: String,
+}
+
+/// The selected containers of `pod` that wait for a blocking reason.
+pub(crate) fn blocked_containers(pod: &Pod, sel: &Selection) -> Vec<Blocked> {
+    containers(pod, sel)
+        .into_iter()
+        .filter_map(|(name, cs)| {
+            let w = cs?.state.as_ref()?.waiting.as_ref()?;
+            let reason = w.reason.as_deref().filter(|r| BLOCKING.contains(r))?;
+            Some(Blocked {
+                container: name.to_string(),
+                reason: reason.to_string(),
+                message: w.message.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 fn current_state(cs: &ContainerStatus) -> ContainerState {

@@ -1,0 +1,102 @@
+//! Saying why: how a tailed container instance ended, and what keeps a container from
+//! running, on stderr while following.
+
+use kube_sim::{ContainerSpec, PodSpec};
+
+use crate::util::{Cluster, assert_nothing_lost, ground_truth, logging_pod, sim_wait};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oom_killed_restart_says_why_and_both_instances_print_once() {
+    let c = Cluster::start().await;
+    logging_pod(&c.sim, "web-1", "app", 20, 50.0, 20).await;
+    let mut k = c.spawn(&["web-1", "--color", "never"]);
+    k.wait_for_more_lines(40).await;
+    assert!(c.sim.crash("default", "web-1", "app", 137, "OOMKilled"));
+    k.wait_until("the reason of the end", |_, err| {
+        err.iter()
+            .any(|l| l == "ktail: default/web-1 › app ended: OOMKilled, exit 137; restart 1")
+    })
+    .await;
+    k.wait_for_more_lines(40).await;
+    let truth = ground_truth(&c.sim, "default", &["web-1".into()], &["app"]);
+    assert_nothing_lost(&mut k, &truth).await;
+    let ends: Vec<String> = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains(" ended: "))
+        .collect();
+    assert_eq!(ends.len(), 1, "said once: {ends:?}");
+    // A clean end is said too.
+    c.sim.terminate_container("default", "web-1", "app", 0);
+    k.wait_until("a clean end", |_, err| {
+        err.iter()
+            .any(|l| l == "ktail: default/web-1 › app ended: Completed, exit 0")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_that_cannot_pull_its_image_is_announced_while_following() {
+    let c = Cluster::start().await;
+    c.sim.fail_image_pulls("registry.example/app:broken", true);
+    let mut k = c.spawn(&["web-2", "--color", "never"]);
+    k.wait_until("ktail waits for the pod", |_, err| {
+        err.iter().any(|l| l.contains("waits for pods to appear"))
+    })
+    .await;
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("web-2")
+            .container(ContainerSpec::new("app").image("registry.example/app:broken")),
+    );
+    k.wait_until("the image pull failure", |_, err| {
+        err.iter()
+            .any(|l| l.starts_with("ktail: default/web-2 › app is waiting: ImagePullBackOff: "))
+    })
+    .await;
+    // The registry serves the image again: the container starts.
+    c.sim.fail_image_pulls("registry.example/app:broken", false);
+    k.wait_until("the container streams", |_, err| {
+        err.iter().any(|l| l == "+ web-2 › app")
+    })
+    .await;
+    let waits: Vec<String> = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains(" is waiting: "))
+        .map(|l| l.split(": ").take(3).collect::<Vec<_>>().join(": "))
+        .collect();
+    assert_eq!(
+        waits,
+        [
+            "ktail: default/web-2 › app is waiting: ErrImagePull",
+            "ktail: default/web-2 › app is waiting: ImagePullBackOff"
+        ],
+        "each reason once"
+    );
+    // --only-log-lines says none of it.
+    c.sim.fail_image_pulls("registry.example/app:broken", true);
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("web-3")
+            .container(ContainerSpec::new("app").image("registry.example/app:broken")),
+    );
+    sim_wait(&c.sim, "web-3 backs off", |s| {
+        s.pod("default", "web-3").is_some_and(|p| {
+            p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff"
+        })
+    })
+    .await;
+    let mut quiet = c.spawn(&["web-[34]", "--only-log-lines", "-o", "raw"]);
+    // Watched after web-3's state, so printed after anything said of it.
+    c.sim.create_pod(
+        "default",
+        PodSpec::new("web-4").container(ContainerSpec::new("app").lines(["alive"])),
+    );
+    quiet
+        .wait_until("web-4's line", |out, _| out.iter().any(|l| l == "alive"))
+        .await;
+    quiet.signal(libc::SIGTERM);
+    assert_eq!(quiet.exit_code().await, Some(143));
+    assert_eq!(quiet.stderr(), Vec::<String>::new());
+}
