@@ -65,6 +65,7 @@ fn main() {
         node: "node-1",
         labels: &labels,
         annotations: &none,
+        previous: false,
     };
     let ts = b"2026-11-27T10:00:00.123456789Z";
     let second = parse_rfc3339_second(ts);

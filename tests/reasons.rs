@@ -100,3 +100,51 @@ async fn a_container_that_cannot_pull_its_image_is_announced_while_following() {
     assert_eq!(quiet.exit_code().await, Some(143));
     assert_eq!(quiet.stderr(), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_previous_instance_is_marked_and_notices_carry_their_time_with_t() {
+    let c = Cluster::start().await;
+    logging_pod(&c.sim, "web-1", "app", 5, 20.0, 5).await;
+    crate::util::restart_and_log(&c.sim, "default", "web-1", "app", 3).await;
+    // JSON: every line of the previous instance says so.
+    let out = c
+        .run(&["web-1", "--previous", "--no-follow", "-o", "json"])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.lines().len() >= 5, "{:?}", out.lines());
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["previous"], true, "{line}");
+    }
+    // Following: the previous instance first, its notices saying which it is, each
+    // notice after its time as -t shows times.
+    let mut k = c.spawn(&["web-1", "--previous", "-t", "--color", "never"]);
+    k.wait_until("both instances", |out, _| out.len() == 5 + 3)
+        .await;
+    k.wait_until("the previous instance's end", |_, err| {
+        err.iter()
+            .any(|l| l.ends_with(" - web-1 › app (previous instance)"))
+    })
+    .await;
+    let notices: Vec<String> = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains(" web-1 › app"))
+        .collect();
+    for n in &notices {
+        let (time, _) = n.split_once(' ').unwrap();
+        assert!(time.parse::<jiff::Timestamp>().is_ok(), "{n:?}");
+    }
+    let order: Vec<&str> = notices
+        .iter()
+        .map(|n| n.split_once(' ').unwrap().1)
+        .collect();
+    assert_eq!(
+        order[..3],
+        [
+            "+ web-1 › app (previous instance)",
+            "- web-1 › app (previous instance)",
+            "+ web-1 › app"
+        ]
+    );
+}

@@ -274,14 +274,13 @@ async fn drive(
 /// `--until-done`: the selection's end on stderr, and every container that failed (those
 /// lines stay with --only-log-lines: they are the result a CI log is read for).
 async fn tell(ctx: &TailContext, verdict: &Verdict) {
-    let mut text = String::new();
     if ctx.settings.notices {
-        text.push_str(&format!("ktail: {}\n", verdict.notice));
+        let _ = ctx
+            .out
+            .send(ctx.notice(format!("ktail: {}", verdict.notice)))
+            .await;
     }
     for f in &verdict.failures {
-        text.push_str(&format!("ktail: {f}\n"));
-    }
-    if !text.is_empty() {
-        let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
+        let _ = ctx.out.send(ctx.notice(format!("ktail: {f}"))).await;
     }
 }

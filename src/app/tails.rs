@@ -81,13 +81,13 @@ impl Tails {
                     {
                         let k = &target.key;
                         let text = format!(
-                            "ktail: {}/{} › {} ended: {}\n",
+                            "ktail: {}/{} › {} ended: {}",
                             k.namespace,
                             k.pod,
                             k.container,
                             ending.describe()
                         );
-                        let _ = self.ctx.out.send(Out::Notice(text.into_bytes())).await;
+                        let _ = self.ctx.out.send(self.ctx.notice(text)).await;
                     }
                     return;
                 }
@@ -128,8 +128,11 @@ impl Tails {
                 let _ = self.ctx.out.send(Out::Warning(msg)).await;
             }
             SourceEvent::Notice(msg) => {
-                let line = format!("ktail: {msg}\n").into_bytes();
-                let _ = self.ctx.out.send(Out::Notice(line)).await;
+                let _ = self
+                    .ctx
+                    .out
+                    .send(self.ctx.notice(format!("ktail: {msg}")))
+                    .await;
             }
             SourceEvent::Blocked {
                 pod,
@@ -142,8 +145,8 @@ impl Tails {
                         true => reason,
                         false => format!("{reason}: {message}"),
                     };
-                    let text = format!("ktail: {pod} › {container} is waiting: {why}\n");
-                    let _ = self.ctx.out.send(Out::Notice(text.into_bytes())).await;
+                    let text = format!("ktail: {pod} › {container} is waiting: {why}");
+                    let _ = self.ctx.out.send(self.ctx.notice(text)).await;
                 }
             }
             // How pods and workloads end is the completion's business.

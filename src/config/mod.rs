@@ -513,7 +513,7 @@ mod tests {
                 let labels = Default::default();
                 let mut f = cfg.render.target(&crate::render::Origin {
                     namespace: "n", pod: "abc", container: "c", node: "",
-                    labels: &labels, annotations: &labels,
+                    labels: &labels, annotations: &labels, previous: false,
                 });
                 let mut out = Vec::new();
                 f.write_line(&mut out, b"", None, line.as_bytes());

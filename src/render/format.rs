@@ -121,7 +121,7 @@ impl RenderSettings {
             }
             OutputMode::Raw => {}
             OutputMode::Json => {
-                let rest = serde_json::json!({
+                let mut rest = serde_json::json!({
                     "namespace": o.namespace,
                     "podName": o.pod,
                     "containerName": o.container,
@@ -129,6 +129,9 @@ impl RenderSettings {
                     "labels": o.labels,
                     "annotations": o.annotations,
                 });
+                if o.previous {
+                    rest["previous"] = serde_json::Value::Bool(true);
+                }
                 // `{"annotations":…}` → `,"annotations":…}` so it can follow the message.
                 let text = rest.to_string();
                 prefix.push(b',');
@@ -171,6 +174,9 @@ impl RenderSettings {
             paint(&mut n, pod_sgr, o.pod, self.color_stderr);
             n.extend_from_slice(" › ".as_bytes());
             paint(&mut n, container_sgr, o.container, self.color_stderr);
+            if o.previous {
+                n.extend_from_slice(b" (previous instance)");
+            }
             n.push(b'\n');
             n
         };
@@ -353,6 +359,7 @@ mod tests {
             node: "node-1",
             labels: &LABELS,
             annotations: &ANNOTATIONS,
+            previous: false,
         }
     }
 
@@ -682,6 +689,31 @@ mod tests {
         let mut out = Vec::new();
         t.write_line(&mut out, TS, SECOND, b"a");
         assert_eq!(out, b"a\n");
+    }
+
+    #[test]
+    fn a_previous_instance_says_so() {
+        let mut o = origin("p", "web-1", "app");
+        o.previous = true;
+        let mut f = fmt(OutputMode::Json, false, false, None).target(&o);
+        assert_eq!(
+            f.added_notice(),
+            "+ web-1 › app (previous instance)\n".as_bytes()
+        );
+        let mut out = Vec::new();
+        f.write_line(&mut out, TS, SECOND, b"m");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["previous"], true);
+        let mut out = Vec::new();
+        let mut current =
+            fmt(OutputMode::Json, false, false, None).target(&origin("p", "web-1", "app"));
+        current.write_line(&mut out, TS, SECOND, b"m");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v.get("previous"),
+            None,
+            "the current instance's lines keep stern's keys"
+        );
     }
 
     #[test]

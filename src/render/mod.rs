@@ -28,4 +28,7 @@ pub struct Origin<'a> {
     pub node: &'a str,
     pub labels: &'a BTreeMap<String, String>,
     pub annotations: &'a BTreeMap<String, String>,
+    /// The lines are a previous instance's (`--previous`, or a restart ktail caught up
+    /// on): JSON says `"previous": true` and the notices say so.
+    pub previous: bool,
 }

@@ -166,6 +166,7 @@ impl LineTemplate {
                 node: "node-1",
                 labels: &labels,
                 annotations: &BTreeMap::new(),
+                previous: false,
             },
             ("96", "36"),
         ));
@@ -312,6 +313,7 @@ mod tests {
             node: "node-1",
             labels: &labels,
             annotations: &annotations,
+            previous: false,
         };
         let fields = Arc::new(TargetFields::new(&origin, ("96", "36")));
         let mut out = Vec::new();

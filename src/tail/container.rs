@@ -157,8 +157,8 @@ impl<'a> ContainerTail<'a> {
             let _ = self.ctx.out.send(Out::FileOpen(file.path.clone())).await;
         }
         if self.ctx.settings.notices {
-            let notice = self.sinks.stdout.added_notice().to_vec();
-            let _ = self.ctx.out.send(Out::Notice(notice)).await;
+            let notice = self.ctx.notice(self.sinks.stdout.added_notice());
+            let _ = self.ctx.out.send(notice).await;
         }
     }
 

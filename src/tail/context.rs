@@ -9,10 +9,11 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 use crate::output::files;
-use crate::output::writer::OutTx;
+use crate::output::writer::{Out, OutTx};
 use crate::render::Origin;
 use crate::render::filter::LineFilter;
 use crate::render::format::RenderSettings;
+use crate::render::time::TimestampWriter;
 use crate::tail::sinks::{FileSink, Sinks};
 
 /// Instance checks (a GET of the pod after a log request opens) in flight at once. When
@@ -87,6 +88,23 @@ impl TailContext {
     /// Tells every tail to stop reading and hand over the lines it holds.
     pub(crate) fn shut_down(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// A notice for stderr: `text` as one line, after the time when `--timestamps` asks
+    /// for it (in its format and zone, as log lines show theirs).
+    pub(crate) fn notice(&self, text: impl AsRef<[u8]>) -> Out {
+        let text = text.as_ref();
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        let mut line = Vec::with_capacity(text.len() + 40);
+        if let Some(format) = self.render.timestamps {
+            let now = jiff::Timestamp::now();
+            let mut stamp = TimestampWriter::new(format, self.render.timezone.clone());
+            stamp.write(&mut line, now.to_string().as_bytes(), Some(now.as_second()));
+            line.push(b' ');
+        }
+        line.extend_from_slice(text);
+        line.push(b'\n');
+        Out::Notice(line)
     }
 
     pub(crate) fn stopping(&self) -> bool {

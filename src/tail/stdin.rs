@@ -37,6 +37,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, input: Input) -> TailEnd {
             node: "",
             labels: &empty,
             annotations: &empty,
+            previous: false,
         }),
         timestamps: ctx.render.timestamps.is_some(),
         ctx: &ctx,

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use tokio::sync::{oneshot, watch};
 
-use crate::kube::target::Target;
+use crate::kube::target::{InstanceState, Target};
 use crate::output::writer::Out;
 use crate::render::Origin;
 use crate::tail::container::ContainerTail;
@@ -39,10 +39,10 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         if ctx.settings.notices {
             let k = &job.target.key;
             let text = format!(
-                "ktail: {}/{} › {} has not started ({why}): it has no log yet\n",
+                "ktail: {}/{} › {} has not started ({why}): it has no log yet",
                 k.namespace, k.pod, k.container
             );
-            let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
+            let _ = ctx.out.send(ctx.notice(text)).await;
         }
         return TailEnd::Complete;
     }
@@ -64,10 +64,10 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
             let s = &ctx.settings;
             if s.follow && s.notices && !ctx.queue_noticed.swap(true, Ordering::Relaxed) {
                 let text = format!(
-                    "ktail: {} log streams are open (--max-log-requests); more containers wait in a queue for a free stream\n",
+                    "ktail: {} log streams are open (--max-log-requests); more containers wait in a queue for a free stream",
                     s.max_log_requests
                 );
-                let _ = ctx.out.send(Out::Notice(text.into_bytes())).await;
+                let _ = ctx.out.send(ctx.notice(text)).await;
             }
             tokio::select! {
                 p = ctx.slots.clone().acquire_owned() => match p {
@@ -87,6 +87,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         node: &t.pod_info.node,
         labels: &t.pod_info.labels,
         annotations: &t.pod_info.annotations,
+        previous: t.state == InstanceState::Previous,
     });
     let mut tail = ContainerTail::new(
         &ctx,
@@ -105,8 +106,8 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
     // `-` says a container's log was printed to its end, or that its pod went away; a
     // run stopped by a signal cut every stream and says nothing per container.
     if tail.announced() && ctx.settings.notices && !ctx.stopping() {
-        let notice = tail.sinks().stdout.removed_notice().to_vec();
-        let _ = ctx.out.send(Out::Notice(notice)).await;
+        let notice = ctx.notice(tail.sinks().stdout.removed_notice());
+        let _ = ctx.out.send(notice).await;
     }
     drop(tail);
     if let Some(done) = job.done.take() {

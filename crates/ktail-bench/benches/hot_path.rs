@@ -71,6 +71,7 @@ fn origin<'a>(
         node: "node-1",
         labels,
         annotations: none,
+        previous: false,
     }
 }
 
