@@ -31,6 +31,43 @@ async fn wait_streaming(k: &mut Running, what: &str, pods: &[String]) {
     .await;
 }
 
+/// Runs `change` with kubectl in `shop`, waits for `rollout status` to say it is done and
+/// for every pod of `before` to be gone, then for ktail to stream the new pods; returns
+/// what `change` printed and the new pods.
+async fn roll(
+    c: &Cluster,
+    k: &mut Running,
+    change: &[&str],
+    before: &[&Vec<String>],
+) -> (String, Vec<String>) {
+    let args: Vec<&str> = change.iter().copied().chain(["-n", "shop"]).collect();
+    let out = kubectl(c, &args).await;
+    let status = kubectl(
+        c,
+        &[
+            "rollout",
+            "status",
+            "deploy/web",
+            "-n",
+            "shop",
+            "--timeout=60s",
+        ],
+    )
+    .await;
+    assert!(
+        status.ends_with("deployment \"web\" successfully rolled out\n"),
+        "{status}"
+    );
+    sim_wait(&c.sim, "the earlier pods gone", |s| {
+        let pods = s.pod_names("shop");
+        pods.len() == 2 && pods.iter().all(|p| before.iter().all(|b| !b.contains(p)))
+    })
+    .await;
+    let now = c.sim.pod_names("shop");
+    wait_streaming(k, "the new pods stream", &now).await;
+    (out, now)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn follows_deploy_web_through_set_image_and_rollout_undo() {
     let c = Cluster::start_tls().await;
@@ -46,60 +83,22 @@ async fn follows_deploy_web_through_set_image_and_rollout_undo() {
     let mut k = c.spawn(&["deploy/web", "-n", "shop"]);
     wait_streaming(&mut k, "the first pods stream", &first).await;
 
-    let out = kubectl(
+    let (out, second) = roll(
         &c,
-        &["set", "image", "deploy/web", "app=nginx:1.28", "-n", "shop"],
+        &mut k,
+        &["set", "image", "deploy/web", "app=nginx:1.28"],
+        &[&first],
     )
     .await;
     assert_eq!(out, "deployment.apps/web image updated\n");
-    let out = kubectl(
+    let (out, third) = roll(
         &c,
-        &[
-            "rollout",
-            "status",
-            "deploy/web",
-            "-n",
-            "shop",
-            "--timeout=60s",
-        ],
+        &mut k,
+        &["rollout", "undo", "deploy/web"],
+        &[&first, &second],
     )
     .await;
-    assert!(
-        out.ends_with("deployment \"web\" successfully rolled out\n"),
-        "{out}"
-    );
-    sim_wait(&c.sim, "the old pods gone", |s| {
-        let pods = s.pod_names("shop");
-        pods.len() == 2 && pods.iter().all(|p| !first.contains(p))
-    })
-    .await;
-    let second = c.sim.pod_names("shop");
-    wait_streaming(&mut k, "the new pods stream", &second).await;
-
-    let out = kubectl(&c, &["rollout", "undo", "deploy/web", "-n", "shop"]).await;
     assert_eq!(out, "deployment.apps/web rolled back\n");
-    kubectl(
-        &c,
-        &[
-            "rollout",
-            "status",
-            "deploy/web",
-            "-n",
-            "shop",
-            "--timeout=60s",
-        ],
-    )
-    .await;
-    sim_wait(&c.sim, "the second pods gone", |s| {
-        let pods = s.pod_names("shop");
-        pods.len() == 2
-            && pods
-                .iter()
-                .all(|p| !second.contains(p) && !first.contains(p))
-    })
-    .await;
-    let third = c.sim.pod_names("shop");
-    wait_streaming(&mut k, "the pods of the undo stream", &third).await;
     let out = kubectl(
         &c,
         &[
