@@ -34,6 +34,10 @@ mod filtering;
 /// Resource queries (deploy/web…), followed as the object changes.
 mod resources;
 
+/// The rollout tutorial: ktail follows deploy/web while the real kubectl rolls it forward
+/// and back.
+mod playground;
+
 /// --since, --since-time and --tail side by side with kubectl.
 mod history;
 

@@ -349,6 +349,17 @@ impl Sim {
             .unwrap_or(0)
     }
 
+    /// Generated lines per (pod, container) of every pod that has been in `ns`, deleted
+    /// ones included: the ground truth of a whole rollout.
+    pub fn generated_in(&self, ns: &str) -> std::collections::BTreeMap<(String, String), u64> {
+        let c = self.shared.lock();
+        c.generated
+            .iter()
+            .filter(|((n, _, _), _)| n == ns)
+            .map(|((_, p, ctr), n)| ((p.clone(), ctr.clone()), *n))
+            .collect()
+    }
+
     // ---- faults ---------------------------------------------------------------------
 
     /// Every open log stream ends (cleanly or by a connection reset); containers keep

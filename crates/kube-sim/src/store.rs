@@ -125,6 +125,18 @@ impl Resource {
         }
     }
 
+    /// `details` of a `Status` about one object: its name, resource and group.
+    pub(crate) fn details(self, name: Option<&str>) -> serde_json::Value {
+        let mut d = serde_json::json!({ "kind": self.plural() });
+        if let Some(n) = name {
+            d["name"] = serde_json::json!(n);
+        }
+        if !self.group().is_empty() {
+            d["group"] = serde_json::json!(self.group());
+        }
+        d
+    }
+
     pub(crate) fn field_labels(self) -> &'static [&'static str] {
         match self {
             Resource::Pod => POD_FIELDS,

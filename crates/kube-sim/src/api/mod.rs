@@ -163,13 +163,6 @@ pub(crate) fn forbidden(
         Some(ns) => format!("in the namespace \"{ns}\""),
         None => "at the cluster scope".to_string(),
     };
-    let mut details = json!({ "kind": r.plural() });
-    if let Some(n) = name {
-        details["name"] = json!(n);
-    }
-    if !r.group().is_empty() {
-        details["group"] = json!(r.group());
-    }
     ApiError::new(
         403,
         "Forbidden",
@@ -178,7 +171,7 @@ pub(crate) fn forbidden(
             r.group()
         ),
     )
-    .with_details(details)
+    .with_details(r.details(name))
 }
 
 fn route(
@@ -214,11 +207,7 @@ fn route(
         return Ok(json_value(200, &doc));
     }
     let segs: Vec<&str> = trimmed.split('/').skip(1).collect();
-    let (group, rest) = match segs.as_slice() {
-        ["api", "v1", rest @ ..] => ("", rest),
-        ["apis", g @ ("apps" | "batch"), "v1", rest @ ..] => (*g, rest),
-        _ => return Err(ApiError::not_served()),
-    };
+    let (group, rest) = api_path(&segs)?;
     let resource =
         |plural: &str| Resource::from_path(group, plural).ok_or_else(ApiError::not_served);
     let user = shared.opts.user.as_str();
@@ -293,6 +282,16 @@ fn route(
             }
             logs(shared, ns, name, params)
         }
+        _ => Err(ApiError::not_served()),
+    }
+}
+
+/// The API group of a path's segments (`""` for the core group) and the segments after
+/// its version; 404 for paths outside the served groups.
+pub(crate) fn api_path<'a>(segs: &'a [&'a str]) -> Result<(&'a str, &'a [&'a str]), ApiError> {
+    match segs {
+        ["api", "v1", rest @ ..] => Ok(("", rest)),
+        ["apis", g @ ("apps" | "batch"), "v1", rest @ ..] => Ok((g, rest)),
         _ => Err(ApiError::not_served()),
     }
 }

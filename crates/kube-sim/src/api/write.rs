@@ -119,11 +119,7 @@ enum Target {
 
 fn target(path: &str) -> Result<Target, ApiError> {
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let (group, rest) = match segs.as_slice() {
-        ["api", "v1", rest @ ..] => ("", rest),
-        ["apis", g @ ("apps" | "batch"), "v1", rest @ ..] => (*g, rest),
-        _ => return Err(ApiError::not_served()),
-    };
+    let (group, rest) = super::api_path(&segs)?;
     let resource =
         |plural: &str| Resource::from_path(group, plural).ok_or_else(ApiError::not_served);
     Ok(match rest {
@@ -210,29 +206,23 @@ pub(super) async fn handle(
             Some(&forbidden_ns),
         ));
     }
+    if matches!(target, Target::Collection(..) | Target::Object(..)) && !writable(r) {
+        return Err(ApiError::method_not_allowed());
+    }
     let dry = dry_run(params)?;
     let body = read_body(req).await?;
     match (method, target) {
         (Method::POST, Target::Collection(r, ns)) => {
-            if !writable(r) {
-                return Err(ApiError::method_not_allowed());
-            }
             let obj = decode(&media, &body)?;
             let out = shared.with(|c| c.api_create(r, &ns, &obj, dry))?;
             Ok(json_value(201, &out))
         }
         (Method::PUT, Target::Object(r, key)) => {
-            if !writable(r) {
-                return Err(ApiError::method_not_allowed());
-            }
             let obj = decode(&media, &body)?;
             let out = shared.with(|c| c.api_update(r, &key, &obj, dry))?;
             Ok(json_value(200, &out))
         }
         (Method::PATCH, Target::Object(r, key)) => {
-            if !writable(r) {
-                return Err(ApiError::method_not_allowed());
-            }
             if !PATCH_TYPES.contains(&media.as_str()) {
                 return Err(unsupported_media_type(&PATCH_TYPES));
             }

@@ -312,7 +312,43 @@ impl Cluster {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{app, cluster};
     use super::*;
+    use crate::spec::JobSpec;
+    use crate::store::Resource;
+
+    #[test]
+    fn a_due_run_creates_the_job_of_its_minute_once() {
+        let mut c = cluster(1000);
+        let spec = CronJobSpec::new("tick", "* * * * *", JobSpec::new("").container(app("run")));
+        c.create_cronjob("ns", &spec).unwrap();
+        let key = ("ns".to_string(), "tick".to_string());
+        // Created three minutes ago: the missed runs collapse into the latest one.
+        let created = Timestamp::now() - jiff::SignedDuration::from_secs(180);
+        c.cronjobs.get_mut(&key).unwrap().meta.created = created;
+        c.settle();
+        c.commit();
+        // One Job, for the latest scheduled minute.
+        assert_eq!(c.jobs.len(), 1);
+        let (jkey, j) = c.jobs.iter().next().unwrap();
+        let at: Timestamp = j.meta.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+            .parse()
+            .unwrap();
+        assert_eq!(at.as_second() % 60, 0);
+        assert!(Timestamp::now().duration_since(at).as_secs() < 60);
+        assert_eq!(jkey.1, scheduled_job_name("tick", at));
+        let job = c.store.get(Resource::Job, jkey).unwrap();
+        assert_eq!(job.obj["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+        let latest = at;
+        let cj = c.store.get(Resource::CronJob, &key).unwrap();
+        assert_eq!(
+            cj.obj["status"]["lastScheduleTime"],
+            crate::meta::fmt_time(latest)
+        );
+        // The job ran (zero run time) and left status.active; the next run is in the future.
+        assert!(cj.obj["status"].get("active").is_none(), "{}", cj.obj);
+        assert!(c.cronjobs[&key].next_run().unwrap() > Timestamp::now());
+    }
 
     #[test]
     fn schedules_and_job_names() {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::jobs::Job;
 use super::template::Template;
-use super::workloads::{IntOrPercent, Strategy};
+use super::workloads::{DeploymentSpec, IntOrPercent, Strategy};
 use crate::http::ApiError;
 use crate::meta::Meta;
 use crate::spec::ContainerSpec;
@@ -406,18 +406,6 @@ fn int_or_percent(
     }
 }
 
-/// What a client can say about a Deployment.
-pub(super) struct DeploymentFields {
-    pub(super) replicas: u32,
-    pub(super) selector: BTreeMap<String, String>,
-    pub(super) template: Template,
-    pub(super) strategy: Strategy,
-    pub(super) revision_history_limit: u32,
-    pub(super) progress_deadline: u32,
-    pub(super) min_ready_seconds: u32,
-    pub(super) paused: bool,
-}
-
 fn selector(v: &Value, field: &str, causes: &mut Causes) -> BTreeMap<String, String> {
     let sel = string_map(&v["matchLabels"], &format!("{field}.matchLabels"), causes);
     if sel.is_empty() && v["matchExpressions"].is_null() {
@@ -447,7 +435,7 @@ pub(super) fn deployment(
     obj: &Value,
     sources: &[ContainerSpec],
     causes: &mut Causes,
-) -> DeploymentFields {
+) -> DeploymentSpec {
     let spec = &obj["spec"];
     // In the apiserver's order: replicas, selector, the template's labels, its spec.
     let replicas = count(&spec["replicas"], "spec.replicas", 1, causes);
@@ -505,7 +493,7 @@ pub(super) fn deployment(
             Strategy::DEFAULT
         }
     };
-    DeploymentFields {
+    DeploymentSpec {
         replicas,
         selector,
         template,

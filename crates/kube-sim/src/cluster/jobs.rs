@@ -390,23 +390,22 @@ mod tests {
         c.store.get(Resource::Job, &key).unwrap().obj["status"].clone()
     }
 
-    fn settle(c: &mut Cluster) {
+    /// A cluster where `spec` has run to its end (no back-off between attempts).
+    fn ran(spec: JobSpec) -> Cluster {
+        let mut c = cluster(1000);
+        c.job_backoff = Duration::ZERO;
+        c.create_job("ns", &spec);
         c.settle();
         c.commit();
+        c
     }
 
     #[test]
     fn a_job_that_fails_replaces_its_pods_until_the_backoff_limit() {
-        let mut c = cluster(1000);
-        c.job_backoff = Duration::ZERO;
-        c.create_job(
-            "ns",
-            &JobSpec::new("migrate")
-                .container(app("run"))
-                .exit_code(3)
-                .backoff_limit(1),
-        );
-        settle(&mut c);
+        let c = ran(JobSpec::new("migrate")
+            .container(app("run"))
+            .exit_code(3)
+            .backoff_limit(1));
         let st = job_status(&c, "migrate");
         assert_eq!(st["failed"], 2, "{st}");
         assert_eq!(st["conditions"][0]["type"], "FailureTarget", "{st}");
@@ -423,15 +422,9 @@ mod tests {
 
     #[test]
     fn fail_first_then_succeed() {
-        let mut c = cluster(1000);
-        c.job_backoff = Duration::ZERO;
-        c.create_job(
-            "ns",
-            &JobSpec::new("flaky")
-                .container(app("run"))
-                .fail_first(2, 137, "OOMKilled"),
-        );
-        settle(&mut c);
+        let c = ran(JobSpec::new("flaky")
+            .container(app("run"))
+            .fail_first(2, 137, "OOMKilled"));
         let st = job_status(&c, "flaky");
         assert_eq!(
             (st["failed"].clone(), st["succeeded"].clone()),

@@ -104,7 +104,7 @@ impl Cluster {
             ));
         }
         for (k, d) in &self.deployments {
-            let hash = template_hash(&d.template.hash_input());
+            let hash = template_hash(&d.spec.template.hash_input());
             let mut total = Stats::default();
             let mut updated = 0;
             let mut revision = 0;
@@ -241,17 +241,17 @@ fn replicaset_json(rs: &ReplicaSet, s: Stats, owner: Option<&Deployment>) -> Val
     }
     let mut annotations = rs.meta.annotations.clone();
     if let Some(d) = owner {
-        let surge = match d.strategy {
-            Strategy::RollingUpdate { max_surge, .. } => max_surge.resolve(d.replicas, true),
+        let surge = match d.spec.strategy {
+            Strategy::RollingUpdate { max_surge, .. } => max_surge.resolve(d.spec.replicas, true),
             Strategy::Recreate => 0,
         };
         annotations.insert(
             "deployment.kubernetes.io/desired-replicas".into(),
-            d.replicas.to_string(),
+            d.spec.replicas.to_string(),
         );
         annotations.insert(
             "deployment.kubernetes.io/max-replicas".into(),
-            (d.replicas + surge).to_string(),
+            (d.spec.replicas + surge).to_string(),
         );
     }
     annotations.insert(
@@ -308,13 +308,13 @@ fn deployment_json(
     }
     meta.insert("annotations".into(), json!(annotations));
     let t = fmt_time(d.meta.created);
-    let max_unavailable = match d.strategy {
+    let max_unavailable = match d.spec.strategy {
         Strategy::RollingUpdate {
             max_unavailable,
             max_surge,
         } => {
-            let u = max_unavailable.resolve(d.replicas, false);
-            if u == 0 && max_surge.resolve(d.replicas, true) == 0 {
+            let u = max_unavailable.resolve(d.spec.replicas, false);
+            if u == 0 && max_surge.resolve(d.spec.replicas, true) == 0 {
                 1
             } else {
                 u
@@ -322,8 +322,10 @@ fn deployment_json(
         }
         Strategy::Recreate => 0,
     };
-    let available = total.ready + max_unavailable >= d.replicas;
-    let complete = updated == d.replicas && total.active == d.replicas && total.ready >= d.replicas;
+    let available = total.ready + max_unavailable >= d.spec.replicas;
+    let complete = updated == d.spec.replicas
+        && total.active == d.spec.replicas
+        && total.ready >= d.spec.replicas;
     let mut status = json!({
         "observedGeneration": d.generation,
         "replicas": total.active,
@@ -335,7 +337,7 @@ fn deployment_json(
              "lastUpdateTime": t, "lastTransitionTime": t},
             {"type": "Progressing", "status": "True",
              "reason": if complete { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
-             "message": format!("ReplicaSet \"{}-{}\" {}", d.meta.name, template_hash(&d.template.hash_input()),
+             "message": format!("ReplicaSet \"{}-{}\" {}", d.meta.name, template_hash(&d.spec.template.hash_input()),
                  if complete { "has successfully progressed." } else { "is progressing." }),
              "lastUpdateTime": t, "lastTransitionTime": t},
         ],
@@ -350,7 +352,7 @@ fn deployment_json(
     if total.terminating > 0 {
         status["terminatingReplicas"] = json!(total.terminating);
     }
-    let strategy = match d.strategy {
+    let strategy = match d.spec.strategy {
         Strategy::Recreate => json!({ "type": "Recreate" }),
         Strategy::RollingUpdate {
             max_surge,
@@ -361,17 +363,17 @@ fn deployment_json(
         }),
     };
     let mut spec = json!({
-        "replicas": d.replicas,
-        "selector": selector_json(&d.selector),
-        "template": d.template.to_json(),
+        "replicas": d.spec.replicas,
+        "selector": selector_json(&d.spec.selector),
+        "template": d.spec.template.to_json(),
         "strategy": strategy,
-        "revisionHistoryLimit": d.revision_history_limit,
-        "progressDeadlineSeconds": d.progress_deadline,
+        "revisionHistoryLimit": d.spec.revision_history_limit,
+        "progressDeadlineSeconds": d.spec.progress_deadline,
     });
-    if d.min_ready_seconds > 0 {
-        spec["minReadySeconds"] = json!(d.min_ready_seconds);
+    if d.spec.min_ready_seconds > 0 {
+        spec["minReadySeconds"] = json!(d.spec.min_ready_seconds);
     }
-    if d.paused {
+    if d.spec.paused {
         spec["paused"] = json!(true);
     }
     obj(

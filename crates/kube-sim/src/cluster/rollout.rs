@@ -46,10 +46,11 @@ impl Cluster {
     pub(crate) fn set_image(&mut self, ns: &str, deploy: &str, container: &str, image: &str) {
         if let Some(d) = self.deployment_mut(ns, deploy)
             && let Some(c) = d
+                .spec
                 .template
                 .containers
                 .iter_mut()
-                .chain(d.template.init.iter_mut())
+                .chain(d.spec.template.init.iter_mut())
                 .find(|c| c.name == container)
             && c.image != image
         {
@@ -60,9 +61,9 @@ impl Cluster {
 
     pub(crate) fn scale(&mut self, ns: &str, deploy: &str, replicas: u32) {
         if let Some(d) = self.deployment_mut(ns, deploy)
-            && d.replicas != replicas
+            && d.spec.replicas != replicas
         {
-            d.replicas = replicas;
+            d.spec.replicas = replicas;
             d.generation += 1;
         }
     }
@@ -74,8 +75,8 @@ impl Cluster {
         labels: &[(&str, &str)],
     ) {
         if let Some(d) = self.deployment_mut(ns, deploy) {
-            d.selector = labels_of(labels);
-            d.template.labels = labels_of(labels);
+            d.spec.selector = labels_of(labels);
+            d.spec.template.labels = labels_of(labels);
             d.generation += 1;
         }
     }
@@ -102,7 +103,7 @@ impl Cluster {
         };
         let t = template_of_revision(prev);
         if let Some(d) = self.deployment_mut(ns, deploy) {
-            d.template = t;
+            d.spec.template = t;
             d.generation += 1;
         }
     }
@@ -140,11 +141,11 @@ impl Cluster {
         let Some(d) = self.deployments.get(key) else {
             return;
         };
-        let mut template = d.template.clone();
+        let mut template = d.spec.template.clone();
         template
             .labels
             .insert("pod-template-hash".into(), hash.to_string());
-        let mut selector = d.selector.clone();
+        let mut selector = d.spec.selector.clone();
         selector.insert("pod-template-hash".into(), hash.to_string());
         let owner = OwnerRef {
             api_version: "apps/v1",
@@ -179,11 +180,11 @@ impl Cluster {
             return false;
         };
         let ns = key.0.clone();
-        let hash = template_hash(&d.template.hash_input());
+        let hash = template_hash(&d.spec.template.hash_input());
         let new_key = (ns.clone(), format!("{}-{hash}", d.meta.name));
         let d_uid = d.meta.uid.clone();
-        let (replicas, strategy, paused) = (d.replicas, d.strategy, d.paused);
-        let history_limit = d.revision_history_limit as usize;
+        let (replicas, strategy, paused) = (d.spec.replicas, d.spec.strategy, d.spec.paused);
+        let history_limit = d.spec.revision_history_limit as usize;
         let max_rev = self.revisions(&d_uid).last().map_or(0, |rs| rs.revision);
         match self.replicasets.get_mut(&new_key) {
             None if paused => return false,

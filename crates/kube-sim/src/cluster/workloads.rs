@@ -57,17 +57,23 @@ impl Strategy {
     };
 }
 
-pub(crate) struct Deployment {
-    pub(super) meta: Meta,
+/// What a Deployment asks for: the part of it a client writes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DeploymentSpec {
     pub(super) replicas: u32,
     pub(super) selector: BTreeMap<String, String>,
     pub(super) template: Template,
-    pub(super) generation: i64,
     pub(super) strategy: Strategy,
     pub(super) revision_history_limit: u32,
     pub(super) progress_deadline: u32,
     pub(super) min_ready_seconds: u32,
     pub(super) paused: bool,
+}
+
+pub(crate) struct Deployment {
+    pub(super) meta: Meta,
+    pub(super) generation: i64,
+    pub(super) spec: DeploymentSpec,
 }
 
 pub(crate) struct ReplicaSet {
@@ -127,19 +133,21 @@ impl Cluster {
             (ns.to_string(), spec.name.clone()),
             Deployment {
                 meta,
-                replicas: spec.replicas,
-                selector: template.labels.clone(),
-                template,
                 generation: 1,
-                // The scenario default: one pod at a time, never one less than asked for.
-                strategy: Strategy::RollingUpdate {
-                    max_surge: IntOrPercent::Int(spec.max_surge),
-                    max_unavailable: IntOrPercent::Int(spec.max_unavailable),
+                spec: DeploymentSpec {
+                    replicas: spec.replicas,
+                    selector: template.labels.clone(),
+                    template,
+                    // The scenario default: one pod at a time, never one less than asked.
+                    strategy: Strategy::RollingUpdate {
+                        max_surge: IntOrPercent::Int(spec.max_surge),
+                        max_unavailable: IntOrPercent::Int(spec.max_unavailable),
+                    },
+                    revision_history_limit: 10,
+                    progress_deadline: 600,
+                    min_ready_seconds: 0,
+                    paused: false,
                 },
-                revision_history_limit: 10,
-                progress_deadline: 600,
-                min_ready_seconds: 0,
-                paused: false,
             },
         );
         self.workloads_dirty = true;

@@ -38,10 +38,6 @@ pub(crate) enum Deleted {
 }
 
 fn conflict(r: Resource, name: &str) -> ApiError {
-    let mut details = json!({ "name": name, "kind": r.plural() });
-    if !r.group().is_empty() {
-        details["group"] = json!(r.group());
-    }
     ApiError::new(
         409,
         "Conflict",
@@ -50,20 +46,16 @@ fn conflict(r: Resource, name: &str) -> ApiError {
             r.qualified()
         ),
     )
-    .with_details(details)
+    .with_details(r.details(Some(name)))
 }
 
 fn already_exists(r: Resource, name: &str) -> ApiError {
-    let mut details = json!({ "name": name, "kind": r.plural() });
-    if !r.group().is_empty() {
-        details["group"] = json!(r.group());
-    }
     ApiError::new(
         409,
         "AlreadyExists",
         format!("{} \"{name}\" already exists", r.qualified()),
     )
-    .with_details(details)
+    .with_details(r.details(Some(name)))
 }
 
 /// The kinds a client may create, update and delete.
@@ -233,15 +225,8 @@ impl Cluster {
                     .retain(|k, _| k != "deployment.kubernetes.io/revision");
                 let d = Deployment {
                     meta,
-                    replicas: f.replicas,
-                    selector: f.selector,
-                    template: f.template,
                     generation: 1,
-                    strategy: f.strategy,
-                    revision_history_limit: f.revision_history_limit,
-                    progress_deadline: f.progress_deadline,
-                    min_ready_seconds: f.min_ready_seconds,
-                    paused: f.paused,
+                    spec: f,
                 };
                 if dry_run {
                     return Ok(super::render::deployment_preview(&d));
@@ -428,13 +413,13 @@ impl Cluster {
                 let Some(d) = self.deployments.get(key) else {
                     return Err(ApiError::not_found("apps", "deployments", &key.1));
                 };
-                let mut sources: Vec<ContainerSpec> = d.template.containers.clone();
-                sources.extend(d.template.init.iter().cloned());
+                let mut sources: Vec<ContainerSpec> = d.spec.template.containers.clone();
+                sources.extend(d.spec.template.init.iter().cloned());
                 for rs in self.revisions(&d.meta.uid) {
                     sources.extend(rs.template.containers.iter().cloned());
                 }
                 let f = decode::deployment(obj, &sources, &mut causes);
-                if f.selector != d.selector {
+                if f.selector != d.spec.selector {
                     causes.invalid(
                         "spec.selector",
                         &format!("v1.LabelSelector{{MatchLabels:{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}}", go_map(&f.selector)),
@@ -444,26 +429,14 @@ impl Cluster {
                 causes.check("Deployment", "apps", &key.1)?;
                 let mut annotations = m.annotations.clone();
                 annotations.retain(|k, _| !CONTROLLER_ANNOTATIONS[1..].contains(&k.as_str()));
-                let changed = f.replicas != d.replicas
-                    || f.template != d.template
-                    || f.strategy != d.strategy
-                    || f.paused != d.paused
-                    || f.revision_history_limit != d.revision_history_limit
-                    || f.progress_deadline != d.progress_deadline
-                    || f.min_ready_seconds != d.min_ready_seconds;
+                let changed = f != d.spec;
                 if dry_run {
                     return Ok(obj.clone());
                 }
                 if let Some(d) = self.deployments.get_mut(key) {
                     d.meta.labels = m.labels.clone();
                     d.meta.annotations = annotations;
-                    d.replicas = f.replicas;
-                    d.template = f.template;
-                    d.strategy = f.strategy;
-                    d.paused = f.paused;
-                    d.revision_history_limit = f.revision_history_limit;
-                    d.progress_deadline = f.progress_deadline;
-                    d.min_ready_seconds = f.min_ready_seconds;
+                    d.spec = f;
                     if changed {
                         d.generation += 1;
                     }

@@ -4,6 +4,20 @@
 use super::*;
 use kube_sim::CronJobSpec;
 
+/// `type:reason` of each of a Job's conditions in namespace `ci`, in order.
+async fn conditions(env: &Env, job: &str) -> String {
+    env.ok(&[
+        "get",
+        "job",
+        job,
+        "-n",
+        "ci",
+        "-o",
+        "jsonpath={range .status.conditions[*]}{.type}:{.reason} {end}",
+    ])
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_and_describe_a_failed_and_a_complete_job() {
     let env = Env::start().await;
@@ -102,34 +116,12 @@ async fn get_and_describe_a_failed_and_a_complete_job() {
         assert!(out.contains(want), "no {want:?} in\n{out}");
     }
     // The conditions in the order the controller adds them.
-    let out = env
-        .ok(&[
-            "get",
-            "job",
-            "migrate",
-            "-n",
-            "ci",
-            "-o",
-            "jsonpath={range .status.conditions[*]}{.type}:{.reason} {end}",
-        ])
-        .await;
     assert_eq!(
-        out,
+        conditions(&env, "migrate").await,
         "FailureTarget:BackoffLimitExceeded Failed:BackoffLimitExceeded "
     );
-    let out = env
-        .ok(&[
-            "get",
-            "job",
-            "e2e",
-            "-n",
-            "ci",
-            "-o",
-            "jsonpath={range .status.conditions[*]}{.type}:{.reason} {end}",
-        ])
-        .await;
     assert_eq!(
-        out,
+        conditions(&env, "e2e").await,
         "SuccessCriteriaMet:CompletionsReached Complete:CompletionsReached "
     );
     let logs = env.ok(&["logs", "-n", "ci", "job/e2e"]).await;
