@@ -149,6 +149,7 @@ impl Tails {
                     let _ = self.ctx.out.send(self.ctx.notice(text)).await;
                 }
             }
+            SourceEvent::Event(ev) => tail::events::show(&self.ctx, &ev).await,
             // How pods and workloads end is the completion's business.
             SourceEvent::Pod { .. } | SourceEvent::WorkloadDone { .. } => {}
         }

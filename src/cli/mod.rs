@@ -288,9 +288,21 @@ pub struct Args {
     #[arg(long, requires = "output_dir", help_heading = OUTPUT)]
     pub files_only: bool,
 
-    /// Print only log lines: no '+'/'-' notices on stderr (warnings are still shown)
+    /// Print only log lines: no notices on stderr (warnings and --until-done's failures are still shown)
     #[arg(long, help_heading = OUTPUT)]
     pub only_log_lines: bool,
+
+    /// Also print the Kubernetes events of the selected pods, in the output: 'warning' or 'all'
+    ///
+    /// Events (core/v1) whose object is a selected pod are printed with the pod's prefix
+    /// and an [TYPE REASON] marker, in order with the log lines as they arrive; in -o json
+    /// they carry an "event" object that log lines never have. 'warning' (the default
+    /// value) shows Warning events (Unhealthy, BackOff, Failed, FailedScheduling,
+    /// Killing…); 'all' adds Normal ones. Events older than --since are not shown, and
+    /// an event whose count goes up is shown again with its new count.
+    #[arg(long, value_name = "TYPES", value_enum, num_args = 0..=1, require_equals = true,
+          default_missing_value = "warning", help_heading = OUTPUT)]
+    pub events: Option<EventTypes>,
 
     /// Read lines from standard input instead of a cluster, and filter and format them
     #[arg(long, help_heading = FILTERING)]
@@ -370,6 +382,15 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// `--events[=TYPES]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventTypes {
+    /// Warning events only
+    Warning,
+    /// Normal and Warning events
+    All,
 }
 
 /// `--timestamps[=FORMAT]`.

@@ -13,10 +13,10 @@ mod parse;
 mod render;
 mod selection;
 
-use crate::cli::{Args, Env};
+use crate::cli::{Args, Env, EventTypes};
 use crate::error::{Error, Result};
 use crate::kube::client::KubeSource;
-use crate::kube::query::PodQuery;
+use crate::kube::query::{EventFilter, PodQuery};
 use crate::kube::target::Selection;
 use crate::output::OutputSettings;
 use crate::render::format::RenderSettings;
@@ -56,9 +56,22 @@ impl Settings {
                 "nothing selects pods: give a pod QUERY regex, --selector or --field-selector (see ktail --help)",
             ));
         }
-        let (query, selection) = selection::resolve(args, env.now)?;
+        let (mut query, selection) = selection::resolve(args, env.now)?;
         let filter = render::filter(args)?;
         let tail = history::resolve(args, env, &selection, filter)?;
+        query.events = args.events.map(|types| {
+            let now = jiff::Timestamp::from_second(env.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            let since = tail.since_time.unwrap_or_else(|| {
+                jiff::SignedDuration::try_from(tail.since)
+                    .ok()
+                    .and_then(|d| now.checked_sub(d).ok())
+                    .unwrap_or(jiff::Timestamp::MIN)
+            });
+            EventFilter {
+                warnings_only: types == EventTypes::Warning,
+                since,
+            }
+        });
         let show_namespace = !args.stdin && query.namespaces.spans_namespaces();
         let render = render::resolve(args, env, show_namespace)?;
         let output = OutputSettings {

@@ -70,6 +70,8 @@ pub(crate) fn resolve(args: &Args, run_start: i64) -> Result<(PodQuery, Selectio
         resource,
         namespaces,
         until_done: args.until_done,
+        // Filled in with the history window, once that is known.
+        events: None,
     };
     Ok((query, selection))
 }

@@ -19,11 +19,12 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::Backoff;
-use crate::kube::SourceEvent;
+use crate::kube::events::SelectedPods;
 use crate::kube::outcome;
 use crate::kube::query::PodFilter;
-use crate::kube::target::{self, Selection, Sighting};
+use crate::kube::target::{self, PodInfo, Selection, Sighting};
 use crate::kube::watch::{Seen, WatchSet};
+use crate::kube::{SelectedPod, SourceEvent};
 
 /// One scope's pod watch: what to watch, and what the run knows about it.
 pub(crate) struct PodWatch {
@@ -41,6 +42,8 @@ pub(crate) struct PodWatch {
     pub(crate) first_list: Option<oneshot::Sender<usize>>,
     /// `--until-done`: report how selected pods end.
     pub(crate) outcomes: bool,
+    /// `--events`: where the selected pods are recorded for the scope's events watch.
+    pub(crate) selected: Option<SelectedPods>,
 }
 
 /// Watches one scope until its filter channel closes or the receiver goes away.
@@ -152,6 +155,9 @@ impl ScopeState {
             return;
         }
         self.pods.insert(uid.clone());
+        if let Some(selected) = &scope.selected {
+            selected.insert(&uid, selected_pod(pod));
+        }
         let seen = Sighting::Watched {
             at_start: scope.initial && !self.pods.listed_once(),
             rematched: self.dropped.remove(&uid),
@@ -205,6 +211,23 @@ impl ScopeState {
 
 fn uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
+}
+
+/// A selected pod as its events are shown.
+fn selected_pod(pod: &Pod) -> SelectedPod {
+    SelectedPod {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        info: Arc::new(PodInfo {
+            node: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default(),
+            labels: pod.metadata.labels.clone().unwrap_or_default(),
+            annotations: pod.metadata.annotations.clone().unwrap_or_default(),
+        }),
+    }
 }
 
 /// `namespace/pod`, for messages.

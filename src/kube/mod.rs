@@ -8,6 +8,7 @@
 
 pub(crate) mod client;
 pub(crate) mod discovery;
+pub(crate) mod events;
 pub(crate) mod namespaces;
 pub(crate) mod objects;
 pub(crate) mod outcome;
@@ -18,8 +19,10 @@ pub(crate) mod source;
 pub(crate) mod target;
 pub(crate) mod watch;
 
+use std::sync::Arc;
+
 use crate::kube::outcome::{JobOutcome, PodOutcome};
-use crate::kube::target::Target;
+use crate::kube::target::{PodInfo, Target};
 
 /// What a source tells the run.
 pub(crate) enum SourceEvent {
@@ -54,10 +57,36 @@ pub(crate) enum SourceEvent {
         name: String,
         outcome: Option<PodOutcome>,
     },
+    /// `--events`: a Kubernetes event of a selected pod.
+    Event(Box<EventRecord>),
     /// `--until-done`: the queried Job is done. Every pod it ran was reported before.
     WorkloadDone {
         /// `job/migrate`, for messages.
         what: String,
         outcome: JobOutcome,
     },
+}
+
+/// A selected pod, as its events are shown.
+#[derive(Debug)]
+pub(crate) struct SelectedPod {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) info: Arc<PodInfo>,
+}
+
+/// One event as `--events` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct EventRecord {
+    pub(crate) pod: Arc<SelectedPod>,
+    /// From the event's `fieldPath` (`spec.containers{app}`), or empty.
+    pub(crate) container: String,
+    /// `Normal` or `Warning`.
+    pub(crate) kind: String,
+    pub(crate) reason: String,
+    pub(crate) message: String,
+    pub(crate) count: i32,
+    pub(crate) source: String,
+    /// When it was last seen, RFC3339.
+    pub(crate) time: String,
 }

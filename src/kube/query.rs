@@ -26,6 +26,8 @@ pub(crate) struct PodQuery {
     pub(crate) namespaces: NamespaceScope,
     /// `--until-done`: also report how selected pods end, and when a queried Job is done.
     pub(crate) until_done: bool,
+    /// `--events`: which events of the selected pods to report.
+    pub(crate) events: Option<EventFilter>,
 }
 
 impl PodQuery {
@@ -97,6 +99,15 @@ impl PartialEq for NamespaceScope {
             _ => false,
         }
     }
+}
+
+/// Which events `--events` shows.
+#[derive(Debug, Clone)]
+pub(crate) struct EventFilter {
+    /// Warning events only (`--events=warning`).
+    pub(crate) warnings_only: bool,
+    /// Events last seen before this are history older than `--since`.
+    pub(crate) since: jiff::Timestamp,
 }
 
 /// The server-side pod filter of one scope. `None` in a scope's filter channel means

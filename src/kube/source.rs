@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Event;
+use kube::Api;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -18,6 +20,7 @@ use crate::error::Result;
 use crate::kube::SourceEvent;
 use crate::kube::client::{self, Cluster};
 use crate::kube::discovery::{self, PodWatch};
+use crate::kube::events::{self, SelectedPods};
 use crate::kube::namespaces::{self, NsEvent};
 use crate::kube::objects::{self, UntilDone};
 use crate::kube::pods::{api_code, list_all, pods_api, scope_label};
@@ -245,8 +248,34 @@ fn open_scope(
         initial,
         first_list: first_tx,
         outcomes: src.query.until_done,
+        selected: src.query.events.as_ref().map(|_| SelectedPods::default()),
     };
-    tasks.spawn(discovery::watch_scope(watch, tx.clone()));
+    match (&src.query.events, watch.selected.clone()) {
+        // The scope's events go with its pod watch: they end together.
+        (Some(filter), Some(selected)) => {
+            let api: Api<Event> = match ns.as_deref() {
+                Some(n) => Api::namespaced(client.clone(), n),
+                None => Api::all(client.clone()),
+            };
+            let events = events::watch_events(
+                api,
+                selected,
+                filter.clone(),
+                scope_label(ns.as_deref()),
+                tx.clone(),
+            );
+            let pods = discovery::watch_scope(watch, tx.clone());
+            tasks.spawn(async move {
+                tokio::select! {
+                    () = pods => {}
+                    () = events => {}
+                }
+            });
+        }
+        _ => {
+            tasks.spawn(discovery::watch_scope(watch, tx.clone()));
+        }
+    }
     (handle, first_rx)
 }
 
@@ -342,6 +371,7 @@ mod tests {
             resource: resource.map(|r| ResourceQuery::parse(r).unwrap()),
             namespaces: NamespaceScope::ContextDefault,
             until_done: false,
+            events: None,
         }
     }
 

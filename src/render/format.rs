@@ -58,6 +58,18 @@ pub(crate) struct RenderSettings {
     pub(crate) file_template: Option<Arc<LineTemplate>>,
 }
 
+/// A Kubernetes event as `--events` shows it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventText<'a> {
+    /// `Normal` or `Warning`.
+    pub(crate) kind: &'a str,
+    pub(crate) reason: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) count: i32,
+    /// The component that reported it (`kubelet`, `default-scheduler`…).
+    pub(crate) source: &'a str,
+}
+
 /// One container's rendering, built once when its tail starts.
 #[derive(Debug)]
 pub struct TargetFormat {
@@ -267,6 +279,71 @@ impl TargetFormat {
                     write_json_str(out, message);
                 }
                 out.extend_from_slice(if pretty { b"\n}\n" } else { b"}\n" });
+            }
+        }
+    }
+
+    /// Appends one Kubernetes event of the container's pod (`--events`) where its log
+    /// lines go: with the same prefix and an `[TYPE REASON]` marker, or in JSON with an
+    /// `event` object that log lines never carry.
+    pub(crate) fn write_event(
+        &mut self,
+        out: &mut Vec<u8>,
+        timestamp: &[u8],
+        second: Option<i64>,
+        ev: &EventText<'_>,
+    ) {
+        let times = if ev.count > 1 {
+            format!(" ({} times)", ev.count)
+        } else {
+            String::new()
+        };
+        let event_json = |out: &mut Vec<u8>| {
+            let obj = serde_json::json!({
+                "type": ev.kind,
+                "reason": ev.reason,
+                "count": ev.count,
+                "source": ev.source,
+            });
+            out.extend_from_slice(obj.to_string().as_bytes());
+        };
+        match self.mode {
+            OutputMode::Json if self.template.is_none() => {
+                out.extend_from_slice(b"{\"message\":");
+                write_json_str(out, ev.message.as_bytes());
+                if !timestamp.is_empty() {
+                    out.extend_from_slice(b",\"timestamp\":");
+                    write_json_str(out, timestamp);
+                }
+                out.extend_from_slice(b",\"event\":");
+                event_json(out);
+                out.extend_from_slice(&self.prefix);
+            }
+            OutputMode::Extjson | OutputMode::Ppextjson if self.template.is_none() => {
+                let pretty = self.mode == OutputMode::Ppextjson;
+                out.extend_from_slice(&self.prefix);
+                if let Some(ts) = self.timestamps.as_mut() {
+                    out.extend_from_slice(b"\"timestamp\": \"");
+                    ts.write(out, timestamp, second);
+                    out.extend_from_slice(if pretty { b"\",\n  " } else { b"\", " });
+                }
+                out.extend_from_slice(b"\"message\": ");
+                write_json_str(out, format!("{}{times}", ev.message).as_bytes());
+                out.extend_from_slice(if pretty {
+                    b",\n  \"event\": "
+                } else {
+                    b", \"event\": "
+                });
+                event_json(out);
+                out.extend_from_slice(if pretty { b"\n}\n" } else { b"}\n" });
+            }
+            _ => {
+                let marker = format!("[{} {}]", ev.kind, ev.reason);
+                let sgr = if ev.kind == "Warning" { "1;33" } else { "1;34" };
+                let mut text = Vec::new();
+                paint(&mut text, sgr, &marker, self.level_color);
+                text.extend_from_slice(format!(" {}{times}", ev.message).as_bytes());
+                self.write_line(out, timestamp, second, &text);
             }
         }
     }
@@ -689,6 +766,42 @@ mod tests {
         let mut out = Vec::new();
         t.write_line(&mut out, TS, SECOND, b"a");
         assert_eq!(out, b"a\n");
+    }
+
+    #[test]
+    fn events_have_a_marker_or_an_event_object() {
+        let ev = EventText {
+            kind: "Warning",
+            reason: "BackOff",
+            message: "Back-off restarting failed container app",
+            count: 3,
+            source: "kubelet",
+        };
+        let mut out = Vec::new();
+        fmt(OutputMode::Default, false, false, None)
+            .target(&origin("p", "web-1", "app"))
+            .write_event(&mut out, TS, SECOND, &ev);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "web-1 app [Warning BackOff] Back-off restarting failed container app (3 times)\n"
+        );
+        let mut out = Vec::new();
+        fmt(OutputMode::Json, false, false, None)
+            .target(&origin("p", "web-1", "app"))
+            .write_event(&mut out, TS, SECOND, &ev);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["message"], "Back-off restarting failed container app");
+        assert_eq!(v["podName"], "web-1");
+        assert_eq!(
+            v["event"],
+            serde_json::json!({"type": "Warning", "reason": "BackOff", "count": 3, "source": "kubelet"})
+        );
+        let mut out = Vec::new();
+        fmt(OutputMode::Extjson, false, false, None)
+            .target(&origin("p", "web-1", "app"))
+            .write_event(&mut out, TS, SECOND, &ev);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["event"]["reason"], "BackOff");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub(crate) struct TailContext {
     /// `--output-dir` and the rendering of its files.
     files: Option<(PathBuf, RenderSettings)>,
     /// Log lines go to stdout (not with `--files-only`).
-    stdout: bool,
+    pub(crate) stdout: bool,
     pub(crate) out: OutTx,
     pub(crate) slots: Arc<Semaphore>,
     /// Instance checks in flight at once (`VERIFY_CONCURRENCY`).

@@ -9,6 +9,7 @@
 
 pub(crate) mod container;
 pub(crate) mod context;
+pub(crate) mod events;
 pub(crate) mod lines;
 pub(crate) mod machine;
 pub(crate) mod resume;
