@@ -145,3 +145,62 @@ async fn a_previous_instance_is_marked_and_notices_carry_their_time_with_t() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolling_update_and_its_undo_are_told() {
+    use kube_sim::WorkloadSpec;
+    let c = Cluster::start().await;
+    c.sim
+        .set_controller_grace(std::time::Duration::from_millis(200));
+    c.sim.create_deployment(
+        "default",
+        WorkloadSpec::new("web", 2).container(ContainerSpec::new("app").image("web:v1").rate(5.0)),
+    );
+    crate::util::wait_pods_logging(&c.sim, "default", 2, "app").await;
+    let mut k = c.spawn(&["deploy/web", "--color", "never"]);
+    k.wait_for_more_lines(2).await;
+    c.sim.set_image("default", "web", "app", "web:v2");
+    k.wait_until("the rollout's end", |_, err| {
+        err.iter()
+            .any(|l| l == "ktail: deployment/web rolled out revision 2: 2/2 available")
+    })
+    .await;
+    c.sim.rollout_undo("default", "web");
+    k.wait_until("the rollback's end", |_, err| {
+        err.iter().any(|l| {
+            l == "ktail: deployment/web rolled back to revision 1 (revision 3): 2/2 available"
+        })
+    })
+    .await;
+    let told: Vec<String> = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.starts_with("ktail: deployment/web"))
+        .collect();
+    // The start, progress as new pods come up, the end; then the same for the undo.
+    let rollback = told
+        .iter()
+        .position(|l| l.contains("rolling back"))
+        .unwrap_or_else(|| panic!("{told:#?}"));
+    for (part, revision) in [
+        (&told[..rollback], "revision 2 (app=web:v2)"),
+        (&told[rollback..], "revision 1, as revision 3 (app=web:v1)"),
+    ] {
+        assert!(part[0].ends_with(revision), "{told:#?}");
+        assert!(
+            part[1..part.len() - 1]
+                .iter()
+                .all(|l| l.contains("/2 pods updated, ")),
+            "{told:#?}"
+        );
+        assert!(part.len() > 2, "progress is told: {told:#?}");
+    }
+    assert_eq!(
+        told[rollback - 1],
+        "ktail: deployment/web rolled out revision 2: 2/2 available"
+    );
+    assert_eq!(
+        told.last().unwrap(),
+        "ktail: deployment/web rolled back to revision 1 (revision 3): 2/2 available"
+    );
+}

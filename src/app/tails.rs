@@ -150,6 +150,15 @@ impl Tails {
                 }
             }
             SourceEvent::Event(ev) => tail::events::show(&self.ctx, &ev).await,
+            SourceEvent::Progress(text) => {
+                if self.ctx.settings.notices {
+                    let _ = self
+                        .ctx
+                        .out
+                        .send(self.ctx.notice(format!("ktail: {text}")))
+                        .await;
+                }
+            }
             // How pods and workloads end is the completion's business.
             SourceEvent::Pod { .. } | SourceEvent::WorkloadDone { .. } => {}
         }

@@ -15,6 +15,7 @@ pub(crate) mod outcome;
 pub(crate) mod pods;
 pub(crate) mod preflight;
 pub(crate) mod query;
+pub(crate) mod rollout;
 pub(crate) mod source;
 pub(crate) mod target;
 pub(crate) mod watch;
@@ -40,6 +41,9 @@ pub(crate) enum SourceEvent {
     Warning(String),
     /// Something the user should hear of that is not a failure (one line, no prefix).
     Notice(String),
+    /// How a followed workload's rollout goes (one line, no prefix); a notice that
+    /// `--only-log-lines` drops.
+    Progress(String),
     /// A selected container waits for a reason that blocks it (`CrashLoopBackOff`,
     /// `ImagePullBackOff`…), said once per reason.
     Blocked {

@@ -25,6 +25,7 @@ use crate::kube::discovery;
 use crate::kube::outcome::{self, JobOutcome};
 use crate::kube::pods;
 use crate::kube::query::{self, Kind, PodFilter, ResourceQuery};
+use crate::kube::rollout::{self, Rollouts};
 use crate::kube::target::{self, Selection, Sighting};
 use crate::kube::watch::{Seen, WatchSet};
 
@@ -142,6 +143,11 @@ pub(crate) async fn follow_object(
     let mut set = WatchSet::default();
     let mut warned_selectorless = false;
     let mut done_reported = false;
+    let mut rollouts = Rollouts::default();
+    let rolls = matches!(
+        rq.kind,
+        Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet
+    );
     while let Some(item) = stream.next().await {
         let name = |o: &DynamicObject| o.metadata.name.clone().unwrap_or_default();
         for seen in set.handle(item, name) {
@@ -187,6 +193,23 @@ pub(crate) async fn follow_object(
                 }
                 changed
             });
+            if rolls && let Some(obj) = &obj {
+                let now = rollout::snapshot(rq.kind, obj);
+                let new_revision =
+                    rollouts.revision().is_some() && rollouts.revision() != now.revision.as_deref();
+                let back_to = match (&next, &now.revision) {
+                    (Some(filter), Some(rev)) if new_revision && rq.kind == Kind::Deployment => {
+                        rolled_back_from(&client, &ns, filter, rev).await
+                    }
+                    _ => None,
+                };
+                let what = format!("{}/{}", rq.kind.noun(), rq.name);
+                for text in rollouts.observe(&what, now, back_to) {
+                    if events.send(SourceEvent::Progress(text)).await.is_err() {
+                        return;
+                    }
+                }
+            }
             if let (Some(done), Some(filter), Some(obj)) = (&until_done, &next, &obj)
                 && !done_reported
                 && rq.kind == Kind::Job
@@ -206,6 +229,38 @@ pub(crate) async fn follow_object(
             return;
         }
     }
+}
+
+/// When revision `revision` of a Deployment is a rollback (`kubectl rollout undo`), the
+/// earlier revision whose template it took: its ReplicaSet keeps the revisions it had in
+/// `deployment.kubernetes.io/revision-history`.
+async fn rolled_back_from(
+    client: &kube::Client,
+    ns: &str,
+    filter: &PodFilter,
+    revision: &str,
+) -> Option<String> {
+    let api: Api<ReplicaSet> = Api::namespaced(client.clone(), ns);
+    let mut lp = kube::api::ListParams::default();
+    if let Some(l) = &filter.labels {
+        lp = lp.labels(l);
+    }
+    let list = api.list(&lp).await.ok()?;
+    let annotation = |rs: &ReplicaSet, key: &str| {
+        rs.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key).cloned())
+    };
+    let rs = list.items.iter().find(|rs| {
+        annotation(rs, "deployment.kubernetes.io/revision").as_deref() == Some(revision)
+    })?;
+    let history = annotation(rs, "deployment.kubernetes.io/revision-history")?;
+    history
+        .split(',')
+        .map(str::trim)
+        .rfind(|r| !r.is_empty())
+        .map(String::from)
 }
 
 /// Follows a CronJob in one namespace: the pods of every Job it owns, including Jobs it
