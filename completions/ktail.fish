@@ -42,6 +42,7 @@ complete -c ktail -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ktail -l output-dir -d 'Also write each container\'s log to DIR/NAMESPACE/POD/CONTAINER.log' -r -F
+complete -c ktail -l sort-window -d 'With --sort while following: how long a line may wait for earlier lines, 10ms to 10s' -r
 complete -c ktail -l events -d 'Also print the Kubernetes events of the selected pods, in the output: \'warning\' or \'all\'' -r -f -a "warning\t'Warning events only'
 all\t'Normal and Warning events'"
 complete -c ktail -l silence-timeout -d 'Re-open a follow stream that has delivered nothing for this long; 0 never does' -r
@@ -56,6 +57,7 @@ complete -c ktail -l until-done -d 'Follow until the selection is done, then exi
 complete -c ktail -s d -l diff-container -d 'Colour container names by their own name\'s hash instead of their pod\'s pair'
 complete -c ktail -l raw-escapes -d 'Pass control characters and escape sequences in log lines to the terminal as they are'
 complete -c ktail -l files-only -d 'With --output-dir: write log lines only to the files, not to stdout'
+complete -c ktail -l sort -d 'Print the lines of all containers in the order of their timestamps'
 complete -c ktail -l only-log-lines -d 'Print only log lines: no notices on stderr (warnings and --until-done\'s failures are still shown)'
 complete -c ktail -l stdin -d 'Read lines from standard input instead of a cluster, and filter and format them'
 complete -c ktail -s h -l help -d 'Print help (see more with \'--help\')'

@@ -47,6 +47,9 @@ mod ci;
 /// Saying why: how tailed containers ended, what keeps one from running.
 mod reasons;
 
+/// --sort: time order across containers, exact with --no-follow, windowed when following.
+mod sorted;
+
 /// Never lose a line: every fault the simulator injects, counted exactly.
 mod faults;
 

@@ -29,8 +29,8 @@ use crate::kube::client::{self, Cluster};
 use crate::kube::preflight;
 use crate::kube::query::Kind;
 use crate::kube::source::{self, ClusterSource};
-use crate::output::files;
 use crate::output::writer::{self, Out, WriterEnd};
+use crate::output::{files, merge};
 use crate::signals::Stop;
 use crate::tail::{self, TailContext, TailEnd};
 
@@ -91,6 +91,13 @@ pub async fn run_with(
         files::prepare(dir)?;
     }
     let (out, mut closed, writer) = writer::spawn(&settings.output, io.stdout, io.stderr);
+    // `--sort`: stdout's lines reach the writer through the merge, which ends once the
+    // tails' context and every tail's stream are gone.
+    let merge = settings
+        .output
+        .sort
+        .filter(|_| settings.output.stdout)
+        .map(|order| merge::spawn(order, out.clone()).0);
     let source = match (settings.input, cluster) {
         (Input::Stdin, _) => Source::Stdin(io.stdin),
         (Input::Cluster, None) => {
@@ -117,6 +124,7 @@ pub async fn run_with(
         settings.render,
         &settings.output,
         out.clone(),
+        merge,
     ));
     drop(out);
     let outcome = tokio::select! {
@@ -253,7 +261,13 @@ async fn drive(
                     }
                     tails.handle(ev).await;
                 }
-                None => listening = false,
+                None => {
+                    listening = false;
+                    // Every tail has been started: an exact merge can write.
+                    if let Some(m) = &ctx.merge {
+                        m.complete();
+                    }
+                }
             },
             Some(done) = sources.join_next() => match done {
                 Ok(Ok(())) => {}

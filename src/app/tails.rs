@@ -15,7 +15,7 @@ use tokio::task::{JoinError, JoinSet};
 use crate::kube::SourceEvent;
 use crate::kube::target::{InstanceState, TargetKey};
 use crate::output::writer::Out;
-use crate::tail::{self, Presence, TailContext, TailEnd, TailJob};
+use crate::tail::{self, Handover, Presence, TailContext, TailEnd, TailJob};
 
 pub(crate) struct Tails {
     ctx: Arc<TailContext>,
@@ -27,7 +27,9 @@ pub(crate) struct Tails {
     by_pod: HashMap<String, Vec<TargetKey>>,
     /// A previous instance's tail signals when it is done, and the current instance of
     /// the same container (pod UID, container name) waits for it.
-    previous_done: HashMap<(String, String), oneshot::Receiver<()>>,
+    /// With `--sort` the signal carries the previous instance's merge stream, which the
+    /// current instance goes on with.
+    previous_done: HashMap<(String, String), oneshot::Receiver<Handover>>,
 }
 
 impl Tails {
@@ -107,6 +109,13 @@ impl Tails {
                 } else {
                     after = self.previous_done.remove(&container);
                 }
+                // Opened now, not when the tail starts streaming: an exact merge must
+                // know of every stream before it writes anything. A current instance
+                // that waits for its previous one goes on with that one's stream.
+                let sorted = match &after {
+                    Some(_) => None,
+                    None => self.ctx.merge.as_ref().map(|m| m.stream()),
+                };
                 let job = TailJob {
                     api: Api::namespaced(client, &key.namespace),
                     target: *target,
@@ -114,6 +123,7 @@ impl Tails {
                     presence,
                     after,
                     done,
+                    sorted,
                 };
                 self.tasks.spawn(tail::run(self.ctx.clone(), job));
             }

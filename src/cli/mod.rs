@@ -288,6 +288,24 @@ pub struct Args {
     #[arg(long, requires = "output_dir", help_heading = OUTPUT)]
     pub files_only: bool,
 
+    /// Print the lines of all containers in the order of their timestamps
+    ///
+    /// With --no-follow the order is exact: every container's log is requested at once
+    /// (whatever --max-log-requests says) and the logs are merged as they are read. When
+    /// following, a line is held until every streaming container has shown a later one,
+    /// and at most --sort-window. Lines of one time keep their container's order. The
+    /// order is that of the API timestamps (the kubelet's clock), with or without -t;
+    /// notices and warnings on stderr are not held.
+    #[arg(long, conflicts_with_all = ["stdin", "files_only"], help_heading = OUTPUT)]
+    pub sort: bool,
+
+    /// With --sort while following: how long a line may wait for earlier lines, 10ms to 10s
+    ///
+    /// A line that arrives later than this allows (its container was slower than the
+    /// window) is printed at once, out of order, and counted on stderr.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", requires = "sort", help_heading = OUTPUT)]
+    pub sort_window: String,
+
     /// Print only log lines: no notices on stderr (warnings and --until-done's failures are still shown)
     #[arg(long, help_heading = OUTPUT)]
     pub only_log_lines: bool,

@@ -18,7 +18,10 @@ use crate::error::{Error, Result};
 use crate::kube::client::KubeSource;
 use crate::kube::query::{EventFilter, PodQuery};
 use crate::kube::target::Selection;
+use std::time::Duration;
+
 use crate::output::OutputSettings;
+use crate::output::merge::Order;
 use crate::render::format::RenderSettings;
 use crate::tail::TailSettings;
 
@@ -58,7 +61,12 @@ impl Settings {
         }
         let (mut query, selection) = selection::resolve(args, env.now)?;
         let filter = render::filter(args)?;
-        let tail = history::resolve(args, env, &selection, filter)?;
+        let mut tail = history::resolve(args, env, &selection, filter)?;
+        let sort = sort_order(args, tail.follow)?;
+        if sort == Some(Order::Exact) {
+            // An exact merge waits for a line of every container: all must stream at once.
+            tail.max_log_requests = tokio::sync::Semaphore::MAX_PERMITS;
+        }
         query.events = args.events.map(|types| {
             let now = jiff::Timestamp::from_second(env.now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
             let since = tail.since_time.unwrap_or_else(|| {
@@ -79,6 +87,7 @@ impl Settings {
             dir: args.output_dir.clone(),
             color_stderr: render.color_stderr,
             sanitize: env.stdout_is_terminal && !args.raw_escapes,
+            sort,
         };
         let kube = KubeSource {
             kubeconfig: args.kubeconfig.clone(),
@@ -100,6 +109,29 @@ impl Settings {
             output,
         })
     }
+}
+
+/// The longest and shortest `--sort-window`: a line is held at most 10 s, and less than
+/// 10 ms would order nothing.
+const SORT_WINDOW: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(10)..=Duration::from_secs(10);
+
+/// `--sort`: exact with `--no-follow`, within a window when following.
+fn sort_order(args: &Args, follow: bool) -> Result<Option<Order>> {
+    if !args.sort {
+        return Ok(None);
+    }
+    let window = parse::parse_duration("--sort-window", &args.sort_window)?;
+    if !SORT_WINDOW.contains(&window) {
+        return Err(Error::usage(format!(
+            "--sort-window {} is out of range: give a duration from 10ms to 10s (default 500ms)",
+            args.sort_window.trim()
+        )));
+    }
+    Ok(Some(match follow {
+        true => Order::Window(window),
+        false => Order::Exact,
+    }))
 }
 
 #[cfg(test)]
@@ -185,6 +217,32 @@ mod tests {
             7
         );
         assert!(resolve(&["x", "--max-log-requests", "0"]).is_err());
+    }
+
+    #[test]
+    fn sort_is_exact_with_every_stream_at_once_without_follow_and_windowed_with_it() {
+        let c = resolve(&["x", "--sort", "--no-follow", "--max-log-requests", "3"]).unwrap();
+        assert_eq!(c.output.sort, Some(Order::Exact));
+        assert_eq!(
+            c.tail.max_log_requests,
+            tokio::sync::Semaphore::MAX_PERMITS,
+            "an exact merge needs a line of every container"
+        );
+        let c = resolve(&["x", "--sort"]).unwrap();
+        assert_eq!(
+            c.output.sort,
+            Some(Order::Window(Duration::from_millis(500)))
+        );
+        assert_eq!(c.tail.max_log_requests, 50, "following keeps the limit");
+        let c = resolve(&["x", "--sort", "--sort-window", "1s"]).unwrap();
+        assert_eq!(c.output.sort, Some(Order::Window(Duration::from_secs(1))));
+        assert_eq!(resolve(&["x"]).unwrap().output.sort, None);
+        for bad in ["5ms", "11s", "0s", "soon"] {
+            assert!(
+                resolve(&["x", "--sort", "--sort-window", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

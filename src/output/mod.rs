@@ -6,6 +6,7 @@
 //! of pods or formats: it moves bytes, keeps terminals safe and keeps files in order.
 
 pub(crate) mod files;
+pub(crate) mod merge;
 pub(crate) mod sanitize;
 pub(crate) mod writer;
 
@@ -22,4 +23,6 @@ pub(crate) struct OutputSettings {
     pub(crate) color_stderr: bool,
     /// Neutralise escape sequences in log lines: stdout is a terminal (see `sanitize`).
     pub(crate) sanitize: bool,
+    /// `--sort`: stdout's lines pass through the merge.
+    pub(crate) sort: Option<merge::Order>,
 }

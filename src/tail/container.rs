@@ -109,6 +109,10 @@ impl<'a> ContainerTail<'a> {
         &self.sinks
     }
 
+    pub(crate) fn into_sinks(self) -> Sinks {
+        self.sinks
+    }
+
     /// Runs the state machine to its end.
     pub(crate) async fn run(&mut self) -> TailEnd {
         let mut step = self.machine.start(self.target.state);

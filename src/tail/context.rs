@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::output::files;
+use crate::output::merge::{MergeTx, SortedBatch};
 use crate::output::writer::{Out, OutTx};
 use crate::render::Origin;
 use crate::render::filter::LineFilter;
@@ -53,6 +54,8 @@ pub(crate) struct TailContext {
     /// Log lines go to stdout (not with `--files-only`).
     pub(crate) stdout: bool,
     pub(crate) out: OutTx,
+    /// `--sort`: the merge stage, where each tail opens a stream for stdout's records.
+    pub(crate) merge: Option<MergeTx>,
     pub(crate) slots: Arc<Semaphore>,
     /// Instance checks in flight at once (`VERIFY_CONCURRENCY`).
     pub(crate) checks: Semaphore,
@@ -67,6 +70,7 @@ impl TailContext {
         render: RenderSettings,
         output: &crate::output::OutputSettings,
         out: OutTx,
+        merge: Option<MergeTx>,
     ) -> TailContext {
         let files = output
             .dir
@@ -82,6 +86,7 @@ impl TailContext {
             render,
             files,
             out,
+            merge,
         }
     }
 
@@ -111,13 +116,18 @@ impl TailContext {
         *self.shutdown.borrow()
     }
 
-    /// The renderings of one origin's lines: stdout, and its `--output-dir` file.
-    pub(crate) fn sinks(&self, origin: &Origin<'_>) -> Sinks {
+    /// The renderings of one origin's lines: stdout (through the merge's `sorted` stream
+    /// with `--sort`), and its `--output-dir` file.
+    pub(crate) fn sinks(
+        &self,
+        origin: &Origin<'_>,
+        sorted: Option<mpsc::Sender<SortedBatch>>,
+    ) -> Sinks {
         let file = self.files.as_ref().map(|(dir, render)| FileSink {
             path: files::path_for(dir, origin.namespace, origin.pod, origin.container).into(),
             format: render.target(origin),
         });
-        Sinks::new(self.render.target(origin), self.stdout, file)
+        Sinks::new(self.render.target(origin), self.stdout, file, sorted)
     }
 }
 

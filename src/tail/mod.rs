@@ -18,4 +18,4 @@ pub(crate) mod stdin;
 pub(crate) mod task;
 
 pub(crate) use context::{Presence, TailContext, TailEnd, TailSettings};
-pub(crate) use task::{TailJob, run};
+pub(crate) use task::{Handover, TailJob, run};

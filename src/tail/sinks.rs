@@ -5,8 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
+use crate::output::merge::{self, SortedBatch};
 use crate::output::writer::{Out, OutTx};
 use crate::render::format::TargetFormat;
+use crate::render::time::parse_rfc3339_nanos;
 
 /// `--output-dir`: the container's file and its rendering.
 pub(crate) struct FileSink {
@@ -18,6 +22,8 @@ pub(crate) struct FileSink {
 #[derive(Default)]
 pub(crate) struct Batch {
     stdout: Vec<u8>,
+    /// `--sort`: each stdout record's time and where it ends.
+    ends: Vec<(u64, usize)>,
     file: Vec<u8>,
 }
 
@@ -38,14 +44,25 @@ pub(crate) struct Sinks {
     pub(crate) stdout: TargetFormat,
     to_stdout: bool,
     pub(crate) file: Option<FileSink>,
+    /// `--sort`: stdout's records go to the merge, on this tail's stream.
+    sorted: Option<mpsc::Sender<SortedBatch>>,
+    /// The time of the last stdout record: a line without a timestamp keeps its place.
+    last_key: u64,
 }
 
 impl Sinks {
-    pub(crate) fn new(stdout: TargetFormat, to_stdout: bool, file: Option<FileSink>) -> Sinks {
+    pub(crate) fn new(
+        stdout: TargetFormat,
+        to_stdout: bool,
+        file: Option<FileSink>,
+        sorted: Option<mpsc::Sender<SortedBatch>>,
+    ) -> Sinks {
         Sinks {
             stdout,
             to_stdout,
             file,
+            sorted,
+            last_key: 0,
         }
     }
 
@@ -67,13 +84,25 @@ impl Sinks {
         message: &[u8],
     ) {
         if self.to_stdout {
+            let before = batch.stdout.len();
             self.stdout
                 .write_line(&mut batch.stdout, timestamp, second, message);
+            if self.sorted.is_some() && batch.stdout.len() > before {
+                if let Some(s) = second {
+                    self.last_key = merge::key(s, parse_rfc3339_nanos(timestamp));
+                }
+                batch.ends.push((self.last_key, batch.stdout.len()));
+            }
         }
         if let Some(f) = self.file.as_mut() {
             f.format
                 .write_line(&mut batch.file, timestamp, second, message);
         }
+    }
+
+    /// The `--sort` stream, for the container's next instance.
+    pub(crate) fn into_sorted(self) -> Option<mpsc::Sender<SortedBatch>> {
+        self.sorted
     }
 
     /// The first line a template failed on, in either rendering.
@@ -89,7 +118,16 @@ impl Sinks {
     /// Hands `batch` to the writer; `Err` when the writer is gone.
     pub(crate) async fn send(&self, batch: Batch, out: &OutTx) -> Result<(), ()> {
         if !batch.stdout.is_empty() {
-            out.send(Out::Lines(batch.stdout)).await.map_err(|_| ())?;
+            match &self.sorted {
+                Some(merge) => {
+                    let sorted = SortedBatch {
+                        bytes: batch.stdout,
+                        ends: batch.ends,
+                    };
+                    merge.send(sorted).await.map_err(|_| ())?;
+                }
+                None => out.send(Out::Lines(batch.stdout)).await.map_err(|_| ())?,
+            }
         }
         if let Some(file) = &self.file
             && !batch.file.is_empty()

@@ -30,15 +30,18 @@ pub(crate) async fn run(ctx: Arc<TailContext>, input: Input) -> TailEnd {
     tokio::task::spawn_blocking(move || read_all(input, &tx));
     let empty = BTreeMap::new();
     let mut lines = Lines {
-        sinks: ctx.sinks(&Origin {
-            namespace: "",
-            pod: "",
-            container: "",
-            node: "",
-            labels: &empty,
-            annotations: &empty,
-            previous: false,
-        }),
+        sinks: ctx.sinks(
+            &Origin {
+                namespace: "",
+                pod: "",
+                container: "",
+                node: "",
+                labels: &empty,
+                annotations: &empty,
+                previous: false,
+            },
+            None,
+        ),
         timestamps: ctx.render.timestamps.is_some(),
         ctx: &ctx,
     };

@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::kube::target::{InstanceState, Target};
+use crate::output::merge::SortedBatch;
 use crate::output::writer::Out;
 use crate::render::Origin;
 use crate::tail::container::ContainerTail;
@@ -25,10 +26,17 @@ pub(crate) struct TailJob {
     pub(crate) presence: watch::Receiver<Presence>,
     /// Start only once this fires (or its sender is dropped): the previous instance of
     /// the same container prints first.
-    pub(crate) after: Option<oneshot::Receiver<()>>,
+    pub(crate) after: Option<oneshot::Receiver<Handover>>,
     /// Fired when this tail ends.
-    pub(crate) done: Option<oneshot::Sender<()>>,
+    pub(crate) done: Option<oneshot::Sender<Handover>>,
+    /// `--sort`: the merge stream for this tail's stdout records, opened when the tail
+    /// was started so that the merge waits for it; a tail that waits for the previous
+    /// instance gets that one's stream instead (its lines all come later).
+    pub(crate) sorted: Option<mpsc::Sender<SortedBatch>>,
 }
+
+/// What a previous instance's tail hands to the current one's: its `--sort` stream.
+pub(crate) type Handover = Option<mpsc::Sender<SortedBatch>>;
 
 /// Runs one container's tail to its end: waits for its turn (the previous instance,
 /// then a stream slot), streams, and says `-` when its log was printed to its end.
@@ -49,7 +57,14 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
     let mut stop = ctx.shutdown.subscribe();
     if let Some(after) = job.after.take() {
         tokio::select! {
-            _ = after => {}
+            handed = after => {
+                job.sorted = match handed {
+                    Ok(stream) => stream,
+                    // The previous instance's tail did not finish (it cannot happen
+                    // short of a panic): a stream of its own.
+                    Err(_) => ctx.merge.as_ref().map(|m| m.stream()),
+                };
+            }
             _ = stop.wait_for(|s| *s) => return TailEnd::Cut,
         }
     }
@@ -80,15 +95,19 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
     };
     let t = &job.target;
     let k = &t.key;
-    let sinks = ctx.sinks(&Origin {
-        namespace: &k.namespace,
-        pod: &k.pod,
-        container: &k.container,
-        node: &t.pod_info.node,
-        labels: &t.pod_info.labels,
-        annotations: &t.pod_info.annotations,
-        previous: t.state == InstanceState::Previous,
-    });
+    let sorted = job.sorted.take();
+    let sinks = ctx.sinks(
+        &Origin {
+            namespace: &k.namespace,
+            pod: &k.pod,
+            container: &k.container,
+            node: &t.pod_info.node,
+            labels: &t.pod_info.labels,
+            annotations: &t.pod_info.annotations,
+            previous: t.state == InstanceState::Previous,
+        },
+        sorted,
+    );
     let mut tail = ContainerTail::new(
         &ctx,
         job.api.clone(),
@@ -109,9 +128,9 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         let notice = ctx.notice(tail.sinks().stdout.removed_notice());
         let _ = ctx.out.send(notice).await;
     }
-    drop(tail);
+    let sorted = tail.into_sinks().into_sorted();
     if let Some(done) = job.done.take() {
-        let _ = done.send(());
+        let _ = done.send(sorted);
     }
     end
 }
