@@ -74,9 +74,29 @@ impl Cluster {
     ) -> bool {
         self.with_container(ns, pod, |p| match p.container_mut(container) {
             Some(c) => {
+                if failing && !c.unready {
+                    // The next probe (at once) reports the failure.
+                    c.report_at = None;
+                }
                 c.unready = failing;
                 true
             }
+            None => false,
+        })
+    }
+
+    /// The container's liveness probe starts failing: the kubelet reports each failure
+    /// (`Unhealthy`, one per probe period), and after the failure threshold kills the
+    /// container (`Killing`, exit 137) and starts it again. The new instance passes its
+    /// probe. False if the container is not running.
+    pub(crate) fn fail_liveness(&mut self, ns: &str, pod: &str, container: &str) -> bool {
+        self.with_container(ns, pod, |p| match p.container_mut(container) {
+            Some(c) if c.is_running() && c.liveness_failures.is_none() => {
+                c.liveness_failures = Some(0);
+                c.report_at = None;
+                true
+            }
+            Some(c) => c.is_running(),
             None => false,
         })
     }
