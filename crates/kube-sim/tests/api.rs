@@ -1091,7 +1091,12 @@ async fn a_failing_liveness_probe_is_reported_then_the_container_restarts() {
     // Cells of every column, the wide ones included, as the apiserver serves them.
     assert_eq!(row["cells"][3], "pod/p");
     assert_eq!(row["cells"][4], "spec.containers{app}");
-    assert!(row["cells"][5].as_str().unwrap().starts_with("kubelet, node-"));
+    assert!(
+        row["cells"][5]
+            .as_str()
+            .unwrap()
+            .starts_with("kubelet, node-")
+    );
     assert_eq!(
         row["cells"][6],
         "Liveness probe failed: HTTP probe failed with statuscode: 500"

@@ -965,3 +965,7 @@ mod writes;
 /// `kube-sim ctl`: crashes, failing probes and refused images, as kubectl then shows them.
 #[path = "kubectl/ctl.rs"]
 mod ctl;
+
+/// Events: `get events` and the Events section of `describe pod`.
+#[path = "kubectl/events.rs"]
+mod events;
