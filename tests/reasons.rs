@@ -3,7 +3,7 @@
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, assert_nothing_lost, ground_truth, logging_pod, sim_wait};
+use crate::util::{Cluster, Running, assert_nothing_lost, ground_truth, logging_pod, sim_wait};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oom_killed_restart_says_why_and_both_instances_print_once() {
@@ -205,6 +205,27 @@ async fn a_rolling_update_and_its_undo_are_told() {
     );
 }
 
+/// Starts pod `pod` in `default`, one container `app` that logged a line, and waits
+/// until it runs.
+async fn app_pod(c: &Cluster, pod: &str) {
+    crate::util::start_pod(
+        &c.sim,
+        "default",
+        PodSpec::new(pod).container(ContainerSpec::new("app").lines(["up"])),
+    )
+    .await;
+}
+
+/// `ktail web-1 ARGS`, once it streams web-1's container (its pod watch selected it).
+async fn following_web_1(c: &Cluster, args: &[&str]) -> Running {
+    let mut k = c.spawn(&[&["web-1"], args].concat());
+    k.wait_until("web-1 streams", |_, err| {
+        err.iter().any(|l| l == "+ web-1 › app")
+    })
+    .await;
+    k
+}
+
 /// The `-o json` records of Kubernetes events ktail printed so far.
 fn event_records(out: &[String]) -> Vec<serde_json::Value> {
     out.iter()
@@ -230,22 +251,10 @@ const READINESS: &str = "Readiness probe failed: ";
 #[tokio::test(flavor = "multi_thread")]
 async fn a_liveness_failure_of_a_selected_pod_is_an_event_and_of_another_pod_is_not() {
     let c = Cluster::start().await;
-    for pod in ["web-1", "api-1"] {
-        crate::util::start_pod(
-            &c.sim,
-            "default",
-            PodSpec::new(pod).container(ContainerSpec::new("app").lines(["up"])),
-        )
-        .await;
-    }
-    let mut json = c.spawn(&["web-1", "--events", "-o", "json"]);
-    let mut text = c.spawn(&["web-1", "--events", "--color", "never"]);
-    for k in [&mut json, &mut text] {
-        k.wait_until("web-1 streams", |_, err| {
-            err.iter().any(|l| l == "+ web-1 › app")
-        })
-        .await;
-    }
+    app_pod(&c, "web-1").await;
+    app_pod(&c, "api-1").await;
+    let mut json = following_web_1(&c, &["--events", "-o", "json"]).await;
+    let mut text = following_web_1(&c, &["--events", "--color", "never"]).await;
     assert!(c.sim.fail_liveness("default", "api-1", "app"));
     assert!(c.sim.fail_liveness("default", "web-1", "app"));
     sim_wait(&c.sim, "both restarted for their liveness probes", |s| {
@@ -314,17 +323,8 @@ async fn a_liveness_failure_of_a_selected_pod_is_an_event_and_of_another_pod_is_
 #[tokio::test(flavor = "multi_thread")]
 async fn events_survive_a_watch_expiry_without_duplicates() {
     let c = Cluster::start().await;
-    crate::util::start_pod(
-        &c.sim,
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").lines(["up"])),
-    )
-    .await;
-    let mut k = c.spawn(&["web-1", "--events", "-o", "json"]);
-    k.wait_until("web-1 streams", |_, err| {
-        err.iter().any(|l| l == "+ web-1 › app")
-    })
-    .await;
+    app_pod(&c, "web-1").await;
+    let mut k = following_web_1(&c, &["--events", "-o", "json"]).await;
     // A failing readiness probe is reported on every probe period, its count bumped.
     c.sim.fail_readiness("default", "web-1", "app", true);
     k.wait_until("the second report", |out, _| {
@@ -348,20 +348,9 @@ async fn events_survive_a_watch_expiry_without_duplicates() {
 #[tokio::test(flavor = "multi_thread")]
 async fn events_all_adds_normal_events_and_the_default_shows_warnings_only() {
     let c = Cluster::start().await;
-    crate::util::start_pod(
-        &c.sim,
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").lines(["up"])),
-    )
-    .await;
-    let mut all = c.spawn(&["web-1", "--events=all", "-o", "json"]);
-    let mut warnings = c.spawn(&["web-1", "--events", "-o", "json"]);
-    for k in [&mut all, &mut warnings] {
-        k.wait_until("web-1 streams", |_, err| {
-            err.iter().any(|l| l == "+ web-1 › app")
-        })
-        .await;
-    }
+    app_pod(&c, "web-1").await;
+    let mut all = following_web_1(&c, &["--events=all", "-o", "json"]).await;
+    let mut warnings = following_web_1(&c, &["--events", "-o", "json"]).await;
     // A restart: the kubelet starts the container again (Normal), then a probe fails
     // (Warning), after it.
     c.sim.restart_container("default", "web-1", "app", 1);

@@ -970,7 +970,7 @@ async fn events_tell_what_the_scheduler_kubelet_and_deployment_controller_did() 
     assert_eq!(scaling.len(), 1);
     assert_eq!(scaling[0]["involvedObject"]["kind"], "Deployment");
     assert_eq!(scaling[0]["source"]["component"], "deployment-controller");
-    let rs = pod.rsplitn(2, '-').nth(1).unwrap();
+    let rs = pod.rsplit_once('-').unwrap().0;
     assert_eq!(
         scaling[0]["message"],
         format!("Scaled up replica set {rs} from 0 to 1")

@@ -269,6 +269,21 @@ fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+impl Env {
+    /// `kubectl get events --field-selector SELECTOR EXTRA...`: its output, and its table
+    /// split into header and rows.
+    async fn events_table(
+        &self,
+        selector: &str,
+        extra: &[&str],
+    ) -> (String, Vec<String>, Vec<Vec<String>>) {
+        let args = [&["get", "events", "--field-selector", selector], extra].concat();
+        let out = self.ok(&args).await;
+        let (header, rows) = table(&out);
+        (out, header, rows)
+    }
+}
+
 /// kubectl's AGE column: `5s`, `2m3s`, `4m`, ...
 fn is_age(s: &str) -> bool {
     !s.is_empty()

@@ -358,6 +358,14 @@ mod tests {
     use super::*;
     use crate::spec::PodSpec;
 
+    /// A cluster with the running pod `ns/p`, and the pod's key.
+    fn with_pod(history: usize) -> (Cluster, Key) {
+        let mut c = cluster(history);
+        c.create_pod("ns", PodSpec::new("p").container(app("app")));
+        c.commit();
+        (c, ("ns".to_string(), "p".to_string()))
+    }
+
     fn events(c: &Cluster) -> Vec<Value> {
         c.store
             .list(Resource::Event, Some("ns"))
@@ -367,10 +375,7 @@ mod tests {
 
     #[test]
     fn repeats_bump_the_count_of_one_event() {
-        let mut c = cluster(100);
-        c.create_pod("ns", PodSpec::new("p").container(app("app")));
-        c.commit();
-        let key = ("ns".to_string(), "p".to_string());
+        let (mut c, key) = with_pod(100);
         let before = events(&c).len();
         let note = || {
             Note::warning(
@@ -404,10 +409,7 @@ mod tests {
 
     #[test]
     fn the_oldest_events_go_beyond_the_cap() {
-        let mut c = cluster(100_000);
-        c.create_pod("ns", PodSpec::new("p").container(app("app")));
-        c.commit();
-        let key = ("ns".to_string(), "p".to_string());
+        let (mut c, key) = with_pod(100_000);
         for i in 0..MAX_EVENTS + 10 {
             c.pod_event(&key, Note::normal("Pulled", format!("message {i}")));
         }

@@ -539,66 +539,50 @@ fn recurring_reports(
 ) -> bool {
     let on = c.field_path();
     let name = c.spec.name.clone();
+    let mut say = |note: Note| notes.push(note.on(on.clone()));
     let mut kill = false;
     let period = match &c.state {
         State::Running { .. } if c.liveness_failures.is_some() || c.unready => {
             if report_due(c, now, PROBE_PERIOD) {
                 if let Some(n) = &mut c.liveness_failures {
                     *n += 1;
-                    notes.push(
-                        Note::warning(
-                            "Unhealthy",
-                            "Liveness probe failed: HTTP probe failed with statuscode: 500",
-                        )
-                        .on(on.clone()),
-                    );
+                    say(Note::warning(
+                        "Unhealthy",
+                        "Liveness probe failed: HTTP probe failed with statuscode: 500",
+                    ));
                     if *n >= LIVENESS_THRESHOLD {
-                        notes.push(
-                            Note::normal(
-                                "Killing",
-                                format!(
-                                    "Container {name} failed liveness probe, will be restarted"
-                                ),
-                            )
-                            .on(on.clone()),
-                        );
+                        say(Note::normal(
+                            "Killing",
+                            format!("Container {name} failed liveness probe, will be restarted"),
+                        ));
                         kill = true;
                     }
                 }
                 if c.unready {
-                    notes.push(
-                        Note::warning(
-                            "Unhealthy",
-                            "Readiness probe failed: HTTP probe failed with statuscode: 503",
-                        )
-                        .on(on),
-                    );
+                    say(Note::warning(
+                        "Unhealthy",
+                        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                    ));
                 }
             }
             Some(PROBE_PERIOD)
         }
         State::Waiting { reason, .. } if reason == "CrashLoopBackOff" => {
             if report_due(c, now, BACK_OFF_REPORT) {
-                notes.push(
-                    Note::warning(
-                        "BackOff",
-                        format!("Back-off restarting failed container {name} in pod {pod_ref}"),
-                    )
-                    .on(on),
-                );
+                say(Note::warning(
+                    "BackOff",
+                    format!("Back-off restarting failed container {name} in pod {pod_ref}"),
+                ));
             }
             Some(BACK_OFF_REPORT)
         }
         State::Waiting { reason, .. } if reason == "ImagePullBackOff" => {
             if report_due(c, now, BACK_OFF_REPORT) {
-                notes.push(
-                    Note::normal(
-                        "BackOff",
-                        format!("Back-off pulling image {:?}", c.spec.image),
-                    )
-                    .on(on.clone()),
-                );
-                notes.push(Note::warning("Failed", "Error: ImagePullBackOff").on(on));
+                say(Note::normal(
+                    "BackOff",
+                    format!("Back-off pulling image {:?}", c.spec.image),
+                ));
+                say(Note::warning("Failed", "Error: ImagePullBackOff"));
             }
             Some(BACK_OFF_REPORT)
         }

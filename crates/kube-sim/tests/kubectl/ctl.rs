@@ -122,15 +122,9 @@ async fn liveness_fail_restarts_the_container_and_says_why() {
         restart_count(s, "default", "web-1", "app") == 1
     })
     .await;
-    let out = env
-        .ok(&[
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.name=web-1,reason=Killing",
-        ])
+    let (out, _, rows) = env
+        .events_table("involvedObject.name=web-1,reason=Killing", &[])
         .await;
-    let (_, rows) = table(&out);
     assert_eq!(rows.len(), 1, "{out}");
     assert_eq!(
         rows[0][4..].join(" "),

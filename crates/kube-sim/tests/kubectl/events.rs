@@ -81,10 +81,7 @@ async fn get_events_and_describe_pod_show_what_happened() {
         );
     }
 
-    let out = env
-        .ok(&["get", "events", "--field-selector", "type=Warning"])
-        .await;
-    let (_, rows) = table(&out);
+    let (out, _, rows) = env.events_table("type=Warning", &[]).await;
     assert_eq!(rows.len(), 1, "{out}");
     assert_eq!(
         rows[0][1..4],
@@ -92,17 +89,7 @@ async fn get_events_and_describe_pod_show_what_happened() {
         "{out}"
     );
 
-    let out = env
-        .ok(&[
-            "get",
-            "events",
-            "-o",
-            "wide",
-            "--field-selector",
-            "reason=Unhealthy",
-        ])
-        .await;
-    let (header, rows) = table(&out);
+    let (out, header, rows) = env.events_table("reason=Unhealthy", &["-o", "wide"]).await;
     assert_eq!(
         header,
         [
