@@ -263,7 +263,8 @@ impl Sim {
     /// (`Liveness probe failed: HTTP probe failed with statuscode: 500`) at once and every
     /// probe period (2 s) after, bumping the event's count, and on the third failure
     /// kills the container (`Killing`; exit 137, reason Error in `lastState`) and
-    /// restarts it; the new instance is healthy. False if the container is not running.
+    /// restarts it; the new instance is healthy. False if the container is not a running
+    /// regular container.
     pub fn fail_liveness(&self, ns: &str, pod: &str, container: &str) -> bool {
         self.shared.with(|c| c.fail_liveness(ns, pod, container))
     }
@@ -317,7 +318,8 @@ impl Sim {
         c.store.list(r, ns).map(|(_, s)| (*s.obj).clone()).collect()
     }
 
-    /// The Events of a namespace as the API server serves them now, oldest first.
+    /// The Events of a namespace as the API server serves them now, in the order of their
+    /// last change (a count bump moves an event to the end).
     pub fn events(&self, ns: &str) -> Vec<Value> {
         let mut evs = self.objects("events", ns);
         evs.sort_by_key(|e| {

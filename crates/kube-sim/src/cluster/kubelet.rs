@@ -541,7 +541,7 @@ fn recurring_reports(
     let name = c.spec.name.clone();
     let mut say = |note: Note| notes.push(note.on(on.clone()));
     let mut kill = false;
-    let period = match &c.state {
+    let lasts = match &c.state {
         State::Running { .. } if c.liveness_failures.is_some() || c.unready => {
             if report_due(c, now, PROBE_PERIOD) {
                 if let Some(n) = &mut c.liveness_failures {
@@ -565,7 +565,7 @@ fn recurring_reports(
                     ));
                 }
             }
-            Some(PROBE_PERIOD)
+            true
         }
         State::Waiting { reason, .. } if reason == "CrashLoopBackOff" => {
             if report_due(c, now, BACK_OFF_REPORT) {
@@ -574,7 +574,7 @@ fn recurring_reports(
                     format!("Back-off restarting failed container {name} in pod {pod_ref}"),
                 ));
             }
-            Some(BACK_OFF_REPORT)
+            true
         }
         State::Waiting { reason, .. } if reason == "ImagePullBackOff" => {
             if report_due(c, now, BACK_OFF_REPORT) {
@@ -584,11 +584,11 @@ fn recurring_reports(
                 ));
                 say(Note::warning("Failed", "Error: ImagePullBackOff"));
             }
-            Some(BACK_OFF_REPORT)
+            true
         }
-        _ => None,
+        _ => false,
     };
-    if period.is_none() || kill {
+    if !lasts || kill {
         c.report_at = None;
     }
     kill
