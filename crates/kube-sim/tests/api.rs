@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, PodSpec, Sim, SimOptions, WorkloadSpec};
+use kube_sim::{ContainerSpec, JobSpec, PodSpec, Sim, SimOptions, WorkloadSpec};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -975,6 +975,15 @@ async fn events_tell_what_the_scheduler_kubelet_and_deployment_controller_did() 
         scaling[0]["message"],
         format!("Scaled up replica set {rs} from 0 to 1")
     );
+    let created = sim
+        .events("default")
+        .into_iter()
+        .find(|e| e["reason"] == "SuccessfulCreate")
+        .unwrap();
+    assert_eq!(created["involvedObject"]["kind"], "ReplicaSet");
+    assert_eq!(created["involvedObject"]["name"], rs);
+    assert_eq!(created["source"]["component"], "replicaset-controller");
+    assert_eq!(created["message"], format!("Created pod: {pod}"));
     // Across namespaces, and what the apiserver does not support.
     let warnings = events_at(&sim, "/api/v1/events?fieldSelector=type%3DWarning").await;
     assert!(warnings.is_empty());
@@ -1102,6 +1111,56 @@ async fn a_failing_liveness_probe_is_reported_then_the_container_restarts() {
         "Liveness probe failed: HTTP probe failed with statuscode: 500"
     );
     assert_eq!(row["cells"][8], 3);
+}
+
+#[tokio::test]
+async fn the_job_controller_says_how_a_job_ended() {
+    let sim = start().await;
+    sim.create_job(
+        "ci",
+        JobSpec::new("ok")
+            .container(app("run").lines(["done"]))
+            .run_for(Duration::from_millis(50)),
+    );
+    sim.create_job(
+        "ci",
+        JobSpec::new("bad")
+            .container(app("run"))
+            .run_for(Duration::from_millis(50))
+            .fail_first(9, 1, "Error")
+            .backoff_limit(0),
+    );
+    let ended = |s: &Sim, job: &str, reason: &str| {
+        s.events("ci").into_iter().find(|e| {
+            e["involvedObject"]["kind"] == "Job"
+                && e["involvedObject"]["name"] == job
+                && e["reason"] == reason
+        })
+    };
+    assert!(
+        sim.wait_for(WAIT, |s| ended(s, "ok", "Completed").is_some()
+            && ended(s, "bad", "BackoffLimitExceeded").is_some())
+            .await,
+        "{:#?}",
+        sim.events("ci")
+    );
+    let ok = ended(&sim, "ok", "Completed").unwrap();
+    assert_eq!(ok["message"], "Job completed");
+    assert_eq!(ok["source"]["component"], "job-controller");
+    let bad = ended(&sim, "bad", "BackoffLimitExceeded").unwrap();
+    assert_eq!(bad["type"], "Warning");
+    assert_eq!(
+        bad["message"],
+        "Job has reached the specified backoff limit"
+    );
+    let created = ended(&sim, "ok", "SuccessfulCreate").unwrap();
+    assert!(
+        created["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Created pod: ok-"),
+        "{created}"
+    );
 }
 
 #[tokio::test]

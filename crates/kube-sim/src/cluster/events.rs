@@ -1,5 +1,5 @@
-//! Kubernetes Events (core/v1) as the kubelet, the scheduler and the Deployment
-//! controller record them: what happened to an object, by whom, how often. Recording
+//! Kubernetes Events (core/v1) as the kubelet, the scheduler and the controllers record
+//! them: what happened to an object, by whom, how often. Recording
 //! correlates like client-go's event correlator: the same (object, fieldPath, type,
 //! reason, message, source) bumps `count` and `lastTimestamp` of the existing Event (a
 //! MODIFIED watch event) instead of creating another one. Spam filtering and the
@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::Cluster;
-use crate::meta::fmt_time;
+use crate::meta::{OwnerRef, fmt_time};
 use crate::store::{Key, Resource};
 
 /// The most events kept at once (the stand-in for the 1 h TTL under load).
@@ -235,20 +235,49 @@ impl Cluster {
             .record(involved, Reporter::Scheduler, note, Timestamp::now());
     }
 
-    /// The Deployment controller records `note` about a Deployment.
-    pub(super) fn deployment_event(&mut self, key: &Key, uid: &str, note: Note) {
+    /// The controller that owns objects of `r` records `note` about one of them.
+    pub(super) fn controller_event(&mut self, r: Resource, key: &Key, uid: &str, note: Note) {
+        let controller = match r {
+            Resource::Deployment => "deployment-controller",
+            Resource::ReplicaSet => "replicaset-controller",
+            Resource::StatefulSet => "statefulset-controller",
+            Resource::DaemonSet => "daemonset-controller",
+            Resource::Job => "job-controller",
+            Resource::CronJob => "cronjob-controller",
+            _ => return,
+        };
         let involved = Involved {
-            kind: "Deployment",
-            api_version: "apps/v1",
-            resource: Resource::Deployment,
+            kind: r.kind(),
+            api_version: r.api_version(),
+            resource: r,
             key: key.clone(),
             uid: uid.to_string(),
         };
         self.events.record(
             involved,
-            Reporter::Controller("deployment-controller"),
+            Reporter::Controller(controller),
             note,
             Timestamp::now(),
+        );
+    }
+
+    /// The owner's controller records that it created pod `ns/pod`, in its own words.
+    pub(super) fn pod_created_event(&mut self, ns: &str, owner: &OwnerRef, pod: &str) {
+        let Some(r) = Resource::ALL.into_iter().find(|r| r.kind() == owner.kind) else {
+            return;
+        };
+        let message = match r {
+            Resource::StatefulSet => {
+                format!("create Pod {pod} in StatefulSet {} successful", owner.name)
+            }
+            _ => format!("Created pod: {pod}"),
+        };
+        let key = (ns.to_string(), owner.name.clone());
+        self.controller_event(
+            r,
+            &key,
+            &owner.uid,
+            Note::normal("SuccessfulCreate", message),
         );
     }
 

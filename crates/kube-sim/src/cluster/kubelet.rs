@@ -140,6 +140,8 @@ impl Cluster {
             self.rng.split(),
         );
         pod.generate_name = generate_name;
+        // The owner's controller records the creation before the scheduler binds it.
+        self.pod_created_event(ns, &owner, &name);
         pod.owner = Some(owner);
         pod.spec_extra = tpl.spec_extra.clone();
         self.add_pod(pod);

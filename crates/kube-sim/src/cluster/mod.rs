@@ -13,8 +13,8 @@
 //! `template` (the pod template workloads share), `workloads` (Deployment and ReplicaSet
 //! objects, StatefulSets, DaemonSets, Services), `rollout` (Deployment changes and the
 //! rolling-update controller), `jobs` (the Job controller), `cronjobs` (schedules and the
-//! CronJob controller), `events` (Events as the kubelet, scheduler and Deployment
-//! controller record them, correlated and capped), and `render` (the JSON of every object
+//! CronJob controller), `events` (Events as the kubelet, the scheduler and the
+//! controllers record them, correlated and capped), and `render` (the JSON of every object
 //! and the commit into the store). Apart from the shared `Cluster` here, they depend one way:
 //! controllers on `kubelet`, everything on `template`, `render` on the object types.
 

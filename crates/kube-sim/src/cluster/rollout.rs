@@ -145,7 +145,7 @@ impl Cluster {
                     key.1
                 ),
             );
-            self.deployment_event(&(key.0.clone(), o.name), &o.uid, note);
+            self.controller_event(Resource::Deployment, &(key.0.clone(), o.name), &o.uid, note);
         }
         true
     }
@@ -363,6 +363,8 @@ impl Cluster {
             active.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             let k = active[0].2.clone();
             let grace = self.controller_grace;
+            let note = Note::normal("SuccessfulDelete", format!("Deleted pod: {}", k.1));
+            self.controller_event(Resource::ReplicaSet, key, &uid, note);
             return self.delete_pod(&k.0, &k.1, grace);
         }
         if active.len() < want {
