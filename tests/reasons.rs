@@ -376,6 +376,24 @@ async fn events_all_adds_normal_events_and_the_default_shows_warnings_only() {
     assert_eq!(started["message"], "Started container app");
     assert_eq!(started["event"]["type"], "Normal");
     assert_eq!(started["containerName"], "app");
+    // The scheduler writes through events.k8s.io: no count, no source, only eventTime;
+    // from before the start, within --since.
+    let scheduled = event_records(&out)
+        .into_iter()
+        .find(|v| v["event"]["reason"] == "Scheduled")
+        .unwrap_or_else(|| panic!("no Scheduled event: {out:#?}"));
+    assert_eq!(
+        scheduled["event"],
+        serde_json::json!({"type": "Normal", "reason": "Scheduled", "count": 1, "source": "default-scheduler"})
+    );
+    assert_eq!(scheduled["containerName"], "");
+    assert!(
+        scheduled["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Successfully assigned default/web-1 to node-"),
+        "{scheduled}"
+    );
     let out = warnings.stdout();
     let kinds: Vec<serde_json::Value> = event_records(&out)
         .iter()
