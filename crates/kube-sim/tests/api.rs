@@ -1193,10 +1193,20 @@ async fn back_offs_and_refused_images_are_reported() {
         "{:#?}",
         sim.events("default")
     );
-    let evs = sim.events("default");
-    let backoff = evs
-        .iter()
-        .find(|e| e["reason"] == "BackOff" && e["involvedObject"]["name"] == "loop")
-        .unwrap();
-    assert_eq!(backoff["type"], "Warning");
+    // The kubelet says it again on its next sync while the back-off lasts: one event,
+    // its count bumped.
+    let backoff = |s: &Sim| {
+        s.events("default")
+            .into_iter()
+            .filter(|e| e["reason"] == "BackOff" && e["involvedObject"]["name"] == "loop")
+            .collect::<Vec<Value>>()
+    };
+    assert!(
+        sim.wait_for(WAIT, |s| backoff(s)
+            .first()
+            .is_some_and(|e| e["count"] == 2))
+            .await
+    );
+    assert_eq!(backoff(&sim).len(), 1);
+    assert_eq!(backoff(&sim)[0]["type"], "Warning");
 }
