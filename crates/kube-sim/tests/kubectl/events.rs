@@ -1,5 +1,6 @@
-//! Events as kubectl shows them: `get events` (with a field selector), and the Events
-//! section of `describe pod`, after a liveness probe failure the kubelet acted on.
+//! Events as kubectl shows them: `get events` (with a field selector, and watched), and
+//! the Events section of `describe pod`, after a liveness probe failure the kubelet
+//! acted on.
 
 use super::*;
 
@@ -171,5 +172,51 @@ async fn get_events_and_describe_pod_show_what_happened() {
         "Restart Count:  1",
     ] {
         assert!(out.contains(want), "no {want:?} in\n{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_events_watch_sees_a_count_go_up() {
+    let env = Env::start().await;
+    env.sim.create_pod(
+        "default",
+        PodSpec::new("web-1").container(ContainerSpec::new("app").image("nginx:1.27")),
+    );
+    env.wait_running("default", "web-1").await;
+    let mut watch = env.stream(&[
+        "get",
+        "events",
+        "-w",
+        "--output-watch-events",
+        "--field-selector",
+        "type=Warning",
+    ]);
+    // A failing readiness probe is reported every probe period: one event, ADDED, then
+    // MODIFIED with its count bumped.
+    env.sim.fail_readiness("default", "web-1", "app", true);
+    watch
+        .until("the first and second report", |seen| {
+            seen.iter()
+                .filter(|l| l.contains("Readiness probe failed"))
+                .count()
+                >= 2
+        })
+        .await;
+    env.sim.fail_readiness("default", "web-1", "app", false);
+    let rows: Vec<Vec<&str>> = watch
+        .seen
+        .iter()
+        .filter(|l| l.contains("Readiness probe failed"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0][0], "ADDED", "{:#?}", watch.seen);
+    assert_eq!(rows[1][0], "MODIFIED", "{:#?}", watch.seen);
+    for r in &rows {
+        assert_eq!(
+            r[2..5],
+            ["Warning", "Unhealthy", "pod/web-1"],
+            "{:#?}",
+            watch.seen
+        );
     }
 }
