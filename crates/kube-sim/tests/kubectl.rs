@@ -270,6 +270,16 @@ fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 impl Env {
+    /// Creates pod `name` in `default` (one container `app`, nginx:1.27) and waits until
+    /// it runs.
+    async fn app_pod(&self, name: &str) {
+        self.sim.create_pod(
+            "default",
+            PodSpec::new(name).container(ContainerSpec::new("app").image("nginx:1.27")),
+        );
+        self.wait_running("default", name).await;
+    }
+
     /// `kubectl get events --field-selector SELECTOR EXTRA...`: its output, and its table
     /// split into header and rows.
     async fn events_table(

@@ -107,11 +107,7 @@ async fn crash_probe_fail_and_image_pull_fail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liveness_fail_restarts_the_container_and_says_why() {
     let env = Env::start().await;
-    env.sim.create_pod(
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").image("nginx:1.27")),
-    );
-    env.wait_running("default", "web-1").await;
+    env.app_pod("web-1").await;
     let out = env.ctl(&["liveness-fail", "web-1"]).await;
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(

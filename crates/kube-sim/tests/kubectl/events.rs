@@ -6,11 +6,7 @@ use super::*;
 
 /// A pod whose liveness probe failed three times and which the kubelet restarted.
 async fn restarted_by_liveness(env: &Env) {
-    env.sim.create_pod(
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").image("nginx:1.27")),
-    );
-    env.wait_running("default", "web-1").await;
+    env.app_pod("web-1").await;
     assert!(env.sim.fail_liveness("default", "web-1", "app"));
     env.wait_for("the restart after the liveness failures", |s| {
         restart_count(s, "default", "web-1", "app") == 1
@@ -178,11 +174,7 @@ async fn get_events_and_describe_pod_show_what_happened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_events_watch_sees_a_count_go_up() {
     let env = Env::start().await;
-    env.sim.create_pod(
-        "default",
-        PodSpec::new("web-1").container(ContainerSpec::new("app").image("nginx:1.27")),
-    );
-    env.wait_running("default", "web-1").await;
+    env.app_pod("web-1").await;
     let mut watch = env.stream(&[
         "get",
         "events",
