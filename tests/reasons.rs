@@ -3,7 +3,7 @@
 
 use kube_sim::{ContainerSpec, PodSpec};
 
-use crate::util::{Cluster, assert_nothing_lost, ground_truth, logging_pod, sim_wait};
+use crate::util::{Cluster, Running, assert_nothing_lost, ground_truth, logging_pod, sim_wait};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oom_killed_restart_says_why_and_both_instances_print_once() {
@@ -202,5 +202,205 @@ async fn a_rolling_update_and_its_undo_are_told() {
     assert_eq!(
         told.last().unwrap(),
         "ktail: deployment/web rolled back to revision 1 (revision 3): 2/2 available"
+    );
+}
+
+/// Starts pod `pod` in `default`, one container `app` that logged a line, and waits
+/// until it runs.
+async fn app_pod(c: &Cluster, pod: &str) {
+    crate::util::start_pod(
+        &c.sim,
+        "default",
+        PodSpec::new(pod).container(ContainerSpec::new("app").lines(["up"])),
+    )
+    .await;
+}
+
+/// `ktail web-1 ARGS`, once it streams web-1's container (its pod watch selected it).
+async fn following_web_1(c: &Cluster, args: &[&str]) -> Running {
+    let mut k = c.spawn(&[&["web-1"], args].concat());
+    k.wait_until("web-1 streams", |_, err| {
+        err.iter().any(|l| l == "+ web-1 › app")
+    })
+    .await;
+    k
+}
+
+/// The `-o json` records of Kubernetes events ktail printed so far.
+fn event_records(out: &[String]) -> Vec<serde_json::Value> {
+    out.iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("event").is_some())
+        .collect()
+}
+
+/// The counts with which ktail showed the event `reason` of `pod` whose message starts
+/// with `message`, in the order shown.
+fn counts_shown(out: &[String], pod: &str, reason: &str, message: &str) -> Vec<u64> {
+    event_records(out)
+        .iter()
+        .filter(|v| v["podName"] == pod && v["event"]["reason"] == reason)
+        .filter(|v| v["message"].as_str().unwrap_or("").starts_with(message))
+        .filter_map(|v| v["event"]["count"].as_u64())
+        .collect()
+}
+
+const LIVENESS: &str = "Liveness probe failed: HTTP probe failed with statuscode: 500";
+const READINESS: &str = "Readiness probe failed: ";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_liveness_failure_of_a_selected_pod_is_an_event_and_of_another_pod_is_not() {
+    let c = Cluster::start().await;
+    app_pod(&c, "web-1").await;
+    app_pod(&c, "api-1").await;
+    let mut json = following_web_1(&c, &["--events", "-o", "json"]).await;
+    let mut text = following_web_1(&c, &["--events", "--color", "never"]).await;
+    assert!(c.sim.fail_liveness("default", "api-1", "app"));
+    assert!(c.sim.fail_liveness("default", "web-1", "app"));
+    sim_wait(&c.sim, "both restarted for their liveness probes", |s| {
+        ["web-1", "api-1"].iter().all(|p| {
+            s.pod("default", p)
+                .is_some_and(|v| v["status"]["containerStatuses"][0]["restartCount"] == 1)
+        })
+    })
+    .await;
+    // A later event of web-1: once it is shown, every earlier one of the events watch has
+    // been seen (a watch delivers in resourceVersion order).
+    c.sim.fail_readiness("default", "web-1", "app", true);
+    json.wait_until("the readiness failure after the liveness ones", |out, _| {
+        !counts_shown(out, "web-1", "Unhealthy", READINESS).is_empty()
+    })
+    .await;
+    text.wait_until("the readiness failure in default output", |out, _| {
+        out.iter()
+            .any(|l| l.contains("[Warning Unhealthy] Readiness probe failed"))
+    })
+    .await;
+    c.sim.fail_readiness("default", "web-1", "app", false);
+
+    let out = json.stdout();
+    assert_eq!(
+        counts_shown(&out, "web-1", "Unhealthy", LIVENESS),
+        [1, 2, 3],
+        "once per count: {out:#?}"
+    );
+    let first = event_records(&out)
+        .into_iter()
+        .find(|v| v["message"] == LIVENESS)
+        .unwrap();
+    assert_eq!(first["namespace"], "default");
+    assert_eq!(first["podName"], "web-1");
+    assert_eq!(first["containerName"], "app");
+    assert_eq!(
+        first["event"],
+        serde_json::json!({"type": "Warning", "reason": "Unhealthy", "count": 1, "source": "kubelet"})
+    );
+    assert!(
+        out.iter().all(|l| !l.contains("api-1")),
+        "an unselected pod's events never show: {out:#?}"
+    );
+    assert!(
+        event_records(&out)
+            .iter()
+            .all(|v| v["event"]["type"] == "Warning"),
+        "Normal events only with --events=all: {out:#?}"
+    );
+
+    let out = text.stdout();
+    let shown: Vec<&String> = out.iter().filter(|l| l.contains(LIVENESS)).collect();
+    assert_eq!(
+        shown,
+        [
+            &format!("web-1 app [Warning Unhealthy] {LIVENESS}"),
+            &format!("web-1 app [Warning Unhealthy] {LIVENESS} (2 times)"),
+            &format!("web-1 app [Warning Unhealthy] {LIVENESS} (3 times)"),
+        ],
+        "{out:#?}"
+    );
+    assert!(out.iter().all(|l| !l.contains("api-1")), "{out:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_survive_a_watch_expiry_without_duplicates() {
+    let c = Cluster::start().await;
+    app_pod(&c, "web-1").await;
+    let mut k = following_web_1(&c, &["--events", "-o", "json"]).await;
+    // A failing readiness probe is reported on every probe period, its count bumped.
+    c.sim.fail_readiness("default", "web-1", "app", true);
+    k.wait_until("the second report", |out, _| {
+        counts_shown(out, "web-1", "Unhealthy", READINESS).contains(&2)
+    })
+    .await;
+    c.sim.expire_watches();
+    k.wait_until("reports after the expiry", |out, _| {
+        counts_shown(out, "web-1", "Unhealthy", READINESS).contains(&4)
+    })
+    .await;
+    c.sim.fail_readiness("default", "web-1", "app", false);
+    let counts = counts_shown(&k.stdout(), "web-1", "Unhealthy", READINESS);
+    assert!(
+        counts.windows(2).all(|w| w[0] < w[1]),
+        "each count once, in order: {counts:?}"
+    );
+    assert_eq!(counts[..2], [1, 2], "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_all_adds_normal_events_and_the_default_shows_warnings_only() {
+    let c = Cluster::start().await;
+    app_pod(&c, "web-1").await;
+    let mut all = following_web_1(&c, &["--events=all", "-o", "json"]).await;
+    let mut warnings = following_web_1(&c, &["--events", "-o", "json"]).await;
+    // A restart: the kubelet starts the container again (Normal), then a probe fails
+    // (Warning), after it.
+    c.sim.restart_container("default", "web-1", "app", 1);
+    sim_wait(&c.sim, "the second start", |s| {
+        s.events("default")
+            .iter()
+            .any(|e| e["reason"] == "Started" && e["count"] == 2)
+    })
+    .await;
+    c.sim.fail_readiness("default", "web-1", "app", true);
+    for k in [&mut all, &mut warnings] {
+        k.wait_until("the probe failure", |out, _| {
+            !counts_shown(out, "web-1", "Unhealthy", READINESS).is_empty()
+        })
+        .await;
+    }
+    c.sim.fail_readiness("default", "web-1", "app", false);
+    let out = all.stdout();
+    let started = event_records(&out)
+        .into_iter()
+        .find(|v| v["event"]["reason"] == "Started" && v["event"]["count"] == 2)
+        .unwrap_or_else(|| panic!("no Started event: {out:#?}"));
+    assert_eq!(started["message"], "Started container app");
+    assert_eq!(started["event"]["type"], "Normal");
+    assert_eq!(started["containerName"], "app");
+    // The scheduler writes through events.k8s.io: no count, no source, only eventTime;
+    // from before the start, within --since.
+    let scheduled = event_records(&out)
+        .into_iter()
+        .find(|v| v["event"]["reason"] == "Scheduled")
+        .unwrap_or_else(|| panic!("no Scheduled event: {out:#?}"));
+    assert_eq!(
+        scheduled["event"],
+        serde_json::json!({"type": "Normal", "reason": "Scheduled", "count": 1, "source": "default-scheduler"})
+    );
+    assert_eq!(scheduled["containerName"], "");
+    assert!(
+        scheduled["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Successfully assigned default/web-1 to node-"),
+        "{scheduled}"
+    );
+    let out = warnings.stdout();
+    let kinds: Vec<serde_json::Value> = event_records(&out)
+        .iter()
+        .map(|v| v["event"]["type"].clone())
+        .collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|t| t == "Warning"),
+        "{out:#?}"
     );
 }

@@ -316,8 +316,9 @@ pub struct Args {
     /// and an [TYPE REASON] marker, in order with the log lines as they arrive; in -o json
     /// they carry an "event" object that log lines never have. 'warning' (the default
     /// value) shows Warning events (Unhealthy, BackOff, Failed, FailedScheduling,
-    /// Killing…); 'all' adds Normal ones. Events older than --since are not shown, and
-    /// an event whose count goes up is shown again with its new count.
+    /// Evicted…); 'all' adds Normal ones (Scheduled, Pulled, Started, Killing…). Events
+    /// older than --since are not shown, and an event whose count goes up is shown again
+    /// with its new count.
     #[arg(long, value_name = "TYPES", value_enum, num_args = 0..=1, require_equals = true,
           default_missing_value = "warning", help_heading = OUTPUT)]
     pub events: Option<EventTypes>,

@@ -75,31 +75,41 @@ pub(crate) async fn watch_events(
     let mut pending: Vec<(tokio::time::Instant, Event)> = Vec::new();
     let key = |e: &Event| e.metadata.uid.clone().unwrap_or_default();
     loop {
-        let mut ready = Vec::new();
-        tokio::select! {
-            item = stream.next() => {
-                let Some(item) = item else { return };
-                for seen in set.handle(item, key) {
-                    match seen {
-                        Seen::Current(ev) => ready.push(ev),
-                        Seen::Gone(_) | Seen::DeletedUnknown(_) => {}
-                        Seen::Warning(msg) => {
-                            let text = format!("watching events in {label}: {msg} (retrying)");
-                            if tx.send(SourceEvent::Warning(text)).await.is_err() {
-                                return;
+        // Registered before the waiting events are looked at, so a pod selected from here
+        // on wakes the loop even while it is busy below: `notify_waiters` keeps no permit
+        // for a waiter that registers late, and the two watches race at every start.
+        let added = selected.added.notified();
+        let mut added = std::pin::pin!(added);
+        added.as_mut().enable();
+        // Events whose pod has been selected since they arrived.
+        let (known, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut pending)
+            .into_iter()
+            .partition(|(_, e)| selected.get(&involved_uid(e)).is_some());
+        pending = waiting;
+        let mut ready: Vec<Event> = known.into_iter().map(|(_, e)| e).collect();
+        if ready.is_empty() {
+            tokio::select! {
+                item = stream.next() => {
+                    let Some(item) = item else { return };
+                    for seen in set.handle(item, key) {
+                        match seen {
+                            Seen::Current(ev) => ready.push(ev),
+                            Seen::Gone(_) | Seen::DeletedUnknown(_) => {}
+                            Seen::Warning(msg) => {
+                                let text = format!("watching events in {label}: {msg} (retrying)");
+                                if tx.send(SourceEvent::Warning(text)).await.is_err() {
+                                    return;
+                                }
                             }
                         }
                     }
                 }
-            }
-            // A pod was selected: events that waited for it may be shown now.
-            () = selected.added.notified(), if !pending.is_empty() => {
-                ready.extend(pending.drain(..).map(|(_, e)| e));
+                // A pod was selected: events that waited for it may be shown now.
+                () = &mut added, if !pending.is_empty() => {}
             }
         }
         for ev in ready {
-            let uid = ev.involved_object.uid.clone().unwrap_or_default();
-            let Some(pod) = selected.get(&uid) else {
+            let Some(pod) = selected.get(&involved_uid(&ev)) else {
                 let now = tokio::time::Instant::now();
                 pending.retain(|(at, _)| now.duration_since(*at) < PENDING_FOR);
                 if pending.len() < PENDING_MAX {
@@ -114,6 +124,11 @@ pub(crate) async fn watch_events(
             }
         }
     }
+}
+
+/// The UID of the object an event is about.
+fn involved_uid(ev: &Event) -> String {
+    ev.involved_object.uid.clone().unwrap_or_default()
 }
 
 /// The count each event was last shown with, by event UID.

@@ -1,6 +1,6 @@
 //! `kube-sim ctl`: make things go wrong in a running simulator from the command line, for
 //! demos and for users learning: a container crashes (`--reason OOMKilled --exit-code
-//! 137`) and is restarted, a readiness probe fails, the registry refuses an image, a line
+//! 137`) and is restarted, a readiness or liveness probe fails, the registry refuses an image, a line
 //! is logged. It finds the simulator through a kubeconfig (`--kubeconfig`, `KUBECONFIG`
 //! or `~/.kube/config`, the current context or `--context`), as kubectl does, and posts
 //! to the simulator's control endpoint. A client only: it must not reach into the
@@ -64,6 +64,13 @@ pub enum Action {
         #[arg(short = 'c', long)]
         container: Option<String>,
     },
+    /// The container's liveness probe fails: Unhealthy events, then the kubelet kills
+    /// and restarts it (exit 137).
+    LivenessFail {
+        pod: String,
+        #[arg(short = 'c', long)]
+        container: Option<String>,
+    },
     /// The registry refuses IMAGE: new containers that need it wait in ErrImagePull,
     /// then ImagePullBackOff (try `kubectl set image` to it).
     ImagePullFail { image: String },
@@ -118,6 +125,9 @@ async fn execute(args: CtlArgs) -> Result<String, String> {
         }
         Action::ProbeOk { pod, container } => {
             json!({"action": "probe-ok", "pod": pod, "container": container})
+        }
+        Action::LivenessFail { pod, container } => {
+            json!({"action": "liveness-fail", "pod": pod, "container": container})
         }
         Action::ImagePullFail { image } => json!({"action": "image-pull-fail", "image": image}),
         Action::ImagePullOk { image } => json!({"action": "image-pull-ok", "image": image}),

@@ -101,6 +101,7 @@ pub(crate) fn document(path: &str, server: &str) -> Option<Value> {
             "kind": "APIResourceList",
             "groupVersion": "v1",
             "resources": [
+                res("events", "event", "Event", true, &["ev"], false),
                 res("namespaces", "namespace", "Namespace", false, &["ns"], false),
                 res("nodes", "node", "Node", false, &["no"], false),
                 res("pods", "pod", "Pod", true, &["po"], true),

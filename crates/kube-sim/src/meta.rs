@@ -109,6 +109,12 @@ impl Rng {
         Rng::new(self.next())
     }
 
+    /// A stream for a new purpose, seeded from this one's state and `salt` without
+    /// advancing it: adding it changes nothing this stream yields.
+    pub(crate) fn derive(&self, salt: u64) -> Rng {
+        Rng::new(self.0 ^ salt)
+    }
+
     pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e3779b97f4a7c15);
         let mut z = self.0;

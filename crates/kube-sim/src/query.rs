@@ -178,6 +178,13 @@ fn field_value(obj: &Value, field: &str) -> Option<String> {
         "status.nominatedNodeName" => s(&obj["status"]["nominatedNodeName"]),
         "status.successful" => obj["status"]["succeeded"].as_i64().unwrap_or(0).to_string(),
         "status.replicas" => obj["status"]["replicas"].as_i64().unwrap_or(0).to_string(),
+        // Events: `source` is the source's component; `reportingComponent` is served
+        // under that name (`reportingController` in Go).
+        "source" => s(&obj["source"]["component"]),
+        "reason" | "reportingComponent" | "type" => s(&obj[field]),
+        f if f.starts_with("involvedObject.") => {
+            s(&obj["involvedObject"][&f["involvedObject.".len()..]])
+        }
         _ => return None,
     })
 }

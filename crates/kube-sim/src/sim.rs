@@ -259,6 +259,16 @@ impl Sim {
             .with(|c| c.set_readiness(ns, pod, container, failing))
     }
 
+    /// The container's liveness probe starts failing: the kubelet reports `Unhealthy`
+    /// (`Liveness probe failed: HTTP probe failed with statuscode: 500`) at once and every
+    /// probe period (2 s) after, bumping the event's count, and on the third failure
+    /// kills the container (`Killing`; exit 137, reason Error in `lastState`) and
+    /// restarts it; the new instance is healthy. False if the container is not a running
+    /// regular container.
+    pub fn fail_liveness(&self, ns: &str, pod: &str, container: &str) -> bool {
+        self.shared.with(|c| c.fail_liveness(ns, pod, container))
+    }
+
     /// The simulated registry refuses `image` (`true`) or serves it again: containers that
     /// need it wait in `ErrImagePull` and `ImagePullBackOff` until it does.
     pub fn fail_image_pulls(&self, image: &str, fail: bool) {
@@ -306,6 +316,18 @@ impl Sim {
         let ns = r.namespaced().then_some(ns);
         let c = self.shared.lock();
         c.store.list(r, ns).map(|(_, s)| (*s.obj).clone()).collect()
+    }
+
+    /// The Events of a namespace as the API server serves them now, in the order of their
+    /// last change (a count bump moves an event to the end).
+    pub fn events(&self, ns: &str) -> Vec<Value> {
+        let mut evs = self.objects("events", ns);
+        evs.sort_by_key(|e| {
+            e["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|rv| rv.parse::<u64>().ok())
+        });
+        evs
     }
 
     fn object(&self, r: crate::store::Resource, ns: &str, name: &str) -> Option<Value> {

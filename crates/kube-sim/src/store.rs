@@ -24,10 +24,28 @@ pub(crate) enum Resource {
     DaemonSet,
     Job,
     CronJob,
+    Event,
 }
 
 /// Field selectors every resource supports (apimachinery `DefaultClusterScopedAttr`s).
 const META_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
+
+/// Event field labels (`pkg/registry/core/event/strategy.go`, `ToSelectableFields`).
+const EVENT_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+];
 
 /// Pod field labels (`pkg/apis/core/v1/conversion.go`), including the legacy `spec.host`.
 const POD_FIELDS: &[&str] = &[
@@ -46,7 +64,7 @@ const POD_FIELDS: &[&str] = &[
 ];
 
 impl Resource {
-    pub(crate) const ALL: [Resource; 11] = [
+    pub(crate) const ALL: [Resource; 12] = [
         Resource::Namespace,
         Resource::Node,
         Resource::Pod,
@@ -58,6 +76,7 @@ impl Resource {
         Resource::DaemonSet,
         Resource::Job,
         Resource::CronJob,
+        Resource::Event,
     ];
 
     pub(crate) fn plural(self) -> &'static str {
@@ -73,6 +92,7 @@ impl Resource {
             Resource::DaemonSet => "daemonsets",
             Resource::Job => "jobs",
             Resource::CronJob => "cronjobs",
+            Resource::Event => "events",
         }
     }
 
@@ -89,6 +109,7 @@ impl Resource {
             Resource::DaemonSet => "DaemonSet",
             Resource::Job => "Job",
             Resource::CronJob => "CronJob",
+            Resource::Event => "Event",
         }
     }
 
@@ -140,6 +161,7 @@ impl Resource {
     pub(crate) fn field_labels(self) -> &'static [&'static str] {
         match self {
             Resource::Pod => POD_FIELDS,
+            Resource::Event => EVENT_FIELDS,
             Resource::Namespace => &["metadata.name", "metadata.namespace", "status.phase"],
             Resource::Node => &["metadata.name", "metadata.namespace", "spec.unschedulable"],
             Resource::Job => &["metadata.name", "metadata.namespace", "status.successful"],

@@ -82,6 +82,7 @@ pub(crate) fn columns(r: Resource) -> Vec<Value> {
         1,
     );
     match r {
+        Resource::Event => event_columns(),
         Resource::Pod => vec![
             name,
             col(
@@ -421,6 +422,114 @@ pub(crate) fn human_duration(secs: i64) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
+/// The apiserver's event columns (`eventColumnDefinitions`), described by the core/v1
+/// Event's swagger docs.
+fn event_columns() -> Vec<Value> {
+    vec![
+        col(
+            "Last Seen",
+            "string",
+            "The time at which the most recent occurrence of this event was recorded.",
+            0,
+        ),
+        col(
+            "Type",
+            "string",
+            "Type of this event (Normal, Warning), new types could be added in the future",
+            0,
+        ),
+        col(
+            "Reason",
+            "string",
+            "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+            0,
+        ),
+        col(
+            "Object",
+            "string",
+            "The object that this event is about.",
+            0,
+        ),
+        col(
+            "Subobject",
+            "string",
+            "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.",
+            1,
+        ),
+        col(
+            "Source",
+            "string",
+            "The component reporting this event. Should be a short machine understandable string.",
+            1,
+        ),
+        col(
+            "Message",
+            "string",
+            "A human-readable description of the status of this operation.",
+            0,
+        ),
+        col(
+            "First Seen",
+            "string",
+            "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
+            1,
+        ),
+        col(
+            "Count",
+            "string",
+            "The number of times this event has occurred.",
+            1,
+        ),
+        col("Name", "string", NAME_DESC, 1),
+    ]
+}
+
+/// The cells of an event row (`printEvent`): times fall back to `eventTime` for events
+/// written through events.k8s.io (the scheduler's), the count to 1.
+fn event_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
+    let first = match time_of(&obj["firstTimestamp"]) {
+        Some(_) => since(&obj["firstTimestamp"], now),
+        None => since(&obj["eventTime"], now),
+    };
+    let last = match time_of(&obj["lastTimestamp"]) {
+        Some(_) => since(&obj["lastTimestamp"], now),
+        None => first.clone(),
+    };
+    let count = match int(&obj["count"]) {
+        0 => 1,
+        n => n,
+    };
+    let io = &obj["involvedObject"];
+    let kind = s(&io["kind"]).to_lowercase();
+    let target = match s(&io["name"]) {
+        "" => kind,
+        n => format!("{kind}/{n}"),
+    };
+    let first_non_empty = |a: &str, b: &str| if a.is_empty() { b } else { a }.to_string();
+    let component = first_non_empty(
+        s(&obj["source"]["component"]),
+        s(&obj["reportingComponent"]),
+    );
+    let instance = first_non_empty(s(&obj["source"]["host"]), s(&obj["reportingInstance"]));
+    let source = if instance.is_empty() {
+        component
+    } else {
+        format!("{component}, {instance}")
+    };
+    vec![
+        json!(last),
+        json!(s(&obj["type"])),
+        json!(s(&obj["reason"])),
+        json!(target),
+        json!(s(&io["fieldPath"])),
+        json!(source),
+        json!(s(&obj["message"]).trim()),
+        json!(first),
+        json!(count),
+        obj["metadata"]["name"].clone(),
+    ]
+}
+
 fn time_of(v: &Value) -> Option<Timestamp> {
     v.as_str().and_then(|s| s.parse().ok())
 }
@@ -567,6 +676,7 @@ pub(crate) fn cells(r: Resource, obj: &Value, now: Timestamp) -> Vec<Value> {
     let age = json!(since(&obj["metadata"]["creationTimestamp"], now));
     let st = &obj["status"];
     match r {
+        Resource::Event => event_cells(obj, now),
         Resource::Pod => {
             let (ready, status, restarts) = pod_status(obj, now);
             let or_none = |v: &Value| match v.as_str() {

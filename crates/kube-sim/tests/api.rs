@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, PodSpec, Sim, SimOptions, WorkloadSpec};
+use kube_sim::{ContainerSpec, JobSpec, PodSpec, Sim, SimOptions, WorkloadSpec};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -875,4 +875,338 @@ async fn writes_answer_with_the_apiservers_statuses() {
         ("Status".into(), "Success".into())
     );
     assert_eq!(v["details"]["group"], "apps");
+}
+
+/// The Events the list at `path` serves.
+async fn events_at(sim: &Sim, path: &str) -> Vec<Value> {
+    let v = get(sim, path).await.json().await;
+    assert_eq!(v["kind"], "EventList");
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn reasons(evs: &[Value]) -> Vec<String> {
+    evs.iter()
+        .map(|e| e["reason"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn events_tell_what_the_scheduler_kubelet_and_deployment_controller_did() {
+    let sim = start().await;
+    sim.create_deployment("default", WorkloadSpec::new("web", 1).container(app("app")));
+    assert!(
+        sim.wait_for(WAIT, |s| s
+            .events("default")
+            .iter()
+            .any(|e| e["reason"] == "Started"))
+            .await
+    );
+    let pod = sim.pod_names("default").pop().unwrap();
+    let uid = sim.pod("default", &pod).unwrap()["metadata"]["uid"].clone();
+    let sel = format!(
+        "involvedObject.name={pod},involvedObject.namespace=default,involvedObject.kind=Pod,involvedObject.uid={}",
+        uid.as_str().unwrap()
+    );
+    let mut evs = events_at(
+        &sim,
+        &format!(
+            "/api/v1/namespaces/default/events?limit=500&fieldSelector={}",
+            sel.replace('=', "%3D").replace(',', "%2C")
+        ),
+    )
+    .await;
+    evs.sort_by_key(|e| {
+        e["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    });
+    assert_eq!(
+        reasons(&evs),
+        ["Scheduled", "Pulling", "Pulled", "Created", "Started"]
+    );
+    // The scheduler writes through events.k8s.io: eventTime, no source, no count.
+    let scheduled = &evs[0];
+    assert!(scheduled.get("kind").is_none(), "list items carry no kind");
+    assert_eq!(
+        scheduled["message"],
+        format!(
+            "Successfully assigned default/{pod} to {}",
+            sim.pod("default", &pod).unwrap()["spec"]["nodeName"]
+                .as_str()
+                .unwrap()
+        )
+    );
+    assert_eq!(scheduled["reportingComponent"], "default-scheduler");
+    assert!(scheduled["source"].as_object().unwrap().is_empty());
+    assert!(scheduled["lastTimestamp"].is_null());
+    assert!(scheduled["eventTime"].as_str().unwrap().contains('.'));
+    let started = &evs[4];
+    assert_eq!(started["message"], "Started container app");
+    assert_eq!(started["type"], "Normal");
+    assert_eq!(started["count"], 1);
+    assert_eq!(started["source"]["component"], "kubelet");
+    assert_eq!(
+        started["involvedObject"]["fieldPath"],
+        "spec.containers{app}"
+    );
+    assert_eq!(started["involvedObject"]["uid"], uid);
+    assert_eq!(started["involvedObject"]["apiVersion"], "v1");
+    assert!(started["eventTime"].is_null());
+    assert_eq!(evs[3]["message"], "Created container: app");
+    assert!(
+        evs[2]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Successfully pulled image \"nginx:1.27\" in ")
+    );
+    // The Deployment controller's steps, on the Deployment.
+    let scaling: Vec<Value> = sim
+        .events("default")
+        .into_iter()
+        .filter(|e| e["reason"] == "ScalingReplicaSet")
+        .collect();
+    assert_eq!(scaling.len(), 1);
+    assert_eq!(scaling[0]["involvedObject"]["kind"], "Deployment");
+    assert_eq!(scaling[0]["source"]["component"], "deployment-controller");
+    let rs = pod.rsplit_once('-').unwrap().0;
+    assert_eq!(
+        scaling[0]["message"],
+        format!("Scaled up replica set {rs} from 0 to 1")
+    );
+    let created = sim
+        .events("default")
+        .into_iter()
+        .find(|e| e["reason"] == "SuccessfulCreate")
+        .unwrap();
+    assert_eq!(created["involvedObject"]["kind"], "ReplicaSet");
+    assert_eq!(created["involvedObject"]["name"], rs);
+    assert_eq!(created["source"]["component"], "replicaset-controller");
+    assert_eq!(created["message"], format!("Created pod: {pod}"));
+    // Across namespaces, and what the apiserver does not support.
+    let warnings = events_at(&sim, "/api/v1/events?fieldSelector=type%3DWarning").await;
+    assert!(warnings.is_empty());
+    let all = events_at(
+        &sim,
+        "/api/v1/events?fieldSelector=source%3Dkubelet%2Creason%3DStarted",
+    )
+    .await;
+    assert_eq!(all.len(), 1);
+    let bad = get(
+        &sim,
+        "/api/v1/namespaces/default/events?fieldSelector=involvedObject.foo%3Dx",
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.json().await["message"],
+        "field label not supported: involvedObject.foo"
+    );
+    // Deleting the pod stops its container.
+    sim.delete_pod("default", &pod, Duration::from_secs(1));
+    assert!(
+        sim.wait_for(WAIT, |s| s.events("default").iter().any(|e| e["reason"]
+            == "Killing"
+            && e["message"] == "Stopping container app"))
+            .await
+    );
+}
+
+#[tokio::test]
+async fn a_failing_liveness_probe_is_reported_then_the_container_restarts() {
+    let sim = start().await;
+    sim.create_pod("default", PodSpec::new("p").container(app("app")));
+    let rv = list_rv(&sim, "/api/v1/namespaces/default/events").await;
+    let mut w = get(
+        &sim,
+        &format!("/api/v1/namespaces/default/events?watch=true&resourceVersion={rv}&fieldSelector=involvedObject.name%3Dp%2Ctype%3DWarning"),
+    )
+    .await;
+    assert!(sim.fail_liveness("default", "p", "app"));
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let ev = w.json_line().await.unwrap();
+        let o = &ev["object"];
+        assert_eq!(o["reason"], "Unhealthy");
+        assert_eq!(
+            o["message"],
+            "Liveness probe failed: HTTP probe failed with statuscode: 500"
+        );
+        seen.push((
+            ev["type"].as_str().unwrap().to_string(),
+            o["count"].as_u64().unwrap(),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("ADDED".into(), 1),
+            ("MODIFIED".into(), 2),
+            ("MODIFIED".into(), 3)
+        ]
+    );
+    assert!(
+        sim.wait_for(
+            WAIT,
+            |s| s.pod("default", "p").unwrap()["status"]["containerStatuses"][0]["restartCount"]
+                == 1
+        )
+        .await
+    );
+    let cs = sim.pod("default", "p").unwrap()["status"]["containerStatuses"][0].clone();
+    assert_eq!(cs["lastState"]["terminated"]["exitCode"], 137);
+    assert_eq!(cs["lastState"]["terminated"]["reason"], "Error");
+    assert!(cs["state"]["running"].is_object());
+    let evs = sim.events("default");
+    let killing: Vec<&Value> = evs.iter().filter(|e| e["reason"] == "Killing").collect();
+    assert_eq!(killing.len(), 1);
+    assert_eq!(
+        killing[0]["message"],
+        "Container app failed liveness probe, will be restarted"
+    );
+    assert_eq!(killing[0]["type"], "Normal");
+    // The restart: the image is there, the container is created and started again.
+    let started = evs.iter().find(|e| e["reason"] == "Started").unwrap();
+    assert_eq!(started["count"], 2);
+    assert!(evs.iter().any(|e| e["message"] == "Container image \"nginx:1.27\" already present on machine and can be accessed by the pod"));
+    // The new instance is healthy: nothing more is reported.
+    let table = request(
+        &sim,
+        "/api/v1/namespaces/default/events",
+        Some("sim-token"),
+        &[(
+            "Accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )],
+    )
+    .await
+    .json()
+    .await;
+    let cols: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["priority"] == 0)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cols, ["Last Seen", "Type", "Reason", "Object", "Message"]);
+    let row = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cells"][2] == "Unhealthy")
+        .unwrap();
+    // Cells of every column, the wide ones included, as the apiserver serves them.
+    assert_eq!(row["cells"][3], "pod/p");
+    assert_eq!(row["cells"][4], "spec.containers{app}");
+    assert!(
+        row["cells"][5]
+            .as_str()
+            .unwrap()
+            .starts_with("kubelet, node-")
+    );
+    assert_eq!(
+        row["cells"][6],
+        "Liveness probe failed: HTTP probe failed with statuscode: 500"
+    );
+    assert_eq!(row["cells"][8], 3);
+}
+
+#[tokio::test]
+async fn the_job_controller_says_how_a_job_ended() {
+    let sim = start().await;
+    sim.create_job(
+        "ci",
+        JobSpec::new("ok")
+            .container(app("run").lines(["done"]))
+            .run_for(Duration::from_millis(50)),
+    );
+    sim.create_job(
+        "ci",
+        JobSpec::new("bad")
+            .container(app("run"))
+            .run_for(Duration::from_millis(50))
+            .fail_first(9, 1, "Error")
+            .backoff_limit(0),
+    );
+    let ended = |s: &Sim, job: &str, reason: &str| {
+        s.events("ci").into_iter().find(|e| {
+            e["involvedObject"]["kind"] == "Job"
+                && e["involvedObject"]["name"] == job
+                && e["reason"] == reason
+        })
+    };
+    assert!(
+        sim.wait_for(WAIT, |s| ended(s, "ok", "Completed").is_some()
+            && ended(s, "bad", "BackoffLimitExceeded").is_some())
+            .await,
+        "{:#?}",
+        sim.events("ci")
+    );
+    let ok = ended(&sim, "ok", "Completed").unwrap();
+    assert_eq!(ok["message"], "Job completed");
+    assert_eq!(ok["source"]["component"], "job-controller");
+    let bad = ended(&sim, "bad", "BackoffLimitExceeded").unwrap();
+    assert_eq!(bad["type"], "Warning");
+    assert_eq!(
+        bad["message"],
+        "Job has reached the specified backoff limit"
+    );
+    let created = ended(&sim, "ok", "SuccessfulCreate").unwrap();
+    assert!(
+        created["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Created pod: ok-"),
+        "{created}"
+    );
+}
+
+#[tokio::test]
+async fn back_offs_and_refused_images_are_reported() {
+    let sim = start().await;
+    sim.fail_image_pulls("nginx:9.9", true);
+    sim.create_pod(
+        "default",
+        PodSpec::new("pull").container(ContainerSpec::new("app").image("nginx:9.9")),
+    );
+    sim.create_pod("default", PodSpec::new("loop").container(app("app")));
+    sim.crash_loop("default", "loop", "app");
+    assert!(
+        sim.wait_for(WAIT, |s| {
+            let evs = s.events("default");
+            let has = |r: &str, m: &str| {
+                evs.iter()
+                    .any(|e| e["reason"] == r && e["message"].as_str().unwrap_or("").starts_with(m))
+            };
+            has("Failed", "Error: ImagePullBackOff")
+                && has("BackOff", "Back-off pulling image \"nginx:9.9\"")
+                && has("Failed", "Failed to pull image \"nginx:9.9\": ")
+                && has("Failed", "Error: ErrImagePull")
+                && has(
+                    "BackOff",
+                    "Back-off restarting failed container app in pod loop_default(",
+                )
+        })
+        .await,
+        "{:#?}",
+        sim.events("default")
+    );
+    // The kubelet says it again on its next sync while the back-off lasts: one event,
+    // its count bumped.
+    let backoff = |s: &Sim| {
+        s.events("default")
+            .into_iter()
+            .filter(|e| e["reason"] == "BackOff" && e["involvedObject"]["name"] == "loop")
+            .collect::<Vec<Value>>()
+    };
+    assert!(
+        sim.wait_for(WAIT, |s| backoff(s)
+            .first()
+            .is_some_and(|e| e["count"] == 2))
+            .await
+    );
+    assert_eq!(backoff(&sim).len(), 1);
+    assert_eq!(backoff(&sim)[0]["type"], "Warning");
 }

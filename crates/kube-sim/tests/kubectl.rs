@@ -269,6 +269,31 @@ fn table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+impl Env {
+    /// Creates pod `name` in `default` (one container `app`, nginx:1.27) and waits until
+    /// it runs.
+    async fn app_pod(&self, name: &str) {
+        self.sim.create_pod(
+            "default",
+            PodSpec::new(name).container(ContainerSpec::new("app").image("nginx:1.27")),
+        );
+        self.wait_running("default", name).await;
+    }
+
+    /// `kubectl get events --field-selector SELECTOR EXTRA...`: its output, and its table
+    /// split into header and rows.
+    async fn events_table(
+        &self,
+        selector: &str,
+        extra: &[&str],
+    ) -> (String, Vec<String>, Vec<Vec<String>>) {
+        let args = [&["get", "events", "--field-selector", selector], extra].concat();
+        let out = self.ok(&args).await;
+        let (header, rows) = table(&out);
+        (out, header, rows)
+    }
+}
+
 /// kubectl's AGE column: `5s`, `2m3s`, `4m`, ...
 fn is_age(s: &str) -> bool {
     !s.is_empty()
@@ -965,3 +990,7 @@ mod writes;
 /// `kube-sim ctl`: crashes, failing probes and refused images, as kubectl then shows them.
 #[path = "kubectl/ctl.rs"]
 mod ctl;
+
+/// Events: `get events` and the Events section of `describe pod`.
+#[path = "kubectl/events.rs"]
+mod events;

@@ -1,6 +1,6 @@
 //! `POST /kube-sim/ctl`: the simulator's own control endpoint, outside the Kubernetes
 //! API, behind the same bearer token. `kube-sim ctl` sends it what a user wants to go
-//! wrong (a container crash, a failing readiness probe, an image the registry refuses, a
+//! wrong (a container crash, a failing readiness or liveness probe, an image the registry refuses, a
 //! log line) and prints the answer; the cluster does it through the same functions as
 //! the `Sim` methods. Errors are `Status` objects like the API's.
 
@@ -48,7 +48,7 @@ pub(super) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Resu
                 format!("the registry serves {image} again")
             }
         }
-        "crash" | "probe-fail" | "probe-ok" | "log" => {
+        "crash" | "probe-fail" | "probe-ok" | "liveness-fail" | "log" => {
             let pod = text(&v, "pod").ok_or_else(|| ApiError::bad_request("a pod is required"))?;
             let container = {
                 let c = shared.lock();
@@ -89,6 +89,12 @@ pub(super) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Resu
                         "{ns}/{pod} {container}: exited with {code} ({reason}); the kubelet restarted it"
                     )
                 }
+                "liveness-fail" => {
+                    shared.with(|c| c.fail_liveness(ns, pod, &container));
+                    format!(
+                        "{ns}/{pod} {container}: the liveness probe fails; the kubelet restarts the container after 3 failures"
+                    )
+                }
                 "log" => {
                     let lines: Vec<String> = v["lines"]
                         .as_array()
@@ -120,7 +126,7 @@ pub(super) async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Resu
         }
         other => {
             return Err(ApiError::bad_request(format!(
-                "unknown action {other:?}: crash, probe-fail, probe-ok, image-pull-fail, image-pull-ok, log"
+                "unknown action {other:?}: crash, probe-fail, probe-ok, liveness-fail, image-pull-fail, image-pull-ok, log"
             )));
         }
     };

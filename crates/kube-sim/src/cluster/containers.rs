@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::Cluster;
 use super::kubelet::gen_count;
 use crate::logs::{LogJournal, StreamEnd};
-use crate::pod::{Container, Pod};
+use crate::pod::{Container, ContainerKind, Pod};
 
 impl Cluster {
     fn with_container(&mut self, ns: &str, pod: &str, f: impl FnOnce(&mut Pod) -> bool) -> bool {
@@ -74,7 +74,30 @@ impl Cluster {
     ) -> bool {
         self.with_container(ns, pod, |p| match p.container_mut(container) {
             Some(c) => {
+                if failing && !c.unready {
+                    // The next probe (at once) reports the failure.
+                    c.report_at = None;
+                }
                 c.unready = failing;
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// The container's liveness probe starts failing: the kubelet reports each failure
+    /// (`Unhealthy`, one per probe period), and after the failure threshold kills the
+    /// container (`Killing`, exit 137) and starts it again. The new instance passes its
+    /// probe. False if the container is not a running regular container (init and
+    /// ephemeral containers have no liveness probe).
+    pub(crate) fn fail_liveness(&mut self, ns: &str, pod: &str, container: &str) -> bool {
+        self.with_container(ns, pod, |p| match p.container_mut(container) {
+            Some(c) if !c.is_running() || c.kind != ContainerKind::Regular => false,
+            Some(c) => {
+                if c.liveness_failures.is_none() {
+                    c.liveness_failures = Some(0);
+                    c.report_at = None;
+                }
                 true
             }
             None => false,

@@ -9,8 +9,19 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use super::Cluster;
+use super::events::Note;
 use crate::pod::Deletion;
 use crate::store::{Key, Resource};
+
+/// The kubelet's `Killing` events for the containers a deletion stops.
+fn stop_notes(pod: &crate::pod::Pod) -> Vec<Note> {
+    pod.all_containers()
+        .filter(|c| c.is_running())
+        .map(|c| {
+            Note::normal("Killing", format!("Stopping container {}", c.name())).on(c.field_path())
+        })
+        .collect()
+}
 
 impl Cluster {
     /// Starts a graceful deletion: MODIFIED with deletionTimestamp now, containers stop and
@@ -37,6 +48,7 @@ impl Cluster {
         if pod.deletion.is_some() {
             return true;
         }
+        let stopping = stop_notes(pod);
         if pod.node.is_none() {
             // No kubelet owns an unscheduled pod: it is removed at once.
             self.pods.remove(&key);
@@ -50,6 +62,9 @@ impl Cluster {
             });
             pod.wake.notify_one();
         }
+        for note in stopping {
+            self.pod_event(&key, note);
+        }
         self.dirty_pods.insert(key);
         self.workloads_dirty = true;
         true
@@ -57,6 +72,11 @@ impl Cluster {
 
     /// A force deletion (grace period 0): the object goes at once, the containers stop.
     pub(crate) fn force_delete_pod(&mut self, key: &Key) {
+        if let Some(p) = self.pods.get(key) {
+            for note in stop_notes(p) {
+                self.pod_event(key, note);
+            }
+        }
         if let Some(mut p) = self.pods.remove(key) {
             let now = Timestamp::now();
             for c in p.all_containers_mut() {

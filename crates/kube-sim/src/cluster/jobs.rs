@@ -12,12 +12,13 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::events::Note;
 use super::kubelet::OwnedPod;
 use super::template::Template;
 use super::{Cluster, labels_of};
 use crate::meta::{Meta, OwnerRef};
 use crate::spec::JobSpec;
-use crate::store::Key;
+use crate::store::{Key, Resource};
 
 /// The longest back-off before a failed pod is replaced (the controller's cap).
 const MAX_BACKOFF: Duration = Duration::from_secs(360);
@@ -322,6 +323,14 @@ impl Cluster {
             if terminating == 0 {
                 j.finished = Some(now_t);
                 progress = true;
+                // The job controller's word on the terminal condition.
+                let note = match j.target {
+                    Some((Outcome::Failure(reason), _)) => {
+                        Note::warning(reason, Outcome::Failure(reason).message())
+                    }
+                    _ => Note::normal("Completed", "Job completed"),
+                };
+                self.controller_event(Resource::Job, key, &uid, note);
             }
             self.workloads_dirty |= progress;
             return progress;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use tokio::time::Instant;
 
+use super::events::Note;
 use super::template::Template;
 use super::{Cluster, NODES, PodStep, Spawn, host_ip, node_index};
 use crate::logs;
@@ -16,6 +17,17 @@ use crate::meta::OwnerRef;
 use crate::pod::{Container, ContainerKind, Effect, Pod, PodTemplate, State};
 use crate::spec::PodSpec;
 use crate::store::Key;
+
+/// How often the kubelet runs a probe (`periodSeconds`, 10 s by default in a real
+/// cluster; shorter here so tests move quickly). Each failure is reported.
+pub(crate) const PROBE_PERIOD: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Consecutive liveness failures before the kubelet kills the container
+/// (`failureThreshold`).
+pub(crate) const LIVENESS_THRESHOLD: u32 = 3;
+
+/// How often the kubelet reports a back-off again while it lasts (each pod sync).
+const BACK_OFF_REPORT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The controller-specific parts of a pod a controller creates.
 pub(super) struct OwnedPod {
@@ -50,9 +62,18 @@ impl Cluster {
         let uid = pod.meta.uid.clone();
         let wake = pod.wake.clone();
         let scheduled = pod.node.is_some();
+        let node = pod.node.clone();
         self.pods.insert(key.clone(), pod);
         self.dirty_pods.insert(key.clone());
         self.workloads_dirty = true;
+        let note = match node {
+            Some(n) => Note::normal(
+                "Scheduled",
+                format!("Successfully assigned {}/{} to {n}", key.0, key.1),
+            ),
+            None => Note::warning("FailedScheduling", crate::pod::UNSCHEDULABLE),
+        };
+        self.scheduler_event(&key, note);
         if scheduled {
             self.advance_pod(&key, &uid);
             self.spawns.push(Spawn::PodLifecycle { key, uid, wake });
@@ -119,6 +140,8 @@ impl Cluster {
             self.rng.split(),
         );
         pod.generate_name = generate_name;
+        // The owner's controller records the creation before the scheduler binds it.
+        self.pod_created_event(ns, &owner, &name);
         pod.owner = Some(owner);
         pod.spec_extra = tpl.spec_extra.clone();
         self.add_pod(pod);
@@ -167,7 +190,10 @@ impl Cluster {
         let mut soonest = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
         let mut changed = false;
         let mut effects = Vec::new();
+        let mut notes = Vec::new();
         let (ns, pod_name) = (key.0.clone(), key.1.clone());
+        // How the kubelet names a pod in messages (`format.Pod`).
+        let pod_ref = format!("{pod_name}_{ns}({})", pod.meta.uid);
 
         // Init containers run one after another; each must exit 0 before the next starts.
         let mut inits_done = true;
@@ -203,7 +229,7 @@ impl Cluster {
                             break;
                         }
                         if let Some(r) = c.spec.waiting_reason.clone() {
-                            set_waiting(c, &r, &mut changed);
+                            changed |= set_waiting(c, &r);
                             blocked = true;
                             break;
                         }
@@ -250,23 +276,48 @@ impl Cluster {
                 };
                 if matches!(c.state, State::Waiting { .. }) && !c.started_once {
                     if let Some(r) = c.spec.waiting_reason.clone() {
-                        set_waiting(c, &r, &mut changed);
+                        changed |= set_waiting(c, &r);
                         continue;
                     }
                     if refused.contains(&crate::meta::normalize_image(&c.spec.image)) {
                         // The pull fails, then the kubelet backs off and keeps trying.
                         let pulling = matches!(&c.state, State::Waiting { reason, .. } if reason == "ErrImagePull" || reason == "ImagePullBackOff");
                         if pulling {
-                            set_waiting(c, "ImagePullBackOff", &mut changed);
-                        } else {
-                            set_waiting(c, "ErrImagePull", &mut changed);
+                            changed |= set_waiting(c, "ImagePullBackOff");
+                            recurring_reports(c, &pod_ref, now, &mut notes);
+                            if let Some(at) = c.report_at {
+                                soonest(at);
+                            }
+                        } else if set_waiting(c, "ErrImagePull") {
+                            changed = true;
+                            let on = c.field_path();
+                            let image = &c.spec.image;
+                            let why = match &c.state {
+                                State::Waiting { message, .. } => message.clone(),
+                                _ => None,
+                            };
+                            notes.push(
+                                Note::normal("Pulling", format!("Pulling image {image:?}"))
+                                    .on(on.clone()),
+                            );
+                            notes.push(
+                                Note::warning(
+                                    "Failed",
+                                    format!(
+                                        "Failed to pull image {image:?}: {}",
+                                        why.unwrap_or_default()
+                                    ),
+                                )
+                                .on(on.clone()),
+                            );
+                            notes.push(Note::warning("Failed", "Error: ErrImagePull").on(on));
                             soonest(crate::meta::after(now, std::time::Duration::from_secs(1)));
                         }
                         continue;
                     }
                     let at = crate::meta::after(pod.clock, c.spec.start_delay);
                     if now < at {
-                        set_waiting(c, "ContainerCreating", &mut changed);
+                        changed |= set_waiting(c, "ContainerCreating");
                         soonest(at);
                         continue;
                     }
@@ -288,10 +339,26 @@ impl Cluster {
                         soonest(at);
                     }
                 }
+                if recurring_reports(c, &pod_ref, now, &mut notes) {
+                    // Killed for its failing liveness probe (SIGKILL after the grace
+                    // period: 137, Error) and started again at once, as after a first
+                    // crash.
+                    let name = c.spec.name.clone();
+                    pod.restart_prepare(&name, 137, Some("Error"), now_t);
+                    let seq = gen_count(&self.generated, &ns, &pod_name, &name);
+                    let id = pod.rng.container_id();
+                    pod.start_instance(idx, id, now, now_t, &mut effects, seq);
+                    changed = true;
+                } else if let Some(at) = c.report_at {
+                    soonest(at);
+                }
             }
         }
         let wake = next;
         let uid = pod.meta.uid.clone();
+        for note in notes {
+            self.pod_event(key, note);
+        }
         self.apply_effects(key, &uid, effects);
         if changed {
             self.dirty_pods.insert(key.clone());
@@ -314,8 +381,62 @@ impl Cluster {
                         .entry((key.0.clone(), key.1.clone(), container))
                         .or_default() += n;
                 }
+                Effect::Started(container) => self.record_start(key, &container),
             }
         }
+    }
+
+    /// The kubelet's events of a container start: the image pull (or that the image is
+    /// there already), then `Created` and `Started`.
+    fn record_start(&mut self, key: &Key, container: &str) {
+        let Some(p) = self.pods.get(key) else { return };
+        let (Some(node), Some(c)) = (p.node.clone(), p.container(container)) else {
+            return;
+        };
+        let on = c.field_path();
+        let image = c.spec.image.clone();
+        let always = crate::pod::pull_policy(&image) == "Always";
+        let fresh = self
+            .pulled
+            .insert((node, crate::meta::normalize_image(&image)));
+        if always || fresh {
+            // A pull takes a while and the image has a size; both are made up but fixed
+            // per image.
+            let h = crate::meta::fnv64(image.as_bytes());
+            let took = go_millis(200 + h % 2800);
+            let size = 5_000_000 + (h >> 16) % 95_000_000;
+            self.pod_event(
+                key,
+                Note::normal("Pulling", format!("Pulling image {image:?}")).on(on.clone()),
+            );
+            self.pod_event(
+                key,
+                Note::normal(
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image {image:?} in {took} ({took} including waiting). Image size: {size} bytes."
+                    ),
+                )
+                .on(on.clone()),
+            );
+        } else {
+            self.pod_event(
+                key,
+                Note::normal(
+                    "Pulled",
+                    format!("Container image {image:?} already present on machine and can be accessed by the pod"),
+                )
+                .on(on.clone()),
+            );
+        }
+        self.pod_event(
+            key,
+            Note::normal("Created", format!("Created container: {container}")).on(on.clone()),
+        );
+        self.pod_event(
+            key,
+            Note::normal("Started", format!("Started container {container}")).on(on),
+        );
     }
 
     /// Writes the generated lines due since the last tick into the container's current
@@ -356,6 +477,15 @@ impl Cluster {
     }
 }
 
+/// A duration in milliseconds as Go prints a `time.Duration`: `850ms`, `1.2s`.
+fn go_millis(ms: u64) -> String {
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+    format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
 pub(super) fn gen_count(
     generated: &BTreeMap<(String, String, String), u64>,
     ns: &str,
@@ -368,7 +498,8 @@ pub(super) fn gen_count(
         .unwrap_or(0)
 }
 
-fn set_waiting(c: &mut Container, reason: &str, changed: &mut bool) {
+/// Puts a container in a waiting state; true if that changed it.
+fn set_waiting(c: &mut Container, reason: &str) -> bool {
     let message = match reason {
         "ImagePullBackOff" => Some(format!("Back-off pulling image \"{}\"", c.spec.image)),
         "ErrImagePull" => Some(format!(
@@ -381,10 +512,88 @@ fn set_waiting(c: &mut Container, reason: &str, changed: &mut bool) {
         reason: reason.to_string(),
         message,
     };
-    if c.state != want {
-        c.state = want;
-        *changed = true;
+    if c.state == want {
+        return false;
     }
+    c.state = want;
+    true
+}
+
+/// Whether a report that recurs every `period` is due now; if so, the next one is set.
+fn report_due(c: &mut Container, now: Instant, period: std::time::Duration) -> bool {
+    match c.report_at {
+        Some(at) if now < at => false,
+        _ => {
+            c.report_at = Some(crate::meta::after(now, period));
+            true
+        }
+    }
+}
+
+/// What the kubelet reports about a container on every probe or sync while it lasts: a
+/// failing probe, a crash-loop back-off. True if a failing liveness probe has reached
+/// its threshold: the container must be killed and restarted.
+fn recurring_reports(
+    c: &mut Container,
+    pod_ref: &str,
+    now: Instant,
+    notes: &mut Vec<Note>,
+) -> bool {
+    let on = c.field_path();
+    let name = c.spec.name.clone();
+    let mut say = |note: Note| notes.push(note.on(on.clone()));
+    let mut kill = false;
+    let lasts = match &c.state {
+        State::Running { .. } if c.liveness_failures.is_some() || c.unready => {
+            if report_due(c, now, PROBE_PERIOD) {
+                if let Some(n) = &mut c.liveness_failures {
+                    *n += 1;
+                    say(Note::warning(
+                        "Unhealthy",
+                        "Liveness probe failed: HTTP probe failed with statuscode: 500",
+                    ));
+                    if *n >= LIVENESS_THRESHOLD {
+                        say(Note::normal(
+                            "Killing",
+                            format!("Container {name} failed liveness probe, will be restarted"),
+                        ));
+                        kill = true;
+                    }
+                }
+                if c.unready {
+                    say(Note::warning(
+                        "Unhealthy",
+                        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                    ));
+                }
+            }
+            true
+        }
+        State::Waiting { reason, .. } if reason == "CrashLoopBackOff" => {
+            if report_due(c, now, BACK_OFF_REPORT) {
+                say(Note::warning(
+                    "BackOff",
+                    format!("Back-off restarting failed container {name} in pod {pod_ref}"),
+                ));
+            }
+            true
+        }
+        State::Waiting { reason, .. } if reason == "ImagePullBackOff" => {
+            if report_due(c, now, BACK_OFF_REPORT) {
+                say(Note::normal(
+                    "BackOff",
+                    format!("Back-off pulling image {:?}", c.spec.image),
+                ));
+                say(Note::warning("Failed", "Error: ImagePullBackOff"));
+            }
+            true
+        }
+        _ => false,
+    };
+    if !lasts || kill {
+        c.report_at = None;
+    }
+    kill
 }
 
 #[cfg(test)]

@@ -13,14 +13,16 @@
 //! `template` (the pod template workloads share), `workloads` (Deployment and ReplicaSet
 //! objects, StatefulSets, DaemonSets, Services), `rollout` (Deployment changes and the
 //! rolling-update controller), `jobs` (the Job controller), `cronjobs` (schedules and the
-//! CronJob controller), and `render` (the JSON of every object and the
-//! commit into the store). Apart from the shared `Cluster` here, they depend one way:
+//! CronJob controller), `events` (Events as the kubelet, the scheduler and the
+//! controllers record them, correlated and capped), and `render` (the JSON of every object
+//! and the commit into the store). Apart from the shared `Cluster` here, they depend one way:
 //! controllers on `kubelet`, everything on `template`, `render` on the object types.
 
 mod containers;
 mod cronjobs;
 mod decode;
 mod deletion;
+mod events;
 mod jobs;
 mod kubelet;
 mod render;
@@ -95,6 +97,9 @@ pub(crate) struct Cluster {
     jobs: BTreeMap<Key, Job>,
     cronjobs: BTreeMap<Key, CronJob>,
     services: BTreeMap<Key, Service>,
+    events: events::Events,
+    /// Images each node has pulled: (node, normalized image).
+    pulled: BTreeSet<(String, String)>,
     pub(crate) forbidden: BTreeSet<String>,
     /// Images the simulated registry refuses (normalized references).
     unpullable: BTreeSet<String>,
@@ -137,6 +142,9 @@ impl Cluster {
             jobs: BTreeMap::new(),
             cronjobs: BTreeMap::new(),
             services: BTreeMap::new(),
+            // Its own stream, so recording events changes no generated name or ID.
+            events: events::Events::new(rng.derive(0x6576_656e_7473)),
+            pulled: BTreeSet::new(),
             forbidden: BTreeSet::new(),
             unpullable: BTreeSet::new(),
             terminating: BTreeSet::new(),

@@ -54,8 +54,14 @@ impl Cluster {
         m
     }
 
-    /// Renders everything touched since the last commit into the store.
+    /// Renders everything touched since the last commit into the store: the objects,
+    /// then the events about them.
     pub(crate) fn commit(&mut self) {
+        self.commit_objects();
+        self.commit_events();
+    }
+
+    fn commit_objects(&mut self) {
         let now = Timestamp::now();
         for key in std::mem::take(&mut self.dirty_pods) {
             match self.pods.get_mut(&key) {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::events::Note;
 use super::kubelet::OwnedPod;
 use super::template::Template;
 use super::workloads::{Deployment, ReplicaSet, Strategy};
@@ -125,15 +126,28 @@ impl Cluster {
     }
 
     /// Sets a ReplicaSet's desired pods; true if that changed anything.
+    /// The Deployment controller records each step (`ScalingReplicaSet`).
     fn scale_rs(&mut self, key: &Key, replicas: u32) -> bool {
-        match self.replicasets.get_mut(key) {
-            Some(rs) if rs.replicas != replicas => {
-                rs.replicas = replicas;
-                self.workloads_dirty = true;
-                true
-            }
-            _ => false,
+        let Some(rs) = self.replicasets.get_mut(key) else {
+            return false;
+        };
+        if rs.replicas == replicas {
+            return false;
         }
+        let from = std::mem::replace(&mut rs.replicas, replicas);
+        self.workloads_dirty = true;
+        if let Some(o) = rs.owner.clone().filter(|o| o.kind == "Deployment") {
+            let dir = if replicas > from { "up" } else { "down" };
+            let note = Note::normal(
+                "ScalingReplicaSet",
+                format!(
+                    "Scaled {dir} replica set {} from {from} to {replicas}",
+                    key.1
+                ),
+            );
+            self.controller_event(Resource::Deployment, &(key.0.clone(), o.name), &o.uid, note);
+        }
+        true
     }
 
     /// A new ReplicaSet for the Deployment's current template, at 0 replicas.
@@ -349,6 +363,8 @@ impl Cluster {
             active.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             let k = active[0].2.clone();
             let grace = self.controller_grace;
+            let note = Note::normal("SuccessfulDelete", format!("Deleted pod: {}", k.1));
+            self.controller_event(Resource::ReplicaSet, key, &uid, note);
             return self.delete_pod(&k.0, &k.1, grace);
         }
         if active.len() < want {

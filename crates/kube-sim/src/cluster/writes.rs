@@ -783,6 +783,7 @@ impl Cluster {
             self.terminating.remove(ns);
             self.namespace_deleted_at.remove(ns);
             self.namespaces.remove(ns);
+            self.events.remove_namespace(ns);
             self.store
                 .remove(Resource::Namespace, &(String::new(), ns.clone()));
         }

@@ -82,9 +82,7 @@ impl Pod {
                     match name {
                         "PodScheduled" => {
                             c["reason"] = json!("Unschedulable");
-                            c["message"] = json!(
-                                "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
-                            );
+                            c["message"] = json!(super::UNSCHEDULABLE);
                         }
                         "Initialized" => {
                             c["reason"] = json!("ContainersNotInitialized");
@@ -213,13 +211,18 @@ fn image_id(image: &str) -> String {
     format!("{repo}@sha256:{hex}")
 }
 
-/// A container in a pod spec or pod template.
-pub(crate) fn container_spec_json(c: &ContainerSpec) -> Value {
-    let pull = if c.image.ends_with(":latest") || !c.image.contains(':') {
+/// The default `imagePullPolicy`: `Always` for `:latest` or no tag, else `IfNotPresent`.
+pub(crate) fn pull_policy(image: &str) -> &'static str {
+    if image.ends_with(":latest") || !image.contains(':') {
         "Always"
     } else {
         "IfNotPresent"
-    };
+    }
+}
+
+/// A container in a pod spec or pod template.
+pub(crate) fn container_spec_json(c: &ContainerSpec) -> Value {
+    let pull = pull_policy(&c.image);
     let mut v = json!({
         "name": c.name,
         "image": c.image,

@@ -18,7 +18,11 @@ use crate::logs::LogJournal;
 use crate::meta::{Meta, OwnerRef, Rng};
 use crate::spec::ContainerSpec;
 
-pub(crate) use json::{container_spec_json, pod_spec_json};
+pub(crate) use json::{container_spec_json, pod_spec_json, pull_policy};
+
+/// Why the scheduler cannot place a pod without a node (the simulated nodes match no
+/// pod that was not given one).
+pub(crate) const UNSCHEDULABLE: &str = "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ContainerKind {
@@ -66,6 +70,12 @@ pub(crate) struct Container {
     pub(crate) generator_spawned: bool,
     /// Its readiness probe fails: running, but not ready.
     pub(crate) unready: bool,
+    /// Failures of an injected failing liveness probe seen so far by the current
+    /// instance; `None` while the probe passes.
+    pub(crate) liveness_failures: Option<u32>,
+    /// When the kubelet next reports a condition that persists (a failing probe, a
+    /// back-off), as it does on every probe period or pod sync.
+    pub(crate) report_at: Option<Instant>,
     pub(crate) gen_budget: f64,
     pub(crate) gen_last: Option<Instant>,
 }
@@ -88,6 +98,8 @@ impl Container {
             exit_at: None,
             generator_spawned: false,
             unready: false,
+            liveness_failures: None,
+            report_at: None,
             gen_budget: 0.0,
             gen_last: None,
         }
@@ -95,6 +107,16 @@ impl Container {
 
     pub(crate) fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// How events name the container (`involvedObject.fieldPath`): `spec.containers{app}`.
+    pub(crate) fn field_path(&self) -> String {
+        let list = match self.kind {
+            ContainerKind::Init => "initContainers",
+            ContainerKind::Regular => "containers",
+            ContainerKind::Ephemeral => "ephemeralContainers",
+        };
+        format!("spec.{list}{{{}}}", self.spec.name)
     }
 
     pub(crate) fn is_running(&self) -> bool {
@@ -189,6 +211,9 @@ pub(crate) enum Effect {
     SpawnGenerator(String),
     /// Generated backlog lines were written: `generated` counts must grow by this much.
     Generated(String, u64),
+    /// A new instance of the container started: the kubelet records its image pull,
+    /// creation and start.
+    Started(String),
 }
 
 impl Pod {
@@ -296,6 +321,8 @@ impl Pod {
         };
         c.id = id;
         c.state = State::Running { started: now_t };
+        c.liveness_failures = None;
+        effects.push(Effect::Started(c.spec.name.clone()));
         if !c.started_once {
             c.started_once = true;
             if c.spec.backlog > 0 {

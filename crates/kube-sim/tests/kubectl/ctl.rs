@@ -103,3 +103,28 @@ async fn crash_probe_fail_and_image_pull_fail() {
         format!("kube-sim ctl: container nope is not valid for pod {pod}\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_fail_restarts_the_container_and_says_why() {
+    let env = Env::start().await;
+    env.app_pod("web-1").await;
+    let out = env.ctl(&["liveness-fail", "web-1"]).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "default/web-1 app: the liveness probe fails; the kubelet restarts the container after 3 failures\n"
+    );
+    env.wait_for("the restart", |s| {
+        restart_count(s, "default", "web-1", "app") == 1
+    })
+    .await;
+    let (out, _, rows) = env
+        .events_table("involvedObject.name=web-1,reason=Killing", &[])
+        .await;
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(
+        rows[0][4..].join(" "),
+        "Container app failed liveness probe, will be restarted",
+        "{out}"
+    );
+}
