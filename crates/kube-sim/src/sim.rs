@@ -66,8 +66,28 @@ impl Sim {
         self.shared.seed
     }
 
+    /// The token the simulator started with ([`SimOptions::token`]); what the
+    /// kubeconfig carries.
     pub fn token(&self) -> String {
         self.shared.opts.token.clone()
+    }
+
+    /// The bearer tokens accepted from now on, replacing all others: requests with a
+    /// revoked token get the apiserver's 401 `Unauthorized` Status. Streams already open
+    /// go on, as on a real apiserver, which authenticates a request once, at its start.
+    pub fn set_tokens(&self, tokens: &[&str]) {
+        self.shared
+            .set_tokens(tokens.iter().map(|t| t.to_string()).collect());
+    }
+
+    /// Revokes every accepted token and accepts `token` alone.
+    pub fn rotate_token(&self, token: &str) {
+        self.set_tokens(&[token]);
+    }
+
+    /// The bearer tokens accepted now.
+    pub fn tokens(&self) -> Vec<String> {
+        self.shared.tokens()
     }
 
     pub fn ca_pem(&self) -> Option<String> {

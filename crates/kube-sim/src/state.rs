@@ -45,6 +45,9 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) requests: AtomicU64,
+    /// The bearer tokens accepted now: `SimOptions::token` at start, changed at runtime
+    /// by `Sim::set_tokens` as a real cluster revokes and issues tokens.
+    tokens: Mutex<Vec<String>>,
     pub(crate) addr: SocketAddr,
     pub(crate) tls: Option<TlsMaterial>,
     handle: tokio::runtime::Handle,
@@ -73,6 +76,7 @@ impl Shared {
         let mut root = Rng::new(seed);
         let cluster = Cluster::new(opts.watch_history, root.split());
         let shared = Arc::new(Shared {
+            tokens: Mutex::new(vec![opts.token.clone()]),
             cluster: Mutex::new(cluster),
             opts,
             seed,
@@ -95,6 +99,15 @@ impl Shared {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Cluster> {
         lock(&self.cluster)
+    }
+
+    /// The bearer tokens accepted now.
+    pub(crate) fn tokens(&self) -> Vec<String> {
+        lock(&self.tokens).clone()
+    }
+
+    pub(crate) fn set_tokens(&self, tokens: Vec<String>) {
+        *lock(&self.tokens) = tokens;
     }
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {

@@ -46,7 +46,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if !anonymous && !authenticated(&shared.opts.token, authorization) {
+    if !anonymous
+        && !shared
+            .tokens()
+            .iter()
+            .any(|t| authenticated(t, authorization))
+    {
         return ApiError::unauthorized().response();
     }
     if path == ctl::PATH {
