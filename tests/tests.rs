@@ -27,6 +27,9 @@ mod output_dir;
 /// Cluster access: exec plugins, merged KUBECONFIG, and every way access can fail.
 mod access;
 
+/// Credentials that change mid-run: exec plugin tokens and token files rotated, refusal.
+mod credentials;
+
 /// Selection, filter and history flags: field selectors, nodes, conditions, container
 /// states, -i/-e/-H, time zones, --previous, --stdin, namespace patterns.
 mod filtering;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::error::{Error, Result};
+use crate::kube::auth;
 
 /// Which cluster to reach, as the user and the environment said it: everything
 /// `connect` reads, so that it reads nothing from the process itself.
@@ -186,7 +187,14 @@ fn kubeconfig_error(e: &KubeconfigError, source: &str) -> Error {
 /// One line describing a kube-rs error, without the source chain's debug noise.
 pub(crate) fn describe_error(e: &kube::Error) -> String {
     match e {
+        kube::Error::Api(s) if s.code == 401 => format!(
+            "the API server refuses ktail's credentials, even freshly renewed (401 {}): log in again or fix the kubeconfig user; ktail keeps retrying for a while",
+            s.reason
+        ),
         kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        kube::Error::Service(b) if b.downcast_ref::<auth::CredentialError>().is_some() => {
+            first_line(&b.to_string())
+        }
         other => {
             // Walk the source chain to its root cause: "connection refused", a TLS
             // certificate problem, a DNS failure.
@@ -224,6 +232,13 @@ pub(crate) fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> E
             cluster.context,
             first_line(&err.to_string())
         )),
+        kube::Error::Service(err) if err.downcast_ref::<auth::CredentialError>().is_some() => {
+            Error::Kubeconfig(format!(
+                "cannot get credentials for context '{}': {}",
+                cluster.context,
+                first_line(&err.to_string())
+            ))
+        }
         other => Error::Unreachable(format!(
             "cannot reach the API server at {} (context '{}'): {}",
             cluster.server,
@@ -242,10 +257,10 @@ fn first_line(s: &str) -> String {
 /// parallel drains that alone is 40 MiB. 64 KiB still moves a GB/s per stream.
 const READ_BUFFER_MAX: usize = 64 * 1024;
 
-/// kube's default client, built here so that hyper's read buffer can be bounded: the
-/// same connector (rustls, the kubeconfig's timeouts), base URI, retry, authentication
-/// (tokens, exec plugins, refresh) and extra headers (impersonation) as
-/// `kube::Client::try_from`, without its tracing layer. A proxy in the kubeconfig is left
+/// kube's default client, built here so that hyper's read buffer can be bounded and
+/// credentials renewed on a 401: the same connector (rustls, the kubeconfig's timeouts),
+/// base URI, retry and extra headers (impersonation) as `kube::Client::try_from`, without
+/// its tracing layer, and ktail's credential layer (`auth`). A proxy in the kubeconfig is left
 /// to kube, which reports that this build has no proxy support.
 fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
     use hyper_util::client::legacy::connect::HttpConnector;
@@ -268,10 +283,19 @@ fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
     let retry = config
         .default_retry
         .then(|| tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()));
+    // Tokens that can be fetched again (exec plugins, token files) are ktail's own, renewed
+    // on a 401 (`auth`); the rest stay kube's. Either way `auth` counts refusals.
+    let refreshable = auth::Refreshable::of(&config.auth_info);
+    let kube_auth = match refreshable {
+        Some(_) => None,
+        None => config.auth_layer()?,
+    };
+    let refresh = auth::RefreshLayer::new(refreshable, &config.cluster_url.to_string());
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(retry)
-        .option_layer(config.auth_layer()?)
+        .option_layer(kube_auth)
+        .layer(refresh)
         .layer(config.extra_headers_layer()?)
         .map_err(tower::BoxError::from)
         .service(http_client);

@@ -6,6 +6,7 @@
 //! `SourceEvent`s on the run's channel. This layer starts no tails and writes nothing;
 //! warnings travel as events. It knows nothing of rendering or the writer.
 
+pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod discovery;
 pub(crate) mod events;

@@ -222,6 +222,11 @@ impl<'a> ContainerTail<'a> {
                 let code = status.code;
                 if code == 404 {
                     Err(OpenError::PodGone)
+                } else if code == 401 {
+                    // Refused although the credentials were renewed for this request
+                    // (`kube::auth`): they may come back (a new login, a rotated file);
+                    // the run gives up on them as a whole, not one tail at a time.
+                    Err(OpenError::Retry(describe_error(&kube::Error::Api(status))))
                 } else if code == 429 || code >= 500 {
                     Err(OpenError::Retry(status.message.clone()))
                 } else {
