@@ -8,12 +8,6 @@ use kube_sim::{ContainerSpec, PodSpec, StreamEnd};
 
 use crate::util::{Cluster, Running, assert_nothing_lost, ground_truth, ktail_command};
 
-fn kubeconfig_yaml(server: &str, user: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters:\n- name: sim\n  cluster:\n    server: {server}\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: tester\n    namespace: default\nusers:\n- name: tester\n  user:\n{user}"
-    )
-}
-
 /// An exec plugin that prints the token in `token_file` (with `expiry` when given), the
 /// way a cloud or OIDC plugin prints whatever its login currently holds.
 fn exec_plugin(c: &Cluster, token_file: &Path, expiry: Option<&str>) -> String {
@@ -36,9 +30,14 @@ fn exec_plugin(c: &Cluster, token_file: &Path, expiry: Option<&str>) -> String {
     )
 }
 
+/// The simulator's kubeconfig (its CA too, when it serves https) with `user` instead of
+/// its token.
 fn write_kubeconfig(c: &Cluster, user: &str) -> PathBuf {
     let kc = c.path("rotating-kubeconfig");
-    std::fs::write(&kc, kubeconfig_yaml(&c.sim.url(), user)).unwrap();
+    let token = format!("    token: {}\n", c.sim.token());
+    let yaml = c.sim.kubeconfig_in("default");
+    assert!(yaml.contains(&token), "{yaml}");
+    std::fs::write(&kc, yaml.replace(&token, user)).unwrap();
     kc
 }
 
@@ -160,4 +159,38 @@ async fn credentials_refused_for_good_end_a_follow_run_with_exit_5() {
         .cloned()
         .unwrap_or_default();
     assert!(!printed.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_plugin_is_one_line_exit_3() {
+    let c = Cluster::start_tls().await;
+    let plugin = c.path("broken-plugin");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho 'error: your session expired, run: cloud login' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+        plugin.display()
+    );
+    let kc = write_kubeconfig(&c, &user);
+    let mut cmd = ktail_command(c.dir.path());
+    cmd.arg("web").arg("--kubeconfig").arg(&kc);
+    crate::util::run(cmd)
+        .await
+        .assert_one_error_line(3, "run: cloud login");
+    // A plugin that is not installed names itself.
+    let missing = user.replace(plugin.to_str().unwrap(), "/nonexistent/kubelogin");
+    let yaml = std::fs::read_to_string(&kc)
+        .unwrap()
+        .replace(&user, &missing);
+    std::fs::write(&kc, yaml).unwrap();
+    let mut cmd = ktail_command(c.dir.path());
+    cmd.arg("web").arg("--kubeconfig").arg(&kc);
+    crate::util::run(cmd).await.assert_one_error_line(
+        3,
+        "cannot run the credential plugin '/nonexistent/kubelogin'",
+    );
 }
