@@ -27,6 +27,9 @@ mod output_dir;
 /// Cluster access: exec plugins, merged KUBECONFIG, and every way access can fail.
 mod access;
 
+/// Proxies: proxy-url, HTTPS_PROXY and NO_PROXY, a proxy that is down.
+mod proxies;
+
 /// Credentials that change mid-run: exec plugin tokens and token files rotated, refusal.
 mod credentials;
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::error::{Error, Result};
-use crate::kube::auth;
+use crate::kube::{auth, proxy};
 
 /// Which cluster to reach, as the user and the environment said it: everything
 /// `connect` reads, so that it reads nothing from the process itself.
@@ -192,23 +192,7 @@ pub(crate) fn describe_error(e: &kube::Error) -> String {
             s.reason
         ),
         kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
-        kube::Error::Service(b) if b.downcast_ref::<auth::CredentialError>().is_some() => {
-            first_line(&b.to_string())
-        }
-        other => {
-            // Walk the source chain to its root cause: "connection refused", a TLS
-            // certificate problem, a DNS failure.
-            let mut msg = other.to_string();
-            let mut src = std::error::Error::source(other);
-            while let Some(s) = src {
-                let text = s.to_string();
-                if !text.is_empty() && !msg.contains(&text) {
-                    msg = format!("{msg}: {text}");
-                }
-                src = s.source();
-            }
-            first_line(&msg)
-        }
+        other => crate::kube::failure::describe(other),
     }
 }
 
@@ -260,17 +244,17 @@ const READ_BUFFER_MAX: usize = 64 * 1024;
 /// kube's default client, built here so that hyper's read buffer can be bounded and
 /// credentials renewed on a 401: the same connector (rustls, the kubeconfig's timeouts),
 /// base URI, retry and extra headers (impersonation) as `kube::Client::try_from`, without
-/// its tracing layer, and ktail's credential layer (`auth`). A proxy in the kubeconfig is left
-/// to kube, which reports that this build has no proxy support.
+/// its tracing layer, and ktail's credential layer (`auth`) and proxies (`proxy`).
 fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
     use hyper_util::client::legacy::connect::HttpConnector;
     use kube::client::ConfigExt;
-    if config.proxy_url.is_some() {
-        return kube::Client::try_from(config);
-    }
+    let proxy = proxy::for_config(&config)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    let https = config.rustls_https_connector_with_connector(http)?;
+    let dial = proxy::dial(http, proxy.as_ref(), |h| {
+        config.rustls_https_connector_with_connector(h)
+    })?;
+    let https = config.rustls_https_connector_with_connector(dial)?;
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::kube::client::describe_error;
+use crate::kube::failure;
 use crate::kube::target::{InstanceState, Target, TargetKey, instance_state};
 use crate::output::writer::{BATCH_BYTES, Out};
 use crate::render::time::parse_rfc3339_nanos;
@@ -321,7 +322,7 @@ impl<'a> ContainerTail<'a> {
                     gap = gap.or(self.handle_chunk(buf, &mut replay, &mut batch));
                     reader.as_mut().consume(n);
                 }
-                Err(e) => return StreamEnd::Broken(Break::Io(e.to_string())),
+                Err(e) => return StreamEnd::Broken(Break::Io(failure::describe(&e))),
             }
             self.backoff.reset();
             // Take whatever else is already readable into the same batch: with one HTTP
@@ -351,7 +352,7 @@ impl<'a> ContainerTail<'a> {
                         yields = 0;
                     }
                     Some(Err(e)) => {
-                        end = Some(StreamEnd::Broken(Break::Io(e.to_string())));
+                        end = Some(StreamEnd::Broken(Break::Io(failure::describe(&e))));
                         break;
                     }
                 }

@@ -1,0 +1,140 @@
+//! Connection failures in words a user can act on: what happened (refused, reset,
+//! closed, timed out, a name that does not resolve, a TLS failure, a certificate not
+//! trusted) without the library wrappers, error chains, OS error numbers or URLs around
+//! it. `client::describe_error`, `proxy` and the tails build their messages from it; it
+//! must not decide exit codes or what ktail does next.
+
+use std::error::Error as StdError;
+
+use crate::kube::auth::CredentialError;
+use crate::kube::proxy::{BadProxy, ProxyError};
+
+/// What went wrong with a connection, in words, from anywhere in `e`'s chain.
+pub(crate) fn describe(e: &(dyn StdError + 'static)) -> String {
+    let mut chain: Vec<&(dyn StdError + 'static)> = vec![e];
+    while let Some(s) = chain[chain.len() - 1].source() {
+        chain.push(s);
+    }
+    // ktail's own errors already say everything, with the object they concern.
+    for e in &chain {
+        if e.downcast_ref::<ProxyError>().is_some()
+            || e.downcast_ref::<CredentialError>().is_some()
+            || e.downcast_ref::<BadProxy>().is_some()
+        {
+            return first_line(&e.to_string());
+        }
+    }
+    let texts: Vec<String> = chain.iter().map(|e| e.to_string()).collect();
+    let any = |needle: &str| texts.iter().any(|t| t.contains(needle));
+    if let Some(why) = tls_failure(&texts) {
+        return why;
+    }
+    if any("dns error") || any("failed to lookup address") {
+        return "its host name does not resolve (DNS)".into();
+    }
+    for e in &chain {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(why) = io_failure(io)
+        {
+            return why;
+        }
+    }
+    if any("close_notify")
+        || any("connection closed before message completed")
+        || any("IncompleteMessage")
+    {
+        return "the server closed the connection".into();
+    }
+    if any("timed out") || any("deadline has elapsed") {
+        return "the connection timed out".into();
+    }
+    root_cause(e)
+}
+
+/// An I/O failure in words, when its kind says enough.
+fn io_failure(e: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind::*;
+    Some(
+        match e.kind() {
+            ConnectionRefused => "the connection was refused (nothing listens there)",
+            ConnectionReset => "the connection was reset",
+            ConnectionAborted | BrokenPipe => "the connection was closed",
+            UnexpectedEof => "the server closed the connection",
+            TimedOut => "the connection timed out",
+            HostUnreachable | NetworkUnreachable => "the host cannot be reached (no route)",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// rustls's verdicts, as the texts of its errors say them.
+fn tls_failure(texts: &[String]) -> Option<String> {
+    let t = texts
+        .iter()
+        .find(|t| t.contains("invalid peer certificate") || t.contains("received fatal alert"))?;
+    Some(
+        if t.contains("UnknownIssuer") || t.contains("BadSignature") {
+            "TLS failure: the server's certificate is not trusted (signed by an unknown authority): set certificate-authority in the kubeconfig".into()
+        } else if t.contains("NotValidForName") {
+            "TLS failure: the server's certificate is not valid for this host name: check the server URL or tls-server-name".into()
+        } else if t.contains("Expired") || t.contains("NotValidYet") {
+            "TLS failure: the server's certificate has expired or is not valid yet".into()
+        } else if t.contains("CertificateRequired")
+            || t.contains("HandshakeFailure")
+            || t.contains("BadCertificate")
+            || t.contains("UnknownCA")
+        {
+            "TLS failure: the server refused the handshake (it may want a client certificate the kubeconfig does not give)".into()
+        } else {
+            format!("TLS failure: {}", first_line(t))
+        },
+    )
+}
+
+/// The innermost error of `e`'s chain, as its own text says it, first line only and
+/// without `(os error N)`.
+pub(crate) fn root_cause(e: &(dyn StdError + 'static)) -> String {
+    let mut last = e;
+    while let Some(s) = last.source() {
+        last = s;
+    }
+    let text = first_line(&last.to_string());
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Wrapper(#[source] std::io::Error);
+
+    #[test]
+    fn io_kinds_in_words_without_os_numbers() {
+        let e = Wrapper(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            describe(&e),
+            "the connection was refused (nothing listens there)"
+        );
+        let e = Wrapper(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        assert!(describe(&e).contains("not trusted"), "{}", describe(&e));
+        let e = Wrapper(std::io::Error::other(
+            "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof",
+        ));
+        assert_eq!(describe(&e), "the server closed the connection");
+        let e = Wrapper(std::io::Error::other("weird (os error 99)"));
+        assert_eq!(describe(&e), "weird");
+    }
+}
