@@ -192,7 +192,20 @@ pub(crate) fn describe_error(e: &kube::Error) -> String {
             s.reason
         ),
         kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
-        other => crate::kube::failure::describe(other),
+        other => {
+            // ktail's own errors already say everything, with what they concern.
+            let mut src: Option<&(dyn std::error::Error + 'static)> = Some(other);
+            while let Some(s) = src {
+                if s.is::<proxy::ProxyError>()
+                    || s.is::<auth::CredentialError>()
+                    || s.is::<proxy::BadProxy>()
+                {
+                    return first_line(&s.to_string());
+                }
+                src = s.source();
+            }
+            crate::kube::failure::describe(other)
+        }
     }
 }
 

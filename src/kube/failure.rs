@@ -2,27 +2,16 @@
 //! closed, timed out, a name that does not resolve, a TLS failure, a certificate not
 //! trusted) without the library wrappers, error chains, OS error numbers or URLs around
 //! it. `client::describe_error`, `proxy` and the tails build their messages from it; it
-//! must not decide exit codes or what ktail does next.
+//! must not decide exit codes or what ktail does next, and knows none of ktail's own
+//! errors (`client` looks for those first).
 
 use std::error::Error as StdError;
-
-use crate::kube::auth::CredentialError;
-use crate::kube::proxy::{BadProxy, ProxyError};
 
 /// What went wrong with a connection, in words, from anywhere in `e`'s chain.
 pub(crate) fn describe(e: &(dyn StdError + 'static)) -> String {
     let mut chain: Vec<&(dyn StdError + 'static)> = vec![e];
     while let Some(s) = chain[chain.len() - 1].source() {
         chain.push(s);
-    }
-    // ktail's own errors already say everything, with the object they concern.
-    for e in &chain {
-        if e.downcast_ref::<ProxyError>().is_some()
-            || e.downcast_ref::<CredentialError>().is_some()
-            || e.downcast_ref::<BadProxy>().is_some()
-        {
-            return first_line(&e.to_string());
-        }
     }
     let texts: Vec<String> = chain.iter().map(|e| e.to_string()).collect();
     let any = |needle: &str| texts.iter().any(|t| t.contains(needle));
