@@ -27,6 +27,9 @@ mod output_dir;
 /// Cluster access: exec plugins, merged KUBECONFIG, and every way access can fail.
 mod access;
 
+/// TLS and authentication: client certificates, tls-server-name, relative paths.
+mod tls_auth;
+
 /// Proxies: proxy-url, HTTPS_PROXY and NO_PROXY, a proxy that is down.
 mod proxies;
 

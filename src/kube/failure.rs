@@ -57,28 +57,32 @@ fn io_failure(e: &std::io::Error) -> Option<String> {
     )
 }
 
-/// rustls's verdicts, as the texts of its errors say them.
+/// rustls's verdicts, as the texts of its errors say them (its `Debug` names or its
+/// `Display` words, depending on the error).
 fn tls_failure(texts: &[String]) -> Option<String> {
     let t = texts
         .iter()
         .find(|t| t.contains("invalid peer certificate") || t.contains("received fatal alert"))?;
-    Some(
-        if t.contains("UnknownIssuer") || t.contains("BadSignature") {
-            "TLS failure: the server's certificate is not trusted (signed by an unknown authority): set certificate-authority in the kubeconfig".into()
-        } else if t.contains("NotValidForName") {
-            "TLS failure: the server's certificate is not valid for this host name: check the server URL or tls-server-name".into()
-        } else if t.contains("Expired") || t.contains("NotValidYet") {
-            "TLS failure: the server's certificate has expired or is not valid yet".into()
-        } else if t.contains("CertificateRequired")
-            || t.contains("HandshakeFailure")
-            || t.contains("BadCertificate")
-            || t.contains("UnknownCA")
-        {
-            "TLS failure: the server refused the handshake (it may want a client certificate the kubeconfig does not give)".into()
-        } else {
-            format!("TLS failure: {}", first_line(t))
-        },
-    )
+    let has = |words: &[&str]| {
+        let lower = t.to_ascii_lowercase().replace([' ', '_'], "");
+        words.iter().any(|w| lower.contains(w))
+    };
+    Some(if has(&["unknownissuer", "badsignature"]) {
+        "TLS failure: the server's certificate is not trusted (signed by an unknown authority): set certificate-authority in the kubeconfig".into()
+    } else if has(&["notvalidforname"]) {
+        "TLS failure: the server's certificate is not valid for this host name: check the server URL or tls-server-name".into()
+    } else if has(&["expired", "notvalidyet"]) {
+        "TLS failure: the server's certificate has expired or is not valid yet".into()
+    } else if has(&[
+        "certificaterequired",
+        "handshakefailure",
+        "badcertificate",
+        "unknownca",
+    ]) {
+        "TLS failure: the server refused the handshake (it may want a client certificate the kubeconfig does not give)".into()
+    } else {
+        format!("TLS failure: {}", first_line(t))
+    })
 }
 
 /// The innermost error of `e`'s chain, as its own text says it, first line only and

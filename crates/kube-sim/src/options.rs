@@ -9,6 +9,10 @@ use crate::logs::Chunking;
 pub struct SimOptions {
     /// Serve HTTPS with a generated CA (the kubeconfig carries it).
     pub tls: bool,
+    /// With `tls`: refuse TLS handshakes without a client certificate signed by the CA.
+    /// Without it, a client certificate is asked for but optional, as kube-apiserver
+    /// does; either way a verified one authenticates the request without a token.
+    pub require_client_certs: bool,
     /// The bearer token every request except `/version` and health checks must carry.
     pub token: String,
     /// The user name in Forbidden messages and the kubeconfig.
@@ -31,6 +35,7 @@ impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
             tls: false,
+            require_client_certs: false,
             token: "sim-token".to_string(),
             user: "sim-user".to_string(),
             chunking: Chunking::PerLine,

@@ -43,23 +43,30 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                     let acceptor = tls.acceptor.clone();
                     let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
                     if let Ok(Ok(tls_stream)) = hs.await {
-                        serve(s, tls_stream).await;
+                        // The verifier only lets through certificates signed by the CA.
+                        let identity = tls_stream.get_ref().1.peer_certificates().is_some();
+                        serve(s, tls_stream, identity).await;
                     }
                 }
-                None => serve(s, stream).await,
+                None => serve(s, stream, false).await,
             }
         });
     }
 }
 
-async fn serve<I>(shared: Arc<Shared>, io: I)
+/// Serves one connection; `client_cert`: its TLS handshake presented a verified client
+/// certificate, which authenticates every request on it.
+async fn serve<I>(shared: Arc<Shared>, io: I, client_cert: bool)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut stop = shared.shutdown.subscribe();
     let s = shared.clone();
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let s = s.clone();
+        if client_cert {
+            req.extensions_mut().insert(crate::api::ClientCertificate);
+        }
         async move { Ok::<_, std::convert::Infallible>(crate::api::handle(s, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()

@@ -36,7 +36,7 @@ impl Sim {
         let listener = crate::server::bind(port)?;
         let addr = listener.local_addr()?;
         let tls = if opts.tls {
-            Some(crate::tls::generate()?)
+            Some(crate::tls::generate(opts.require_client_certs)?)
         } else {
             None
         };
@@ -92,6 +92,25 @@ impl Sim {
 
     pub fn ca_pem(&self) -> Option<String> {
         self.shared.tls.as_ref().map(|t| t.ca_pem.clone())
+    }
+
+    /// The CA's private key (PKCS#8 PEM) when serving TLS: sign client certificates
+    /// with it (`openssl x509 -req -CA … -CAkey …`) to authenticate as their subject.
+    pub fn ca_key_pem(&self) -> Option<String> {
+        self.shared.tls.as_ref().map(|t| t.ca_key_pem.clone())
+    }
+
+    /// Requests authenticated by a client certificate so far.
+    pub fn client_cert_requests(&self) -> u64 {
+        self.shared
+            .client_cert_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Each distinct impersonation asked for (`Impersonate-User`, then the
+    /// `Impersonate-Group` values in order), in the order first seen.
+    pub fn impersonations(&self) -> Vec<(String, Vec<String>)> {
+        self.shared.impersonations()
     }
 
     /// A kubeconfig for this server: cluster `sim`, user `sim-user` with the token,

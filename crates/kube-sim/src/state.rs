@@ -48,6 +48,10 @@ pub(crate) struct Shared {
     /// The bearer tokens accepted now: `SimOptions::token` at start, changed at runtime
     /// by `Sim::set_tokens` as a real cluster revokes and issues tokens.
     tokens: Mutex<Vec<String>>,
+    /// Requests authenticated by a verified client certificate.
+    pub(crate) client_cert_requests: AtomicU64,
+    /// Distinct (Impersonate-User, Impersonate-Group…) pairs seen.
+    impersonations: Mutex<Vec<(String, Vec<String>)>>,
     pub(crate) addr: SocketAddr,
     pub(crate) tls: Option<TlsMaterial>,
     handle: tokio::runtime::Handle,
@@ -77,6 +81,8 @@ impl Shared {
         let cluster = Cluster::new(opts.watch_history, root.split());
         let shared = Arc::new(Shared {
             tokens: Mutex::new(vec![opts.token.clone()]),
+            client_cert_requests: AtomicU64::new(0),
+            impersonations: Mutex::new(Vec::new()),
             cluster: Mutex::new(cluster),
             opts,
             seed,
@@ -108,6 +114,18 @@ impl Shared {
 
     pub(crate) fn set_tokens(&self, tokens: Vec<String>) {
         *lock(&self.tokens) = tokens;
+    }
+
+    pub(crate) fn impersonations(&self) -> Vec<(String, Vec<String>)> {
+        lock(&self.impersonations).clone()
+    }
+
+    /// Records an impersonation a request asked for, once.
+    pub(crate) fn saw_impersonation(&self, user: String, groups: Vec<String>) {
+        let mut seen = lock(&self.impersonations);
+        if !seen.iter().any(|(u, g)| *u == user && *g == groups) {
+            seen.push((user, groups));
+        }
     }
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
