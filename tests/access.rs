@@ -256,3 +256,33 @@ async fn tls_is_verified_unless_the_kubeconfig_says_otherwise() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.lines().count(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn impersonation_flags_as_kubectl_has_them() {
+    let c = cluster_with_pod().await;
+    let out = c
+        .run(&[
+            "web",
+            "--no-follow",
+            "--as",
+            "alice",
+            "--as-group",
+            "devs",
+            "--as-group",
+            "ops",
+        ])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 3);
+    assert_eq!(
+        c.sim.impersonations(),
+        [(
+            "alice".to_string(),
+            vec!["devs".to_string(), "ops".to_string()]
+        )]
+    );
+    // A group without a user is refused, as kubectl refuses it.
+    c.run(&["web", "--as-group", "devs"])
+        .await
+        .assert_one_error_line(2, "--as");
+}

@@ -25,6 +25,10 @@ pub(crate) struct KubeSource {
     pub(crate) home: Option<PathBuf>,
     /// `--context`.
     pub(crate) context: Option<String>,
+    /// `--as`: the user to impersonate.
+    pub(crate) impersonate: Option<String>,
+    /// `--as-group`: groups to impersonate, with `--as`.
+    pub(crate) impersonate_groups: Vec<String>,
 }
 
 /// A connected client and what the kubeconfig said about it.
@@ -100,7 +104,7 @@ pub(crate) async fn connect(src: &KubeSource) -> Result<Cluster> {
     };
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = build_client(config).map_err(|e| {
+    let client = build_client(config, src).map_err(|e| {
         Error::Kubeconfig(format!(
             "cannot build a client for context '{context}': {}",
             describe_error(&e)
@@ -256,11 +260,18 @@ const READ_BUFFER_MAX: usize = 64 * 1024;
 
 /// kube's default client, built here so that hyper's read buffer can be bounded and
 /// credentials renewed on a 401: the same connector (rustls, the kubeconfig's timeouts),
-/// base URI, retry and extra headers (impersonation) as `kube::Client::try_from`, without
+/// base URI, retry and extra headers (impersonation, with `--as`/`--as-group` from `src`)
+/// as `kube::Client::try_from`, without
 /// its tracing layer, and ktail's credential layer (`auth`) and proxies (`proxy`).
-fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
+fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube::Client> {
     use hyper_util::client::legacy::connect::HttpConnector;
     use kube::client::ConfigExt;
+    // --as and --as-group replace the kubeconfig user's impersonation, as in kubectl.
+    if let Some(user) = &src.impersonate {
+        config.auth_info.impersonate = Some(user.clone());
+        config.auth_info.impersonate_groups =
+            (!src.impersonate_groups.is_empty()).then(|| src.impersonate_groups.clone());
+    }
     let proxy = proxy::for_config(&config)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
