@@ -255,6 +255,17 @@ async fn tls_is_verified_unless_the_kubeconfig_says_otherwise() {
         .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.lines().count(), 3);
+    // …with one line that says the connection is not verified.
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(
+        warnings[0].contains("insecure-skip-tls-verify"),
+        "{warnings:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -98,6 +98,9 @@ pub async fn run_with(
             return Err(Error::Other("no cluster to read pods from".into()));
         }
         (Input::Cluster, Some(cluster)) => {
+            for warning in &cluster.warnings {
+                let _ = out.send(Out::Warning(warning.clone())).await;
+            }
             let checked = tokio::select! {
                 c = preflight::check(&cluster, &settings.query) => c?,
                 s = &mut stop => return Ok(s.exit_code()),

@@ -41,6 +41,9 @@ pub struct Cluster {
     pub(crate) server: String,
     /// The context used, for messages ("in-cluster" without a kubeconfig).
     pub(crate) context: String,
+    /// What the user should hear about this connection before anything else (an
+    /// unverified TLS certificate).
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Cluster {
@@ -57,6 +60,7 @@ impl Cluster {
             default_namespace: default_namespace.to_string(),
             server: server.to_string(),
             context: context.to_string(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -104,6 +108,7 @@ pub(crate) async fn connect(src: &KubeSource) -> Result<Cluster> {
     };
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
+    let warnings = connection_warnings(&config, &context);
     let client = build_client(config, src).map_err(|e| {
         Error::Kubeconfig(format!(
             "cannot build a client for context '{context}': {}",
@@ -115,6 +120,7 @@ pub(crate) async fn connect(src: &KubeSource) -> Result<Cluster> {
         default_namespace,
         server: server.trim_end_matches('/').to_string(),
         context,
+        warnings,
     })
 }
 
@@ -251,6 +257,18 @@ pub(crate) fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> E
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// Warnings about how `config` connects: kubectl says nothing of
+/// `insecure-skip-tls-verify`, but a user who copied it from a tutorial should know.
+fn connection_warnings(config: &kube::Config, context: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if config.accept_invalid_certs && config.cluster_url.scheme_str() == Some("https") {
+        warnings.push(format!(
+            "the API server's TLS certificate is not verified (insecure-skip-tls-verify in context '{context}'): anyone on the network path can read and change what ktail receives; set certificate-authority instead"
+        ));
+    }
+    warnings
 }
 
 /// The most a connection's read buffer may grow to. hyper's default (about 400 KiB) is
