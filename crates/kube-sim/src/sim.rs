@@ -36,7 +36,7 @@ impl Sim {
         let listener = crate::server::bind(port)?;
         let addr = listener.local_addr()?;
         let tls = if opts.tls {
-            Some(crate::tls::generate(opts.require_client_certs)?)
+            Some(crate::tls::generate(opts.require_client_certs, opts.http2)?)
         } else {
             None
         };
@@ -98,6 +98,18 @@ impl Sim {
     /// with it (`openssl x509 -req -CA … -CAkey …`) to authenticate as their subject.
     pub fn ca_key_pem(&self) -> Option<String> {
         self.shared.tls.as_ref().map(|t| t.ca_key_pem.clone())
+    }
+
+    /// Every client connection so far, in the order accepted.
+    pub fn connections(&self) -> Vec<crate::ConnectionStats> {
+        self.shared.connections()
+    }
+
+    /// Sends GOAWAY on every open HTTP/2 connection (and closes HTTP/1.1 connections after
+    /// their current response), as an apiserver with `--goaway-chance` or on its way
+    /// down does: streams in flight go on, new requests must use a new connection.
+    pub fn goaway(&self) {
+        self.shared.goaway.send_modify(|n| *n += 1);
     }
 
     /// Requests authenticated by a client certificate so far.

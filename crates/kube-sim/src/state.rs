@@ -48,6 +48,10 @@ pub(crate) struct Shared {
     /// The bearer tokens accepted now: `SimOptions::token` at start, changed at runtime
     /// by `Sim::set_tokens` as a real cluster revokes and issues tokens.
     tokens: Mutex<Vec<String>>,
+    /// Every connection accepted, with its stream counts.
+    connections: Mutex<Vec<Arc<crate::connections::Conn>>>,
+    /// Bumped by `Sim::goaway`: connections shut down gracefully.
+    pub(crate) goaway: watch::Sender<u64>,
     /// Requests authenticated by a verified client certificate.
     pub(crate) client_cert_requests: AtomicU64,
     /// Distinct (Impersonate-User, Impersonate-Group…) pairs seen.
@@ -82,6 +86,8 @@ impl Shared {
         let shared = Arc::new(Shared {
             tokens: Mutex::new(vec![opts.token.clone()]),
             client_cert_requests: AtomicU64::new(0),
+            connections: Mutex::new(Vec::new()),
+            goaway: watch::channel(0).0,
             impersonations: Mutex::new(Vec::new()),
             cluster: Mutex::new(cluster),
             opts,
@@ -114,6 +120,20 @@ impl Shared {
 
     pub(crate) fn set_tokens(&self, tokens: Vec<String>) {
         *lock(&self.tokens) = tokens;
+    }
+
+    /// Registers a new connection.
+    pub(crate) fn connection(
+        &self,
+        protocol: crate::connections::Protocol,
+    ) -> Arc<crate::connections::Conn> {
+        let conn = crate::connections::Conn::new(protocol);
+        lock(&self.connections).push(conn.clone());
+        conn
+    }
+
+    pub(crate) fn connections(&self) -> Vec<crate::connections::ConnectionStats> {
+        lock(&self.connections).iter().map(|c| c.stats()).collect()
     }
 
     pub(crate) fn impersonations(&self) -> Vec<(String, Vec<String>)> {

@@ -24,7 +24,7 @@ fn other(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-pub(crate) fn generate(require_client_certs: bool) -> std::io::Result<TlsMaterial> {
+pub(crate) fn generate(require_client_certs: bool, http2: bool) -> std::io::Result<TlsMaterial> {
     let ca_key = KeyPair::generate().map_err(other)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
     let mut dn = DistinguishedName::new();
@@ -84,8 +84,13 @@ pub(crate) fn generate(require_client_certs: bool) -> std::io::Result<TlsMateria
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .map_err(other)?;
-    // HTTP/1.1 only: clients that offer h2 fall back, as they would with any h1 server.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // h2 first when offered, as kube-apiserver; clients that offer only http/1.1 (or no
+    // ALPN) get HTTP/1.1.
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(TlsMaterial {
         ca_pem: ca_cert.pem(),
         ca_key_pem,
