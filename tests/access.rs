@@ -297,3 +297,31 @@ async fn impersonation_flags_as_kubectl_has_them() {
         .await
         .assert_one_error_line(2, "--as");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_dies_mid_run_is_named_in_plain_words() {
+    let c = Cluster::start_tls().await;
+    logging_pod(&c.sim, "web-1", "app", 3, 10.0, 3).await;
+    let mut k = c.spawn(&["web"]);
+    k.wait_for_seqs("lines", |s| s.values().any(|v| v.len() >= 3))
+        .await;
+    c.sim.shutdown().await;
+    let server = c.sim.url();
+    k.wait_until("a warning naming the server", |_, err| {
+        err.iter()
+            .any(|l| l.contains("warning") && l.contains(&server))
+    })
+    .await;
+    for line in k.warnings() {
+        for noise in [
+            "docs.rs",
+            "ServiceError",
+            "client error",
+            "os error",
+            "hyper",
+        ] {
+            assert!(!line.contains(noise), "{line}");
+        }
+        assert!(line.contains("retrying"), "what ktail does next: {line}");
+    }
+}

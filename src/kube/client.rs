@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::error::{Error, Result};
-use crate::kube::{auth, proxy};
+use crate::kube::{auth, failure, proxy};
 
 /// Which cluster to reach, as the user and the environment said it: everything
 /// `connect` reads, so that it reads nothing from the process itself.
@@ -206,7 +206,8 @@ pub(crate) fn describe_error(e: &kube::Error) -> String {
             // ktail's own errors already say everything, with what they concern.
             let mut src: Option<&(dyn std::error::Error + 'static)> = Some(other);
             while let Some(s) = src {
-                if s.is::<proxy::ProxyError>()
+                if s.is::<failure::Unreachable>()
+                    || s.is::<failure::ProxyError>()
                     || s.is::<auth::CredentialError>()
                     || s.is::<proxy::BadProxy>()
                 {
@@ -250,7 +251,10 @@ pub(crate) fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> E
             "cannot reach the API server at {} (context '{}'): {}",
             cluster.server,
             cluster.context,
-            describe_error(other)
+            match failure::unreachable_in(other) {
+                Some(u) => u.why.clone(),
+                None => describe_error(other),
+            }
         )),
     }
 }
@@ -323,7 +327,7 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
         .option_layer(kube_auth)
         .layer(refresh)
         .layer(config.extra_headers_layer()?)
-        .map_err(tower::BoxError::from)
+        .map_err(failure::naming(&config.cluster_url.to_string()))
         .service(http_client);
     Ok(kube::Client::new(service, config.default_namespace))
 }

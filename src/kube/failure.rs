@@ -2,16 +2,65 @@
 //! closed, timed out, a name that does not resolve, a TLS failure, a certificate not
 //! trusted) without the library wrappers, error chains, OS error numbers or URLs around
 //! it. `client::describe_error`, `proxy` and the tails build their messages from it; it
-//! must not decide exit codes or what ktail does next, and knows none of ktail's own
-//! errors (`client` looks for those first).
+//! must not decide exit codes or what ktail does next. It holds the errors that name
+//! what failed ([`Unreachable`], [`ProxyError`]); `client` knows the others.
 
 use std::error::Error as StdError;
+
+use tower::BoxError;
+
+/// A proxy failed: which one, and what it did, in words (made by `proxy`).
+#[derive(Debug, thiserror::Error)]
+#[error("{proxy} {what}")]
+pub(crate) struct ProxyError {
+    pub(crate) proxy: String,
+    pub(crate) what: String,
+}
+
+/// A request that got no answer from the API server: which server, and why in words.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the API server at {server}: {why}")]
+pub(crate) struct Unreachable {
+    pub(crate) server: String,
+    pub(crate) why: String,
+}
+
+/// Wraps the transport's errors of requests to `server` into [`Unreachable`], so that
+/// every message about them, at start or mid-run, names the server.
+pub(crate) fn naming<E: Into<BoxError>>(
+    server: &str,
+) -> impl Fn(E) -> BoxError + Clone + Send + Sync + use<E> {
+    let server = server.trim_end_matches('/').to_string();
+    move |e| {
+        let e: BoxError = e.into();
+        Box::new(Unreachable {
+            server: server.clone(),
+            why: describe(e.as_ref()),
+        })
+    }
+}
+
+/// The [`Unreachable`] in `e`'s chain, if the transport failed.
+pub(crate) fn unreachable_in<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a Unreachable> {
+    let mut src = Some(e);
+    while let Some(s) = src {
+        if let Some(u) = s.downcast_ref::<Unreachable>() {
+            return Some(u);
+        }
+        src = s.source();
+    }
+    None
+}
 
 /// What went wrong with a connection, in words, from anywhere in `e`'s chain.
 pub(crate) fn describe(e: &(dyn StdError + 'static)) -> String {
     let mut chain: Vec<&(dyn StdError + 'static)> = vec![e];
     while let Some(s) = chain[chain.len() - 1].source() {
         chain.push(s);
+    }
+    // A proxy's failure already says which proxy and what it did.
+    if let Some(p) = chain.iter().find_map(|e| e.downcast_ref::<ProxyError>()) {
+        return p.to_string();
     }
     let texts: Vec<String> = chain.iter().map(|e| e.to_string()).collect();
     let any = |needle: &str| texts.iter().any(|t| t.contains(needle));
@@ -27,6 +76,13 @@ pub(crate) fn describe(e: &(dyn StdError + 'static)) -> String {
         {
             return why;
         }
+    }
+    // The same kinds, when a wrapper hides the I/O error's kind behind its text.
+    if any("Connection refused") {
+        return "the connection was refused (nothing listens there)".into();
+    }
+    if any("Connection reset") {
+        return "the connection was reset".into();
     }
     if any("close_notify")
         || any("connection closed before message completed")
@@ -110,6 +166,19 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("client error (Connect)")]
     struct Wrapper(#[source] std::io::Error);
+
+    #[test]
+    fn transport_errors_name_the_server() {
+        let wrap = naming::<BoxError>("https://10.0.0.1:6443/");
+        let e = wrap(Box::new(Wrapper(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        ))));
+        assert_eq!(
+            e.to_string(),
+            "cannot reach the API server at https://10.0.0.1:6443: the connection was reset"
+        );
+        assert!(unreachable_in(e.as_ref()).is_some());
+    }
 
     #[test]
     fn io_kinds_in_words_without_os_numbers() {

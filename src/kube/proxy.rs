@@ -24,6 +24,8 @@ use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceExt};
 
+use crate::kube::failure::ProxyError;
+
 /// The proxy variables of the environment, as the process had them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Env {
@@ -271,14 +273,6 @@ fn decode(s: &str) -> String {
         .into_owned()
 }
 
-/// A proxy failed: which one, and what it did, in words.
-#[derive(Debug, thiserror::Error)]
-#[error("{proxy} {what}")]
-pub(crate) struct ProxyError {
-    proxy: String,
-    what: String,
-}
-
 /// Any connection ktail opens: a TCP stream, or one tunnelled through a proxy.
 pub(crate) struct Conn(Box<dyn Io>);
 
@@ -444,7 +438,7 @@ fn explain(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// The proxy itself could not be reached.
 fn unreachable(e: &(dyn std::error::Error + 'static)) -> String {
-    format!("cannot be reached: {}", crate::kube::failure::root_cause(e))
+    format!("cannot be reached: {}", crate::kube::failure::describe(e))
 }
 
 #[cfg(test)]
