@@ -8,25 +8,30 @@ use kube_sim::{ContainerSpec, PodSpec, StreamEnd};
 
 use crate::util::{Cluster, Running, assert_nothing_lost, ground_truth, ktail_command};
 
+/// An executable plugin `name` running `script`, and the kubeconfig user that runs it.
+fn plugin(c: &Cluster, name: &str, script: &str) -> String {
+    let path = c.path(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{script}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+        path.display()
+    )
+}
+
 /// An exec plugin that prints the token in `token_file` (with `expiry` when given), the
 /// way a cloud or OIDC plugin prints whatever its login currently holds.
 fn exec_plugin(c: &Cluster, token_file: &Path, expiry: Option<&str>) -> String {
-    let plugin = c.path("credential-plugin");
     let expiry = expiry
         .map(|e| format!(",\"expirationTimestamp\":\"{e}\""))
         .unwrap_or_default();
-    std::fs::write(
-        &plugin,
-        format!(
-            "#!/bin/sh\nprintf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"{expiry}}}}}\\n' \"$(cat {})\"\n",
+    plugin(
+        c,
+        "credential-plugin",
+        &format!(
+            "printf '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"%s\"{expiry}}}}}\\n' \"$(cat {})\"\n",
             token_file.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
-        plugin.display()
     )
 }
 
@@ -89,24 +94,24 @@ async fn survives_two_rotations(c: &Cluster, token_file: &Path, kubeconfig: &Pat
     assert!(k.warnings().is_empty(), "{:?}", k.stderr());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn exec_token_without_expiry_is_renewed_on_401() {
+/// An exec plugin (its token with `expiry`) through two rotations.
+async fn exec_plugin_survives_two_rotations(expiry: Option<&str>) {
     let c = Cluster::start().await;
     let token_file = c.path("plugin-token");
     std::fs::write(&token_file, c.sim.token()).unwrap();
-    let user = exec_plugin(&c, &token_file, None);
+    let user = exec_plugin(&c, &token_file, expiry);
     let kc = write_kubeconfig(&c, &user);
     survives_two_rotations(&c, &token_file, &kc).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn exec_token_without_expiry_is_renewed_on_401() {
+    exec_plugin_survives_two_rotations(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn exec_token_revoked_before_its_expiry_is_renewed_on_401() {
-    let c = Cluster::start().await;
-    let token_file = c.path("plugin-token");
-    std::fs::write(&token_file, c.sim.token()).unwrap();
-    let user = exec_plugin(&c, &token_file, Some("2099-01-01T00:00:00Z"));
-    let kc = write_kubeconfig(&c, &user);
-    survives_two_rotations(&c, &token_file, &kc).await;
+    exec_plugin_survives_two_rotations(Some("2099-01-01T00:00:00Z")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -164,16 +169,10 @@ async fn credentials_refused_for_good_end_a_follow_run_with_exit_5() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_plugin_is_one_line_exit_3() {
     let c = Cluster::start_tls().await;
-    let plugin = c.path("broken-plugin");
-    std::fs::write(
-        &plugin,
-        "#!/bin/sh\necho 'error: your session expired, run: cloud login' >&2\nexit 1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let user = format!(
-        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
-        plugin.display()
+    let user = plugin(
+        &c,
+        "broken-plugin",
+        "echo 'error: your session expired, run: cloud login' >&2\nexit 1\n",
     );
     let kc = write_kubeconfig(&c, &user);
     let mut cmd = ktail_command(c.dir.path());
@@ -182,7 +181,10 @@ async fn a_failing_plugin_is_one_line_exit_3() {
         .await
         .assert_one_error_line(3, "run: cloud login");
     // A plugin that is not installed names itself.
-    let missing = user.replace(plugin.to_str().unwrap(), "/nonexistent/kubelogin");
+    let missing = user.replace(
+        c.path("broken-plugin").to_str().unwrap(),
+        "/nonexistent/kubelogin",
+    );
     let yaml = std::fs::read_to_string(&kc)
         .unwrap()
         .replace(&user, &missing);

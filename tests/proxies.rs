@@ -45,19 +45,24 @@ fn assert_all_lines(out: &Output) {
     assert_eq!(out.stdout.lines().count(), 3, "{}", out.stdout);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn proxy_url_http_with_credentials_carries_every_connection() {
-    let c = cluster().await;
-    let proxy = TestProxy::http(Some("ops:p@ss")).await;
-    let url = format!("http://ops:p%40ss@{}", proxy.addr);
-    let kc = kubeconfig(&c, &format!("    proxy-url: {url}\n"));
-    assert_all_lines(&ktail(&c, &kc, &[]).await);
+/// A run through `proxy` printed every line, and every tunnel asked for the server.
+async fn assert_proxied(c: &Cluster, kc: &PathBuf, proxy: &TestProxy) {
+    assert_all_lines(&ktail(c, kc, &[]).await);
     assert!(proxy.tunnels() >= 1);
     assert!(
         proxy.hosts().iter().all(|h| h == "kubernetes"),
         "{:?}",
         proxy.hosts()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_url_http_with_credentials_carries_every_connection() {
+    let c = cluster().await;
+    let proxy = TestProxy::http(Some("ops:p@ss")).await;
+    let url = format!("http://ops:p%40ss@{}", proxy.addr);
+    let kc = kubeconfig(&c, &format!("    proxy-url: {url}\n"));
+    assert_proxied(&c, &kc, &proxy).await;
     // Without the credentials the proxy answers 407: one line that says so, exit 4.
     let kc = kubeconfig(&c, &format!("    proxy-url: {}\n", proxy.url()));
     let out = ktail(&c, &kc, &[]).await;
@@ -75,13 +80,7 @@ async fn proxy_url_socks5_carries_every_connection() {
     let c = cluster().await;
     let proxy = TestProxy::socks5().await;
     let kc = kubeconfig(&c, &format!("    proxy-url: {}\n", proxy.url()));
-    assert_all_lines(&ktail(&c, &kc, &[]).await);
-    assert!(proxy.tunnels() >= 1);
-    assert!(
-        proxy.hosts().iter().all(|h| h == "kubernetes"),
-        "{:?}",
-        proxy.hosts()
-    );
+    assert_proxied(&c, &kc, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
