@@ -30,6 +30,9 @@ mod access;
 /// TLS and authentication: client certificates, tls-server-name, relative paths.
 mod tls_auth;
 
+/// HTTP/2: pooling within the server's stream limit, GOAWAY.
+mod http2;
+
 /// Proxies: proxy-url, HTTPS_PROXY and NO_PROXY, a proxy that is down.
 mod proxies;
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::error::{Error, Result};
-use crate::kube::{auth, failure, proxy};
+use crate::kube::{auth, failure, h2, proxy};
 
 /// Which cluster to reach, as the user and the environment said it: everything
 /// `connect` reads, so that it reads nothing from the process itself.
@@ -300,6 +300,7 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
     let dial = proxy::dial(http, proxy.as_ref(), |h| {
         config.rustls_https_connector_with_connector(h)
     })?;
+    let h2_dial = h2_dial(&config, dial.clone())?;
     let https = config.rustls_https_connector_with_connector(dial)?;
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
     connector.set_connect_timeout(config.connect_timeout);
@@ -328,6 +329,47 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
         .layer(refresh)
         .layer(config.extra_headers_layer()?)
         .map_err(failure::naming(&config.cluster_url.to_string()))
-        .service(http_client);
+        .service(h2::Transport::new(http_client, h2_dial));
     Ok(kube::Client::new(service, config.default_namespace))
+}
+
+/// For an https server: TLS connections through `dial` that offer HTTP/2 (ALPN `h2`,
+/// then `http/1.1`), with the kubeconfig's TLS settings and `tls-server-name`.
+fn h2_dial(config: &kube::Config, dial: proxy::Dial) -> kube::Result<Option<h2::TlsDial>> {
+    use kube::client::ConfigExt;
+    if config.cluster_url.scheme_str() != Some("https") {
+        return Ok(None);
+    }
+    let mut tls = config.rustls_client_config()?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
+    let host = config
+        .cluster_url
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let name = config.tls_server_name.clone().unwrap_or(host);
+    let timeout = config.connect_timeout;
+    Ok(Some(std::sync::Arc::new(move |uri| {
+        let (dial, tls, name) = (dial.clone(), tls.clone(), name.clone());
+        Box::pin(async move {
+            let connect = async {
+                let conn = tower::ServiceExt::oneshot(dial, uri).await?;
+                let name = rustls::pki_types::ServerName::try_from(name)?;
+                let stream = tls
+                    .connect(name, hyper_util::rt::TokioIo::new(conn))
+                    .await?;
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                Ok::<_, tower::BoxError>((stream, h2))
+            };
+            match timeout {
+                Some(t) => tokio::time::timeout(t, connect)
+                    .await
+                    .map_err(|_| tower::BoxError::from("connection timed out"))?,
+                None => connect.await,
+            }
+        })
+    })))
 }

@@ -1,0 +1,37 @@
+//! HTTP/2: ktail speaks it when the server offers it, never puts more streams on a
+//! connection than the server allows, and loses nothing through GOAWAY and resets.
+
+use kube_sim::{Protocol, SimOptions, StreamEnd};
+
+use crate::util::{Cluster, assert_nothing_lost, ground_truth, logging_pods};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_are_pooled_within_the_server_limit_and_survive_goaway() {
+    // 30 follow streams, a watch and instance checks, at 10 streams per connection.
+    let c = Cluster::start_with(SimOptions {
+        tls: true,
+        http2_max_streams: 10,
+        ..Default::default()
+    })
+    .await;
+    let pods = logging_pods(&c.sim, "many", 30, 10.0).await;
+    let mut k = c.spawn(&["many"]);
+    k.wait_for_seqs("every pod followed", |s| s.len() == 30)
+        .await;
+    let conns = c.sim.connections();
+    assert!(
+        conns.iter().all(|c| c.protocol == Protocol::Http2),
+        "{conns:?}"
+    );
+    assert!(conns.iter().all(|c| c.peak_streams <= 10), "{conns:?}");
+    let open = conns.iter().filter(|c| c.open).count();
+    assert!((3..=5).contains(&open), "{open} connections: {conns:?}");
+    // GOAWAY on every connection, then every stream cut: all resume on new connections.
+    c.sim.goaway();
+    c.sim.end_log_streams(StreamEnd::Reset);
+    k.wait_for_more_lines(60).await;
+    let truth = ground_truth(&c.sim, "default", &pods, &["c"]);
+    assert_nothing_lost(&mut k, &truth).await;
+    let conns = c.sim.connections();
+    assert!(conns.iter().all(|c| c.peak_streams <= 10), "{conns:?}");
+}
