@@ -84,6 +84,16 @@ pub(crate) fn describe(e: &(dyn StdError + 'static)) -> String {
     if any("Connection reset") {
         return "the connection was reset".into();
     }
+    if any("Broken pipe") || any("broken pipe") {
+        return "the connection was closed".into();
+    }
+    // HTTP/2 (h2's texts): a stream reset by the server, a connection going away.
+    if any("stream error received") {
+        return "the server reset the stream".into();
+    }
+    if any("connection error received") || any("go away") {
+        return "the server closed the connection (GOAWAY)".into();
+    }
     if any("close_notify")
         || any("connection closed before message completed")
         || any("IncompleteMessage")
@@ -196,6 +206,10 @@ mod tests {
             "peer closed connection without sending TLS close_notify: https://docs.rs/rustls/latest/rustls/manual/_03_howto/index.html#unexpected-eof",
         ));
         assert_eq!(describe(&e), "the server closed the connection");
+        let e = Wrapper(std::io::Error::other(
+            "stream error received: unexpected internal error encountered",
+        ));
+        assert_eq!(describe(&e), "the server reset the stream");
         let e = Wrapper(std::io::Error::other("weird (os error 99)"));
         assert_eq!(describe(&e), "weird");
     }
