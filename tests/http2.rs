@@ -3,7 +3,7 @@
 
 use kube_sim::{Protocol, SimOptions, StreamEnd};
 
-use crate::util::{Cluster, assert_nothing_lost, ground_truth, logging_pods};
+use crate::util::{Cluster, assert_nothing_lost, ground_truth, logging_pod, logging_pods};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streams_are_pooled_within_the_server_limit_and_survive_goaway() {
@@ -34,4 +34,23 @@ async fn streams_are_pooled_within_the_server_limit_and_survive_goaway() {
     assert_nothing_lost(&mut k, &truth).await;
     let conns = c.sim.connections();
     assert!(conns.iter().all(|c| c.peak_streams <= 10), "{conns:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http1_server_gets_http1() {
+    let c = Cluster::start_with(SimOptions {
+        tls: true,
+        http2: false,
+        ..Default::default()
+    })
+    .await;
+    logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
+    let out = c.run(&["web", "--no-follow"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 3);
+    let conns = c.sim.connections();
+    assert!(
+        !conns.is_empty() && conns.iter().all(|c| c.protocol == Protocol::Http1),
+        "{conns:?}"
+    );
 }
