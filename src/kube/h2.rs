@@ -32,9 +32,9 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(15);
 /// Flow-control window of one stream: a log stream buffers at most this much that
 /// ktail has not read yet.
-const STREAM_WINDOW: u32 = 256 * 1024;
+const STREAM_WINDOW: u32 = 1024 * 1024;
 /// Flow-control window of a connection (shared by its streams).
-const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
 /// The body of a response, whichever protocol carried it.
 pub(crate) type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
