@@ -198,7 +198,7 @@ fn kubeconfig_error(e: &KubeconfigError, source: &str) -> Error {
 pub(crate) fn describe_error(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) if s.code == 401 => format!(
-            "the API server refuses ktail's credentials, even freshly renewed (401 {}): log in again or fix the kubeconfig user; ktail keeps retrying for a while",
+            "the API server refuses ktail's credentials (401 {}; renewed where they can be): log in again or fix the kubeconfig user; ktail keeps retrying for a while",
             s.reason
         ),
         kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
@@ -280,11 +280,11 @@ fn connection_warnings(config: &kube::Config, context: &str) -> Vec<String> {
 /// parallel drains that alone is 40 MiB. 64 KiB still moves a GB/s per stream.
 const READ_BUFFER_MAX: usize = 64 * 1024;
 
-/// kube's default client, built here so that hyper's read buffer can be bounded and
-/// credentials renewed on a 401: the same connector (rustls, the kubeconfig's timeouts),
-/// base URI, retry and extra headers (impersonation, with `--as`/`--as-group` from `src`)
-/// as `kube::Client::try_from`, without
-/// its tracing layer, and ktail's credential layer (`auth`) and proxies (`proxy`).
+/// kube's default client, built here so that hyper's read buffer can be bounded: the same
+/// connector (rustls, the kubeconfig's timeouts), base URI, retry and extra headers
+/// (impersonation, with `--as`/`--as-group` from `src`) as `kube::Client::try_from`,
+/// without its tracing layer; with ktail's credential layer (`auth`), proxies (`proxy`),
+/// HTTP/2 (`h2`) and transport errors that name the server (`failure`).
 fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube::Client> {
     use hyper_util::client::legacy::connect::HttpConnector;
     use kube::client::ConfigExt;
@@ -300,7 +300,7 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
     let dial = proxy::dial(http, proxy.as_ref(), |h| {
         config.rustls_https_connector_with_connector(h)
     })?;
-    let h2_dial = h2_dial(&config, dial.clone())?;
+    let h2_dial = h2::tls_dial(&config, dial.clone())?;
     let https = config.rustls_https_connector_with_connector(dial)?;
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
     connector.set_connect_timeout(config.connect_timeout);
@@ -331,45 +331,4 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
         .map_err(failure::naming(&config.cluster_url.to_string()))
         .service(h2::Transport::new(http_client, h2_dial));
     Ok(kube::Client::new(service, config.default_namespace))
-}
-
-/// For an https server: TLS connections through `dial` that offer HTTP/2 (ALPN `h2`,
-/// then `http/1.1`), with the kubeconfig's TLS settings and `tls-server-name`.
-fn h2_dial(config: &kube::Config, dial: proxy::Dial) -> kube::Result<Option<h2::TlsDial>> {
-    use kube::client::ConfigExt;
-    if config.cluster_url.scheme_str() != Some("https") {
-        return Ok(None);
-    }
-    let mut tls = config.rustls_client_config()?;
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
-    let host = config
-        .cluster_url
-        .host()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let name = config.tls_server_name.clone().unwrap_or(host);
-    let timeout = config.connect_timeout;
-    Ok(Some(std::sync::Arc::new(move |uri| {
-        let (dial, tls, name) = (dial.clone(), tls.clone(), name.clone());
-        Box::pin(async move {
-            let connect = async {
-                let conn = tower::ServiceExt::oneshot(dial, uri).await?;
-                let name = rustls::pki_types::ServerName::try_from(name)?;
-                let stream = tls
-                    .connect(name, hyper_util::rt::TokioIo::new(conn))
-                    .await?;
-                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
-                Ok::<_, tower::BoxError>((stream, h2))
-            };
-            match timeout {
-                Some(t) => tokio::time::timeout(t, connect)
-                    .await
-                    .map_err(|_| tower::BoxError::from("connection timed out"))?,
-                None => connect.await,
-            }
-        })
-    })))
 }

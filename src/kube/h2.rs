@@ -373,3 +373,47 @@ impl hyper::body::Body for StreamBody {
         self.recv.is_end_stream()
     }
 }
+
+/// For an https server: TLS connections through `dial` that offer HTTP/2 (ALPN `h2`,
+/// then `http/1.1`), with the kubeconfig's TLS settings and `tls-server-name`.
+pub(crate) fn tls_dial(
+    config: &kube::Config,
+    dial: crate::kube::proxy::Dial,
+) -> kube::Result<Option<TlsDial>> {
+    use kube::client::ConfigExt;
+    if config.cluster_url.scheme_str() != Some("https") {
+        return Ok(None);
+    }
+    let mut tls = config.rustls_client_config()?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
+    let host = config
+        .cluster_url
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let name = config.tls_server_name.clone().unwrap_or(host);
+    let timeout = config.connect_timeout;
+    Ok(Some(std::sync::Arc::new(move |uri| {
+        let (dial, tls, name) = (dial.clone(), tls.clone(), name.clone());
+        Box::pin(async move {
+            let connect = async {
+                let conn = tower::ServiceExt::oneshot(dial, uri).await?;
+                let name = rustls::pki_types::ServerName::try_from(name)?;
+                let stream = tls
+                    .connect(name, hyper_util::rt::TokioIo::new(conn))
+                    .await?;
+                let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                Ok::<_, tower::BoxError>((stream, h2))
+            };
+            match timeout {
+                Some(t) => tokio::time::timeout(t, connect)
+                    .await
+                    .map_err(|_| tower::BoxError::from("connection timed out"))?,
+                None => connect.await,
+            }
+        })
+    })))
+}
