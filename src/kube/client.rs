@@ -300,8 +300,9 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
     let dial = proxy::dial(http, proxy.as_ref(), |h| {
         config.rustls_https_connector_with_connector(h)
     })?;
-    let h2_dial = h2::tls_dial(&config, dial.clone())?;
-    let https = config.rustls_https_connector_with_connector(dial)?;
+    let tls = config.rustls_client_config()?;
+    let h2_dial = h2::tls_dial(&config, tls.clone(), dial.clone())?;
+    let https = h2::http1_connector(&config, tls, dial)?;
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);

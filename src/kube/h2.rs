@@ -378,13 +378,12 @@ impl hyper::body::Body for StreamBody {
 /// then `http/1.1`), with the kubeconfig's TLS settings and `tls-server-name`.
 pub(crate) fn tls_dial(
     config: &kube::Config,
+    mut tls: rustls::ClientConfig,
     dial: crate::kube::proxy::Dial,
 ) -> kube::Result<Option<TlsDial>> {
-    use kube::client::ConfigExt;
     if config.cluster_url.scheme_str() != Some("https") {
         return Ok(None);
     }
-    let mut tls = config.rustls_client_config()?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls));
     let host = config
@@ -416,4 +415,26 @@ pub(crate) fn tls_dial(
             }
         })
     })))
+}
+
+/// The HTTP/1.1 connector through `dial`, with the same TLS settings (`tls`, from
+/// kube's `rustls_client_config`, which asks an exec plugin for a client certificate:
+/// built once, the plugin runs once) and `tls-server-name`, as kube's own connector.
+pub(crate) fn http1_connector(
+    config: &kube::Config,
+    tls: rustls::ClientConfig,
+    dial: crate::kube::proxy::Dial,
+) -> kube::Result<hyper_rustls::HttpsConnector<crate::kube::proxy::Dial>> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let builder = match &config.tls_server_name {
+        Some(name) => {
+            let name = rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| kube::Error::Service(Box::new(e)))?;
+            builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+        }
+        None => builder,
+    };
+    Ok(builder.enable_http1().wrap_connector(dial))
 }
