@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use crate::util::proxy::TestProxy;
-use crate::util::{Cluster, Output, ktail_command, logging_pod, run};
+use crate::util::{Cluster, Output, ktail_command, logging_pod, openssl, run};
 
 async fn cluster() -> Cluster {
     let c = Cluster::start_tls().await;
@@ -73,6 +73,71 @@ async fn proxy_url_http_with_credentials_carries_every_connection() {
         out.stderr
     );
     assert!(!out.stderr.contains("p@ss") && !out.stderr.contains("p%40ss"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_url_https_carries_every_connection() {
+    // client-go checks an https proxy's certificate with the cluster's TLS settings: the
+    // proxy's is signed by the simulator's CA.
+    let c = cluster().await;
+    let dir = c.path("proxy-tls");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("ca.crt"), c.sim.ca_pem().unwrap()).unwrap();
+    std::fs::write(dir.join("ca.key"), c.sim.ca_key_pem().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("proxy.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "proxy.key",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "proxy.key",
+            "-subj",
+            "/CN=proxy",
+            "-out",
+            "proxy.csr",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "proxy.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "proxy.ext",
+            "-out",
+            "proxy.crt",
+        ],
+    );
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let proxy = TestProxy::https(&read("proxy.crt"), &read("proxy.key")).await;
+    let kc = kubeconfig(&c, &format!("    proxy-url: {}\n", proxy.url()));
+    assert_proxied(&c, &kc, &proxy).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

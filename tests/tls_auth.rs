@@ -3,11 +3,10 @@
 //! `tls-server-name`, file paths relative to the kubeconfig.
 
 use std::path::Path;
-use std::process::Command;
 
 use kube_sim::SimOptions;
 
-use crate::util::{Cluster, Output, ktail_command, logging_pod, run};
+use crate::util::{Cluster, Output, ktail_command, logging_pod, openssl, run};
 
 /// A simulator that refuses TLS handshakes without a client certificate of its CA.
 async fn strict_cluster() -> Cluster {
@@ -19,19 +18,6 @@ async fn strict_cluster() -> Cluster {
     .await;
     logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     c
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Writes `ca.crt`, and `NAME.key` (in `format`) with `NAME.crt` for user `alice` in

@@ -566,3 +566,18 @@ pub async fn sim_wait(sim: &Sim, what: &str, cond: impl Fn(&Sim) -> bool) {
 pub fn kubectl() -> PathBuf {
     kube_sim::kubectl::find_kubectl().unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Runs `openssl ARGS` in `dir` (tests make keys and certificates with it); panics with
+/// its stderr when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

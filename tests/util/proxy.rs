@@ -1,5 +1,5 @@
 //! Small proxies for the tests, on 127.0.0.1: an HTTP `CONNECT` proxy (optionally asking
-//! for Basic credentials) and a SOCKS5 proxy (no authentication). Each counts the tunnels
+//! for Basic credentials, optionally behind TLS) and a SOCKS5 proxy (no authentication). Each counts the tunnels
 //! it opened, so a test can prove that ktail's connections went through it. Like a
 //! bastion that knows the cluster's name, both send every tunnel to 127.0.0.1 at the
 //! requested port, whatever host was asked for.
@@ -41,6 +41,34 @@ impl TestProxy {
             async move { connect_tunnel(stream, expected, tunnels, hosts).await }
         })
         .await
+    }
+
+    /// An HTTPS CONNECT proxy: TLS with `cert_pem`/`key_pem`, then as [`TestProxy::http`].
+    pub async fn https(cert_pem: &str, key_pem: &str) -> TestProxy {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut proxy = TestProxy::start("https", move |stream, tunnels, hosts| {
+            let acceptor = acceptor.clone();
+            async move {
+                let tls = acceptor.accept(stream).await?;
+                connect_tunnel(tls, None, tunnels, hosts).await
+            }
+        })
+        .await;
+        proxy.scheme = "https";
+        proxy
     }
 
     /// A SOCKS5 proxy without authentication.
@@ -94,7 +122,7 @@ impl TestProxy {
 }
 
 async fn connect_tunnel(
-    mut client: TcpStream,
+    mut client: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     expected_auth: Option<String>,
     tunnels: Arc<AtomicUsize>,
     hosts: Arc<std::sync::Mutex<Vec<String>>>,
