@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use crate::util::proxy::TestProxy;
-use crate::util::{Cluster, Output, ktail_command, logging_pod, openssl, run};
+use crate::util::{Cluster, Output, issue_certificate, ktail_command, logging_pod, openssl, run};
 
 async fn cluster() -> Cluster {
     let c = Cluster::start_tls().await;
@@ -82,13 +82,6 @@ async fn proxy_url_https_carries_every_connection() {
     let c = cluster().await;
     let dir = c.path("proxy-tls");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("ca.crt"), c.sim.ca_pem().unwrap()).unwrap();
-    std::fs::write(dir.join("ca.key"), c.sim.ca_key_pem().unwrap()).unwrap();
-    std::fs::write(
-        dir.join("proxy.ext"),
-        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
     openssl(
         &dir,
         &[
@@ -101,38 +94,13 @@ async fn proxy_url_https_carries_every_connection() {
             "proxy.key",
         ],
     );
-    openssl(
+    issue_certificate(
+        &c.sim,
         &dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            "proxy.key",
-            "-subj",
-            "/CN=proxy",
-            "-out",
-            "proxy.csr",
-        ],
-    );
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "proxy.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "proxy.ext",
-            "-out",
-            "proxy.crt",
-        ],
+        "proxy.key",
+        "/CN=proxy",
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        "proxy.crt",
     );
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     let proxy = TestProxy::https(&read("proxy.crt"), &read("proxy.key")).await;

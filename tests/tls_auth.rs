@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kube_sim::SimOptions;
 
-use crate::util::{Cluster, Output, ktail_command, logging_pod, openssl, run};
+use crate::util::{Cluster, Output, issue_certificate, ktail_command, logging_pod, openssl, run};
 
 /// A simulator that refuses TLS handshakes without a client certificate of its CA.
 async fn strict_cluster() -> Cluster {
@@ -20,12 +20,10 @@ async fn strict_cluster() -> Cluster {
     c
 }
 
-/// Writes `ca.crt`, and `NAME.key` (in `format`) with `NAME.crt` for user `alice` in
-/// group `devs`, signed by the simulator's CA, into `dir`.
+/// Writes `ca.crt`, and `NAME.key` (RSA or EC; PKCS#1/SEC1 when `traditional`, else
+/// PKCS#8) with `NAME.crt` for user `alice` in group `devs`, signed by the simulator's CA,
+/// into `dir`.
 fn client_identity(c: &Cluster, dir: &Path, name: &str, algorithm: &str, traditional: bool) {
-    std::fs::write(dir.join("ca.crt"), c.sim.ca_pem().unwrap()).unwrap();
-    std::fs::write(dir.join("ca.key"), c.sim.ca_key_pem().unwrap()).unwrap();
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
     let pkcs8 = format!("{name}.pkcs8");
     let key = format!("{name}.key");
     let opt = if algorithm == "RSA" {
@@ -51,39 +49,13 @@ fn client_identity(c: &Cluster, dir: &Path, name: &str, algorithm: &str, traditi
     } else {
         std::fs::copy(dir.join(&pkcs8), dir.join(&key)).unwrap();
     }
-    let csr = format!("{name}.csr");
-    openssl(
+    issue_certificate(
+        &c.sim,
         dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &pkcs8,
-            "-subj",
-            "/CN=alice/O=devs",
-            "-out",
-            &csr,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "client.ext",
-            "-out",
-            &format!("{name}.crt"),
-        ],
+        &pkcs8,
+        "/CN=alice/O=devs",
+        "extendedKeyUsage=clientAuth\n",
+        &format!("{name}.crt"),
     );
 }
 

@@ -581,3 +581,48 @@ pub fn openssl(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Writes `out` in `dir`: a certificate for the PEM key file `key` there, for `subject`
+/// ("/CN=alice/O=devs") with openssl extension lines `extensions`, signed by the
+/// simulator's CA (whose `ca.crt` is left in `dir` too).
+pub fn issue_certificate(
+    sim: &Sim,
+    dir: &Path,
+    key: &str,
+    subject: &str,
+    extensions: &str,
+    out: &str,
+) {
+    std::fs::write(dir.join("ca.crt"), sim.ca_pem().expect("a TLS simulator")).unwrap();
+    std::fs::write(
+        dir.join("ca.key"),
+        sim.ca_key_pem().expect("a TLS simulator"),
+    )
+    .unwrap();
+    let (csr, ext) = (format!("{out}.csr"), format!("{out}.ext"));
+    std::fs::write(dir.join(&ext), extensions).unwrap();
+    openssl(
+        dir,
+        &["req", "-new", "-key", key, "-subj", subject, "-out", &csr],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            out,
+        ],
+    );
+}
