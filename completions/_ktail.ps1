@@ -68,6 +68,8 @@ Register-ArgumentCompleter -Native -CommandName 'ktail' -ScriptBlock {
             [CompletionResult]::new('--max-log-requests', '--max-log-requests', [CompletionResultType]::ParameterName, 'Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Kubeconfig context to use (default: the current context)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Username to impersonate for the operation, as kubectl --as')
+            [CompletionResult]::new('--as-group', '--as-group', [CompletionResultType]::ParameterName, 'Group to impersonate for the operation, with --as; repeatable, as kubectl --as-group')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Read default flag values from this TOML file (env: KTAIL_CONFIG)')
             [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'Watch pods in every namespace (overrides --namespace)')
             [CompletionResult]::new('--all-namespaces', '--all-namespaces', [CompletionResultType]::ParameterName, 'Watch pods in every namespace (overrides --namespace)')

@@ -65,6 +65,8 @@ set edit:completion:arg-completer[ktail] = {|@words|
             cand --max-log-requests 'Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow'
             cand --context 'Kubeconfig context to use (default: the current context)'
             cand --kubeconfig 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)'
+            cand --as 'Username to impersonate for the operation, as kubectl --as'
+            cand --as-group 'Group to impersonate for the operation, with --as; repeatable, as kubectl --as-group'
             cand --config 'Read default flag values from this TOML file (env: KTAIL_CONFIG)'
             cand -A 'Watch pods in every namespace (overrides --namespace)'
             cand --all-namespaces 'Watch pods in every namespace (overrides --namespace)'

@@ -49,6 +49,8 @@ complete -c ktail -l silence-timeout -d 'Re-open a follow stream that has delive
 complete -c ktail -l max-log-requests -d 'Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow' -r
 complete -c ktail -l context -d 'Kubeconfig context to use (default: the current context)' -r
 complete -c ktail -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)' -r -F
+complete -c ktail -l as -d 'Username to impersonate for the operation, as kubectl --as' -r
+complete -c ktail -l as-group -d 'Group to impersonate for the operation, with --as; repeatable, as kubectl --as-group' -r
 complete -c ktail -l config -d 'Read default flag values from this TOML file (env: KTAIL_CONFIG)' -r -F
 complete -c ktail -s A -l all-namespaces -d 'Watch pods in every namespace (overrides --namespace)'
 complete -c ktail -s p -l previous -d 'Print the previous instance\'s log of every selected container that has one'

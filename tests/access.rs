@@ -255,4 +255,73 @@ async fn tls_is_verified_unless_the_kubeconfig_says_otherwise() {
         .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.lines().count(), 3);
+    // …with one line that says the connection is not verified.
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(
+        warnings[0].contains("insecure-skip-tls-verify"),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn impersonation_flags_as_kubectl_has_them() {
+    let c = cluster_with_pod().await;
+    let out = c
+        .run(&[
+            "web",
+            "--no-follow",
+            "--as",
+            "alice",
+            "--as-group",
+            "devs",
+            "--as-group",
+            "ops",
+        ])
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 3);
+    assert_eq!(
+        c.sim.impersonations(),
+        [(
+            "alice".to_string(),
+            vec!["devs".to_string(), "ops".to_string()]
+        )]
+    );
+    // A group without a user is refused, as kubectl refuses it.
+    c.run(&["web", "--as-group", "devs"])
+        .await
+        .assert_one_error_line(2, "--as");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_dies_mid_run_is_named_in_plain_words() {
+    let c = Cluster::start_tls().await;
+    logging_pod(&c.sim, "web-1", "app", 3, 10.0, 3).await;
+    let mut k = c.spawn(&["web"]);
+    k.wait_for_seqs("lines", |s| s.values().any(|v| v.len() >= 3))
+        .await;
+    c.sim.shutdown().await;
+    let server = c.sim.url();
+    k.wait_until("a warning naming the server", |_, err| {
+        err.iter()
+            .any(|l| l.contains("warning") && l.contains(&server))
+    })
+    .await;
+    for line in k.warnings() {
+        for noise in [
+            "docs.rs",
+            "ServiceError",
+            "client error",
+            "os error",
+            "hyper",
+        ] {
+            assert!(!line.contains(noise), "{line}");
+        }
+        assert!(line.contains("retrying"), "what ktail does next: {line}");
+    }
 }

@@ -27,6 +27,18 @@ mod output_dir;
 /// Cluster access: exec plugins, merged KUBECONFIG, and every way access can fail.
 mod access;
 
+/// TLS and authentication: client certificates, tls-server-name, relative paths.
+mod tls_auth;
+
+/// HTTP/2: pooling within the server's stream limit, GOAWAY.
+mod http2;
+
+/// Proxies: proxy-url, HTTPS_PROXY and NO_PROXY, a proxy that is down.
+mod proxies;
+
+/// Credentials that change mid-run: exec plugin tokens and token files rotated, refusal.
+mod credentials;
+
 /// Selection, filter and history flags: field selectors, nodes, conditions, container
 /// states, -i/-e/-H, time zones, --previous, --stdin, namespace patterns.
 mod filtering;

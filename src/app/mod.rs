@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use crate::config::{Input, Settings};
 use crate::error::{Error, Result, exit};
 use crate::kube::SourceEvent;
+use crate::kube::auth;
 use crate::kube::client::{self, Cluster};
 use crate::kube::preflight;
 use crate::kube::query::Kind;
@@ -104,6 +105,9 @@ pub async fn run_with(
             return Err(Error::Other("no cluster to read pods from".into()));
         }
         (Input::Cluster, Some(cluster)) => {
+            for warning in &cluster.warnings {
+                let _ = out.send(Out::Warning(warning.clone())).await;
+            }
             let checked = tokio::select! {
                 c = preflight::check(&cluster, &settings.query) => c?,
                 s = &mut stop => return Ok(s.exit_code()),
@@ -133,7 +137,14 @@ pub async fn run_with(
     };
     // The writer ends once every sender is gone: the tails' context holds the last.
     drop(ctx);
-    let code = match outcome? {
+    let outcome = outcome?;
+    // Credentials refused for good end the run as an error, after what was received is
+    // written.
+    let refused = match &outcome {
+        Outcome::Refused(msg) => Some(msg.clone()),
+        _ => None,
+    };
+    let code = match outcome {
         // The writer stopped: a reader that went away is a normal end, a failed write
         // (a full disk under stdout or an --output-dir file) is not.
         Outcome::StdoutClosed => {
@@ -150,6 +161,7 @@ pub async fn run_with(
         } => exit::WORKLOAD_FAILED,
         Outcome::Done { .. } => exit::OK,
         Outcome::Signal(stop) => stop.exit_code(),
+        Outcome::Refused(_) => exit::DENIED,
     };
     // Every tail is done: the writer drains the channel and stops. After a signal the
     // wait is bounded: a reader that stopped reading must not keep ktail alive.
@@ -159,8 +171,9 @@ pub async fn run_with(
     } else {
         Some(join.await)
     };
-    match joined {
-        Some(Ok(Ok(WriterEnd::Failed(e)))) => Err(Error::Output(e)),
+    match (joined, refused) {
+        (Some(Ok(Ok(WriterEnd::Failed(e)))), _) => Err(Error::Output(e)),
+        (_, Some(msg)) => Err(Error::Denied(msg)),
         _ => Ok(code),
     }
 }
@@ -181,6 +194,8 @@ enum Outcome {
         workload_failed: bool,
     },
     Signal(Stop),
+    /// The API server kept refusing ktail's credentials (`kube::auth`'s policy).
+    Refused(String),
 }
 
 /// The loop: sources' events in, tails out, until all is done or the run stops.
@@ -280,6 +295,10 @@ async fn drive(
             s = stop.as_mut() => {
                 tails.shutdown(SHUTDOWN_GRACE).await;
                 return Ok(Outcome::Signal(s));
+            }
+            msg = auth::refused_for_good() => {
+                tails.shutdown(SHUTDOWN_GRACE).await;
+                return Ok(Outcome::Refused(msg));
             }
         }
     }

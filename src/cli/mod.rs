@@ -349,6 +349,19 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = KUBERNETES)]
     pub kubeconfig: Option<std::path::PathBuf>,
 
+    /// Username to impersonate for the operation, as kubectl --as
+    ///
+    /// Sent as the Impersonate-User header; the kubeconfig's user must be allowed to
+    /// impersonate. Overrides the kubeconfig user's `as`.
+    #[arg(long = "as", value_name = "USER", help_heading = KUBERNETES)]
+    pub as_user: Option<String>,
+
+    /// Group to impersonate for the operation, with --as; repeatable, as kubectl --as-group
+    ///
+    /// Sent as Impersonate-Group headers.
+    #[arg(long = "as-group", value_name = "GROUP", requires = "as_user", help_heading = KUBERNETES)]
+    pub as_group: Vec<String>,
+
     /// Read default flag values from this TOML file (env: KTAIL_CONFIG)
     ///
     /// Default: $XDG_CONFIG_HOME/ktail/config.toml, else ~/.config/ktail/config.toml;

@@ -94,6 +94,8 @@ impl Settings {
             kubeconfig_env: env.var("KUBECONFIG").map(str::to_string),
             home: env.var("HOME").filter(|h| !h.is_empty()).map(Into::into),
             context: parse::non_empty(&args.context),
+            impersonate: parse::non_empty(&args.as_user),
+            impersonate_groups: args.as_group.clone(),
         };
         Ok(Settings {
             input: if args.stdin {

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::error::{Error, Result};
+use crate::kube::{auth, failure, h2, proxy};
 
 /// Which cluster to reach, as the user and the environment said it: everything
 /// `connect` reads, so that it reads nothing from the process itself.
@@ -24,6 +25,10 @@ pub(crate) struct KubeSource {
     pub(crate) home: Option<PathBuf>,
     /// `--context`.
     pub(crate) context: Option<String>,
+    /// `--as`: the user to impersonate.
+    pub(crate) impersonate: Option<String>,
+    /// `--as-group`: groups to impersonate, with `--as`.
+    pub(crate) impersonate_groups: Vec<String>,
 }
 
 /// A connected client and what the kubeconfig said about it.
@@ -36,6 +41,9 @@ pub struct Cluster {
     pub(crate) server: String,
     /// The context used, for messages ("in-cluster" without a kubeconfig).
     pub(crate) context: String,
+    /// What the user should hear about this connection before anything else (an
+    /// unverified TLS certificate).
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Cluster {
@@ -52,6 +60,7 @@ impl Cluster {
             default_namespace: default_namespace.to_string(),
             server: server.to_string(),
             context: context.to_string(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -99,7 +108,8 @@ pub(crate) async fn connect(src: &KubeSource) -> Result<Cluster> {
     };
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
-    let client = build_client(config).map_err(|e| {
+    let warnings = connection_warnings(&config, &context);
+    let client = build_client(config, src).map_err(|e| {
         Error::Kubeconfig(format!(
             "cannot build a client for context '{context}': {}",
             describe_error(&e)
@@ -110,6 +120,7 @@ pub(crate) async fn connect(src: &KubeSource) -> Result<Cluster> {
         default_namespace,
         server: server.trim_end_matches('/').to_string(),
         context,
+        warnings,
     })
 }
 
@@ -186,20 +197,25 @@ fn kubeconfig_error(e: &KubeconfigError, source: &str) -> Error {
 /// One line describing a kube-rs error, without the source chain's debug noise.
 pub(crate) fn describe_error(e: &kube::Error) -> String {
     match e {
+        kube::Error::Api(s) if s.code == 401 => format!(
+            "the API server refuses ktail's credentials (401 {}; renewed where they can be): log in again or fix the kubeconfig user; ktail keeps retrying for a while",
+            s.reason
+        ),
         kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
         other => {
-            // Walk the source chain to its root cause: "connection refused", a TLS
-            // certificate problem, a DNS failure.
-            let mut msg = other.to_string();
-            let mut src = std::error::Error::source(other);
+            // ktail's own errors already say everything, with what they concern.
+            let mut src: Option<&(dyn std::error::Error + 'static)> = Some(other);
             while let Some(s) = src {
-                let text = s.to_string();
-                if !text.is_empty() && !msg.contains(&text) {
-                    msg = format!("{msg}: {text}");
+                if s.is::<failure::Unreachable>()
+                    || s.is::<failure::ProxyError>()
+                    || s.is::<auth::CredentialError>()
+                    || s.is::<proxy::BadProxy>()
+                {
+                    return first_line(&s.to_string());
                 }
                 src = s.source();
             }
-            first_line(&msg)
+            crate::kube::failure::describe(other)
         }
     }
 }
@@ -224,11 +240,21 @@ pub(crate) fn startup_error(cluster: &Cluster, e: &kube::Error, what: &str) -> E
             cluster.context,
             first_line(&err.to_string())
         )),
+        kube::Error::Service(err) if err.downcast_ref::<auth::CredentialError>().is_some() => {
+            Error::Kubeconfig(format!(
+                "cannot get credentials for context '{}': {}",
+                cluster.context,
+                first_line(&err.to_string())
+            ))
+        }
         other => Error::Unreachable(format!(
             "cannot reach the API server at {} (context '{}'): {}",
             cluster.server,
             cluster.context,
-            describe_error(other)
+            match failure::unreachable_in(other) {
+                Some(u) => u.why.clone(),
+                None => describe_error(other),
+            }
         )),
     }
 }
@@ -237,25 +263,46 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim().to_string()
 }
 
+/// Warnings about how `config` connects: kubectl says nothing of
+/// `insecure-skip-tls-verify`, but a user who copied it from a tutorial should know.
+fn connection_warnings(config: &kube::Config, context: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if config.accept_invalid_certs && config.cluster_url.scheme_str() == Some("https") {
+        warnings.push(format!(
+            "the API server's TLS certificate is not verified (insecure-skip-tls-verify in context '{context}'): anyone on the network path can read and change what ktail receives; set certificate-authority instead"
+        ));
+    }
+    warnings
+}
+
 /// The most a connection's read buffer may grow to. hyper's default (about 400 KiB) is
 /// reached by every stream of a bulk read and kept for the connection's life: with 100
 /// parallel drains that alone is 40 MiB. 64 KiB still moves a GB/s per stream.
 const READ_BUFFER_MAX: usize = 64 * 1024;
 
-/// kube's default client, built here so that hyper's read buffer can be bounded: the
-/// same connector (rustls, the kubeconfig's timeouts), base URI, retry, authentication
-/// (tokens, exec plugins, refresh) and extra headers (impersonation) as
-/// `kube::Client::try_from`, without its tracing layer. A proxy in the kubeconfig is left
-/// to kube, which reports that this build has no proxy support.
-fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
+/// kube's default client, built here so that hyper's read buffer can be bounded: the same
+/// connector (rustls, the kubeconfig's timeouts), base URI, retry and extra headers
+/// (impersonation, with `--as`/`--as-group` from `src`) as `kube::Client::try_from`,
+/// without its tracing layer; with ktail's credential layer (`auth`), proxies (`proxy`),
+/// HTTP/2 (`h2`) and transport errors that name the server (`failure`).
+fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube::Client> {
     use hyper_util::client::legacy::connect::HttpConnector;
     use kube::client::ConfigExt;
-    if config.proxy_url.is_some() {
-        return kube::Client::try_from(config);
+    // --as and --as-group replace the kubeconfig user's impersonation, as in kubectl.
+    if let Some(user) = &src.impersonate {
+        config.auth_info.impersonate = Some(user.clone());
+        config.auth_info.impersonate_groups =
+            (!src.impersonate_groups.is_empty()).then(|| src.impersonate_groups.clone());
     }
+    let proxy = proxy::for_config(&config)?;
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    let https = config.rustls_https_connector_with_connector(http)?;
+    let dial = proxy::dial(http, proxy.as_ref(), |h| {
+        config.rustls_https_connector_with_connector(h)
+    })?;
+    let tls = config.rustls_client_config()?;
+    let h2_dial = h2::tls_dial(&config, tls.clone(), dial.clone())?;
+    let https = h2::http1_connector(&config, tls, dial)?;
     let mut connector = hyper_timeout::TimeoutConnector::new(https);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
@@ -268,12 +315,21 @@ fn build_client(config: kube::Config) -> kube::Result<kube::Client> {
     let retry = config
         .default_retry
         .then(|| tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()));
+    // Tokens that can be fetched again (exec plugins, token files) are ktail's own, renewed
+    // on a 401 (`auth`); the rest stay kube's. Either way `auth` counts refusals.
+    let refreshable = auth::Refreshable::of(&config.auth_info);
+    let kube_auth = match refreshable {
+        Some(_) => None,
+        None => config.auth_layer()?,
+    };
+    let refresh = auth::RefreshLayer::new(refreshable, &config.cluster_url.to_string());
     let service = tower::ServiceBuilder::new()
         .layer(config.base_uri_layer())
         .option_layer(retry)
-        .option_layer(config.auth_layer()?)
+        .option_layer(kube_auth)
+        .layer(refresh)
         .layer(config.extra_headers_layer()?)
-        .map_err(tower::BoxError::from)
-        .service(http_client);
+        .map_err(failure::naming(&config.cluster_url.to_string()))
+        .service(h2::Transport::new(http_client, h2_dial));
     Ok(kube::Client::new(service, config.default_namespace))
 }

@@ -6,14 +6,18 @@
 //! `SourceEvent`s on the run's channel. This layer starts no tails and writes nothing;
 //! warnings travel as events. It knows nothing of rendering or the writer.
 
+pub(crate) mod auth;
 pub(crate) mod client;
 pub(crate) mod discovery;
 pub(crate) mod events;
+pub(crate) mod failure;
+pub(crate) mod h2;
 pub(crate) mod namespaces;
 pub(crate) mod objects;
 pub(crate) mod outcome;
 pub(crate) mod pods;
 pub(crate) mod preflight;
+pub(crate) mod proxy;
 pub(crate) mod query;
 pub(crate) mod rollout;
 pub(crate) mod source;

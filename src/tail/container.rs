@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::backoff::Backoff;
 use crate::kube::client::describe_error;
+use crate::kube::failure;
 use crate::kube::target::{InstanceState, Target, TargetKey, instance_state};
 use crate::output::writer::{BATCH_BYTES, Out};
 use crate::render::time::parse_rfc3339_nanos;
@@ -226,6 +227,11 @@ impl<'a> ContainerTail<'a> {
                 let code = status.code;
                 if code == 404 {
                     Err(OpenError::PodGone)
+                } else if code == 401 {
+                    // Refused although the credentials were renewed for this request
+                    // (`kube::auth`): they may come back (a new login, a rotated file);
+                    // the run gives up on them as a whole, not one tail at a time.
+                    Err(OpenError::Retry(describe_error(&kube::Error::Api(status))))
                 } else if code == 429 || code >= 500 {
                     Err(OpenError::Retry(status.message.clone()))
                 } else {
@@ -320,7 +326,7 @@ impl<'a> ContainerTail<'a> {
                     gap = gap.or(self.handle_chunk(buf, &mut replay, &mut batch));
                     reader.as_mut().consume(n);
                 }
-                Err(e) => return StreamEnd::Broken(Break::Io(e.to_string())),
+                Err(e) => return StreamEnd::Broken(Break::Io(failure::describe(&e))),
             }
             self.backoff.reset();
             // Take whatever else is already readable into the same batch: with one HTTP
@@ -350,7 +356,7 @@ impl<'a> ContainerTail<'a> {
                         yields = 0;
                     }
                     Some(Err(e)) => {
-                        end = Some(StreamEnd::Broken(Break::Io(e.to_string())));
+                        end = Some(StreamEnd::Broken(Break::Io(failure::describe(&e))));
                         break;
                     }
                 }

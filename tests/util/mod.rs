@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -563,4 +565,64 @@ pub async fn sim_wait(sim: &Sim, what: &str, cond: impl Fn(&Sim) -> bool) {
 /// compare with kubectl fail, not skip, without it.
 pub fn kubectl() -> PathBuf {
     kube_sim::kubectl::find_kubectl().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `openssl ARGS` in `dir` (tests make keys and certificates with it); panics with
+/// its stderr when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes `out` in `dir`: a certificate for the PEM key file `key` there, for `subject`
+/// ("/CN=alice/O=devs") with openssl extension lines `extensions`, signed by the
+/// simulator's CA (whose `ca.crt` is left in `dir` too).
+pub fn issue_certificate(
+    sim: &Sim,
+    dir: &Path,
+    key: &str,
+    subject: &str,
+    extensions: &str,
+    out: &str,
+) {
+    std::fs::write(dir.join("ca.crt"), sim.ca_pem().expect("a TLS simulator")).unwrap();
+    std::fs::write(
+        dir.join("ca.key"),
+        sim.ca_key_pem().expect("a TLS simulator"),
+    )
+    .unwrap();
+    let (csr, ext) = (format!("{out}.csr"), format!("{out}.ext"));
+    std::fs::write(dir.join(&ext), extensions).unwrap();
+    openssl(
+        dir,
+        &["req", "-new", "-key", key, "-subj", subject, "-out", &csr],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &ext,
+            "-out",
+            out,
+        ],
+    );
 }

@@ -9,6 +9,15 @@ use crate::logs::Chunking;
 pub struct SimOptions {
     /// Serve HTTPS with a generated CA (the kubeconfig carries it).
     pub tls: bool,
+    /// With `tls`: refuse TLS handshakes without a client certificate signed by the CA.
+    /// Without it, a client certificate is asked for but optional, as kube-apiserver
+    /// does; either way a verified one authenticates the request without a token.
+    pub require_client_certs: bool,
+    /// With `tls`: offer HTTP/2 by ALPN besides HTTP/1.1, as kube-apiserver does.
+    pub http2: bool,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS of an HTTP/2 connection (kube-apiserver's
+    /// `--http2-max-streams-per-connection`, 100 by default).
+    pub http2_max_streams: u32,
     /// The bearer token every request except `/version` and health checks must carry.
     pub token: String,
     /// The user name in Forbidden messages and the kubeconfig.
@@ -31,6 +40,9 @@ impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
             tls: false,
+            require_client_certs: false,
+            http2: true,
+            http2_max_streams: 100,
             token: "sim-token".to_string(),
             user: "sim-user".to_string(),
             chunking: Chunking::PerLine,

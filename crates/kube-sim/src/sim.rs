@@ -36,7 +36,7 @@ impl Sim {
         let listener = crate::server::bind(port)?;
         let addr = listener.local_addr()?;
         let tls = if opts.tls {
-            Some(crate::tls::generate()?)
+            Some(crate::tls::generate(opts.require_client_certs, opts.http2)?)
         } else {
             None
         };
@@ -66,12 +66,63 @@ impl Sim {
         self.shared.seed
     }
 
+    /// The token the simulator started with ([`SimOptions::token`]); what the
+    /// kubeconfig carries.
     pub fn token(&self) -> String {
         self.shared.opts.token.clone()
     }
 
+    /// The bearer tokens accepted from now on, replacing all others: requests with a
+    /// revoked token get the apiserver's 401 `Unauthorized` Status. Streams already open
+    /// go on, as on a real apiserver, which authenticates a request once, at its start.
+    pub fn set_tokens(&self, tokens: &[&str]) {
+        self.shared
+            .set_tokens(tokens.iter().map(|t| t.to_string()).collect());
+    }
+
+    /// Revokes every accepted token and accepts `token` alone.
+    pub fn rotate_token(&self, token: &str) {
+        self.set_tokens(&[token]);
+    }
+
+    /// The bearer tokens accepted now.
+    pub fn tokens(&self) -> Vec<String> {
+        self.shared.tokens()
+    }
+
     pub fn ca_pem(&self) -> Option<String> {
         self.shared.tls.as_ref().map(|t| t.ca_pem.clone())
+    }
+
+    /// The CA's private key (PKCS#8 PEM) when serving TLS: sign client certificates
+    /// with it (`openssl x509 -req -CA … -CAkey …`) to authenticate as their subject.
+    pub fn ca_key_pem(&self) -> Option<String> {
+        self.shared.tls.as_ref().map(|t| t.ca_key_pem.clone())
+    }
+
+    /// Every client connection so far, in the order accepted.
+    pub fn connections(&self) -> Vec<crate::ConnectionStats> {
+        self.shared.connections()
+    }
+
+    /// Sends GOAWAY on every open HTTP/2 connection (and closes HTTP/1.1 connections after
+    /// their current response), as an apiserver with `--goaway-chance` or on its way
+    /// down does: streams in flight go on, new requests must use a new connection.
+    pub fn goaway(&self) {
+        self.shared.goaway.send_modify(|n| *n += 1);
+    }
+
+    /// Requests authenticated by a client certificate so far.
+    pub fn client_cert_requests(&self) -> u64 {
+        self.shared
+            .client_cert_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Each distinct impersonation asked for (`Impersonate-User`, then the
+    /// `Impersonate-Group` values in order), in the order first seen.
+    pub fn impersonations(&self) -> Vec<(String, Vec<String>)> {
+        self.shared.impersonations()
     }
 
     /// A kubeconfig for this server: cluster `sim`, user `sim-user` with the token,

@@ -45,6 +45,17 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) requests: AtomicU64,
+    /// The bearer tokens accepted now: `SimOptions::token` at start, changed at runtime
+    /// by `Sim::set_tokens` as a real cluster revokes and issues tokens.
+    tokens: Mutex<Vec<String>>,
+    /// Every connection accepted, with its stream counts.
+    connections: Mutex<Vec<Arc<crate::connections::Conn>>>,
+    /// Bumped by `Sim::goaway`: connections shut down gracefully.
+    pub(crate) goaway: watch::Sender<u64>,
+    /// Requests authenticated by a verified client certificate.
+    pub(crate) client_cert_requests: AtomicU64,
+    /// Distinct (Impersonate-User, Impersonate-Group…) pairs seen.
+    impersonations: Mutex<Vec<(String, Vec<String>)>>,
     pub(crate) addr: SocketAddr,
     pub(crate) tls: Option<TlsMaterial>,
     handle: tokio::runtime::Handle,
@@ -73,6 +84,11 @@ impl Shared {
         let mut root = Rng::new(seed);
         let cluster = Cluster::new(opts.watch_history, root.split());
         let shared = Arc::new(Shared {
+            tokens: Mutex::new(vec![opts.token.clone()]),
+            client_cert_requests: AtomicU64::new(0),
+            connections: Mutex::new(Vec::new()),
+            goaway: watch::channel(0).0,
+            impersonations: Mutex::new(Vec::new()),
             cluster: Mutex::new(cluster),
             opts,
             seed,
@@ -95,6 +111,41 @@ impl Shared {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Cluster> {
         lock(&self.cluster)
+    }
+
+    /// The bearer tokens accepted now.
+    pub(crate) fn tokens(&self) -> Vec<String> {
+        lock(&self.tokens).clone()
+    }
+
+    pub(crate) fn set_tokens(&self, tokens: Vec<String>) {
+        *lock(&self.tokens) = tokens;
+    }
+
+    /// Registers a new connection.
+    pub(crate) fn connection(
+        &self,
+        protocol: crate::connections::Protocol,
+    ) -> Arc<crate::connections::Conn> {
+        let conn = crate::connections::Conn::new(protocol);
+        lock(&self.connections).push(conn.clone());
+        conn
+    }
+
+    pub(crate) fn connections(&self) -> Vec<crate::connections::ConnectionStats> {
+        lock(&self.connections).iter().map(|c| c.stats()).collect()
+    }
+
+    pub(crate) fn impersonations(&self) -> Vec<(String, Vec<String>)> {
+        lock(&self.impersonations).clone()
+    }
+
+    /// Records an impersonation a request asked for, once.
+    pub(crate) fn saw_impersonation(&self, user: String, groups: Vec<String>) {
+        let mut seen = lock(&self.impersonations);
+        if !seen.iter().any(|(u, g)| *u == user && *g == groups) {
+            seen.push((user, groups));
+        }
     }
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {

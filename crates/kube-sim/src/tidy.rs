@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "meta",
         "spec",
         "tls",
+        "connections",
         "discovery",
         "patch",
         "kubectl",

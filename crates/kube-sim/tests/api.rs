@@ -602,6 +602,50 @@ async fn unauthorized_and_forbidden() {
 }
 
 #[tokio::test]
+async fn rotated_tokens_are_refused_and_open_streams_go_on() {
+    let sim = start().await;
+    sim.create_pod("default", PodSpec::new("p").container(app("app")));
+    let mut open = get(&sim, "/api/v1/namespaces/default/pods?watch=true").await;
+    assert_eq!(open.status, 200);
+    sim.rotate_token("second");
+    assert_eq!(sim.tokens(), ["second"]);
+    let r = get(&sim, "/api/v1/pods").await;
+    assert_eq!(r.status, 401);
+    let st = r.json().await;
+    assert_eq!(
+        (st["kind"].as_str(), st["code"].as_u64()),
+        (Some("Status"), Some(401))
+    );
+    assert_eq!(st["reason"], "Unauthorized");
+    assert_eq!(
+        request(&sim, "/api/v1/pods", Some("second"), &[])
+            .await
+            .status,
+        200
+    );
+    // Both accepted while a rotation overlaps, as with several service-account tokens.
+    sim.set_tokens(&["second", "third"]);
+    for t in ["second", "third"] {
+        assert_eq!(
+            request(&sim, "/api/v1/pods", Some(t), &[]).await.status,
+            200
+        );
+    }
+    // The watch opened with the revoked token still delivers.
+    sim.create_pod("default", PodSpec::new("q").container(app("app")));
+    let ev = within(async {
+        loop {
+            let ev = open.json_line().await.expect("an event");
+            if ev["object"]["metadata"]["name"] == "q" {
+                return ev;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ev["type"], "ADDED");
+}
+
+#[tokio::test]
 async fn injected_failures_and_unknown_paths() {
     let sim = start().await;
     sim.fail_next(1, 429, Some(2));

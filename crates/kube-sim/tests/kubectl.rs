@@ -1,6 +1,7 @@
 //! Conformance of the simulator with the real kubectl 1.37.1.
 //!
-//! Every test starts its own simulator over HTTPS with a bearer token, writes a kubeconfig
+//! Every test starts its own simulator over HTTPS (HTTP/2 offered, as kube-apiserver
+//! does; one test serves HTTP/1.1 only) with a bearer token, writes a kubeconfig
 //! into a private temporary HOME, runs kubectl (with its own `--cache-dir`) against it and
 //! checks what kubectl prints: tables, watch events, logs with every flag, and its normal
 //! messages for 401, 403 and 404. kubectl is found through `KUBECTL` or `PATH`; when no
@@ -56,15 +57,19 @@ struct Env {
 }
 
 impl Env {
+    /// HTTPS with HTTP/2 offered, as kube-apiserver serves.
     async fn start() -> Env {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let kubectl = kubectl_path().await;
-        let sim = Sim::start(SimOptions {
+        Env::start_with(SimOptions {
             tls: true,
             ..Default::default()
         })
         .await
-        .expect("simulator starts");
+    }
+
+    async fn start_with(opts: SimOptions) -> Env {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let kubectl = kubectl_path().await;
+        let sim = Sim::start(opts).await.expect("simulator starts");
         assert!(sim.url().starts_with("https://127.0.0.1:"), "{}", sim.url());
         let dir = std::env::temp_dir().join(format!(
             "kube-sim-kubectl-{}-{}",
@@ -713,6 +718,99 @@ async fn logs_by_selector_streams_every_pod_and_container() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_streams_stay_within_the_limit_and_go_on_after_goaway() {
+    // kubectl speaks HTTP/2 when offered; at 4 streams per connection its 10 log streams
+    // and the requests before them need at least 3 connections.
+    let env = Env::start_with(SimOptions {
+        tls: true,
+        http2_max_streams: 4,
+        ..Default::default()
+    })
+    .await;
+    let sim = &env.sim;
+    let pods: Vec<String> = (0..10).map(|i| format!("many-{i}")).collect();
+    for p in &pods {
+        sim.create_pod(
+            "default",
+            PodSpec::new(p)
+                .label("app", "many")
+                .container(ContainerSpec::new("app").rate(10.0)),
+        );
+    }
+    for p in &pods {
+        env.wait_running("default", p).await;
+    }
+    let mut stream = env.stream(&[
+        "logs",
+        "-l",
+        "app=many",
+        "--prefix",
+        "-f",
+        "--max-log-requests",
+        "20",
+    ]);
+    let lines_of_every_pod = |after: usize| {
+        let pods = pods.clone();
+        move |seen: &[String]| {
+            let got: BTreeSet<String> = seen[after.min(seen.len())..]
+                .iter()
+                .filter_map(|l| prefix_of(l).map(|(p, _)| p))
+                .collect();
+            pods.iter().all(|p| got.contains(p))
+        }
+    };
+    stream
+        .until("lines from every pod", lines_of_every_pod(0))
+        .await;
+    let h2: Vec<_> = sim
+        .connections()
+        .into_iter()
+        .filter(|c| c.protocol == kube_sim::Protocol::Http2)
+        .collect();
+    assert!(h2.len() >= 3, "{h2:?}");
+    assert!(h2.iter().all(|c| c.peak_streams <= 4), "{h2:?}");
+    assert!(
+        h2.iter().map(|c| c.active_streams).sum::<usize>() >= 10,
+        "{h2:?}"
+    );
+    // GOAWAY: the streams in flight finish their work, every pod goes on logging.
+    sim.goaway();
+    let after = stream.seen.len();
+    stream
+        .until(
+            "lines from every pod after GOAWAY",
+            lines_of_every_pod(after),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_only_server_is_spoken_to_in_http1() {
+    let env = Env::start_with(SimOptions {
+        tls: true,
+        http2: false,
+        ..Default::default()
+    })
+    .await;
+    env.sim.create_pod(
+        "default",
+        PodSpec::new("web-1").container(ContainerSpec::new("app").lines(["hello", "world"])),
+    );
+    env.wait_running("default", "web-1").await;
+    let out = env.ok(&["get", "pods"]).await;
+    assert!(out.contains("web-1"), "{out}");
+    assert_eq!(env.ok(&["logs", "web-1"]).await, "hello\nworld\n");
+    let conns = env.sim.connections();
+    assert!(!conns.is_empty());
+    assert!(
+        conns
+            .iter()
+            .all(|c| c.protocol == kube_sim::Protocol::Http1),
+        "{conns:?}"
+    );
+}
+
 /// `[pod/web-x/app] ...` → (web-x, app)
 fn prefix_of(line: &str) -> Option<(String, String)> {
     let inner = line.strip_prefix("[pod/")?.split_once(']')?.0;
@@ -949,13 +1047,19 @@ async fn logs_follow_sees_clean_ends_and_resets() {
     sim.end_log_streams(kube_sim::StreamEnd::Clean);
     let (code, stderr) = follow.exit().await;
     assert_eq!(code, Some(0), "{stderr}");
-    // A reset mid-stream: the chunked body never completes and kubectl reports it.
+    // A reset mid-stream: the body never completes and kubectl reports it: over HTTP/2
+    // (kubectl's choice when offered) the stream is reset with INTERNAL_ERROR, as Go's
+    // server resets an aborted handler's stream; over HTTP/1.1 the chunked body ends
+    // early.
     let mut follow = env.stream(&["logs", "-n", "shop", "app-1", "-c", "app", "-f"]);
     follow.until("the backlog", |seen| seen.len() >= 3).await;
     sim.end_log_streams(kube_sim::StreamEnd::Reset);
     let (code, stderr) = follow.exit().await;
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("unexpected EOF"), "{stderr}");
+    assert!(
+        stderr.contains("stream error") && stderr.contains("INTERNAL_ERROR"),
+        "{stderr}"
+    );
     // The container still runs and new requests work.
     assert_eq!(app_logs(&env, &["-c", "app"]).await, "one\ntwo\nthree\n");
 }

@@ -1,7 +1,8 @@
 //! The request path of the API server: request counting and injected faults, bearer-token
-//! authentication, namespace authorization and routing to the handlers: `list` (list and
-//! get), `pod_log` (pod logs), `write` (create, update, patch, delete, scale), `ctl`
-//! (the simulator's own control endpoint) and the `watch` layer below. Every error is
+//! and client-certificate authentication, a record of impersonation headers, namespace
+//! authorization and routing to the handlers: `list` (list and get), `pod_log` (pod
+//! logs), `write` (create, update, patch, delete, scale), `ctl` (the simulator's own
+//! control endpoint) and the `watch` layer below. Every error is
 //! the `Status` the real apiserver would send. Changes go through `state` into the
 //! cluster's own functions; nothing here edits an object by hand.
 
@@ -25,6 +26,10 @@ use crate::table::{self, IncludeObject};
 use list::{get, list};
 use pod_log::logs;
 
+/// Marks a request that came on a connection with a verified client certificate.
+#[derive(Clone, Copy)]
+pub(crate) struct ClientCertificate;
+
 pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp {
     shared
         .requests
@@ -46,8 +51,33 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if !anonymous && !authenticated(&shared.opts.token, authorization) {
+    let by_certificate = req.extensions().get::<ClientCertificate>().is_some();
+    if !anonymous
+        && !by_certificate
+        && !shared
+            .tokens()
+            .iter()
+            .any(|t| authenticated(t, authorization))
+    {
         return ApiError::unauthorized().response();
+    }
+    if by_certificate {
+        shared
+            .client_cert_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Some(user) = req
+        .headers()
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+    {
+        let groups = req
+            .headers()
+            .get_all("impersonate-group")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(String::from))
+            .collect();
+        shared.saw_impersonation(user.to_string(), groups);
     }
     if path == ctl::PATH {
         return match ctl::handle(&shared, req).await {
@@ -130,7 +160,8 @@ async fn apply_faults(shared: &Shared) -> Option<Resp> {
 }
 
 /// Bearer-token authentication: the scheme is case-insensitive, the token exact. Basic
-/// auth and client certificates are not accepted (kube-apiserver dropped basic auth in 1.19).
+/// auth is not accepted (kube-apiserver dropped it in 1.19); client certificates are
+/// checked in the TLS handshake (`tls`).
 fn authenticated(expected: &str, authorization: Option<&str>) -> bool {
     let Some(h) = authorization else {
         return false;
