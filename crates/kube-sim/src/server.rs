@@ -24,12 +24,27 @@ pub(crate) fn bind(port: u16) -> std::io::Result<TcpListener> {
     socket.listen(4096)
 }
 
-pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+pub(crate) async fn accept_loop(shared: Arc<Shared>, mut listener: TcpListener) {
     let mut stop = shared.shutdown.subscribe();
+    let mut down = shared.down.subscribe();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = crate::state::stopped(&mut stop) => return,
+            _ = crate::state::stopped(&mut down) => {
+                // An outage: the port refuses connections until the server is back.
+                let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+                drop(listener);
+                tokio::select! {
+                    _ = down.wait_for(|d| !*d) => {}
+                    _ = crate::state::stopped(&mut stop) => return,
+                }
+                listener = match bind(port) {
+                    Ok(l) => l,
+                    Err(_) => return,
+                };
+                continue;
+            }
         };
         let (stream, _) = match accepted {
             Ok(a) => a,
@@ -70,6 +85,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut stop = shared.shutdown.subscribe();
+    let mut down = shared.down.subscribe();
     let mut goaway = shared.goaway.subscribe();
     let conn = shared.connection(protocol);
     let s = shared.clone();
@@ -98,7 +114,13 @@ where
                 .max_concurrent_streams(shared.opts.http2_max_streams)
                 .timer(TokioTimer::new())
                 .serve_connection(io, svc);
-            drive(served, |c| c.graceful_shutdown(), &mut goaway, &mut stop).await;
+            drive(
+                served,
+                |c| c.graceful_shutdown(),
+                &mut goaway,
+                [&mut stop, &mut down],
+            )
+            .await;
         }
         Protocol::Http1 => {
             let served = hyper::server::conn::http1::Builder::new()
@@ -106,19 +128,25 @@ where
                 .half_close(false)
                 .max_buf_size(1 << 20)
                 .serve_connection(io, svc);
-            drive(served, |c| c.graceful_shutdown(), &mut goaway, &mut stop).await;
+            drive(
+                served,
+                |c| c.graceful_shutdown(),
+                &mut goaway,
+                [&mut stop, &mut down],
+            )
+            .await;
         }
     }
     conn.closed();
 }
 
-/// Runs a served connection to its end or the simulator's stop, shutting it down
+/// Runs a served connection to its end, the simulator's stop or an outage, shutting it down
 /// gracefully (GOAWAY in HTTP/2) at every `Sim::goaway`.
 async fn drive<F: std::future::Future>(
     served: F,
     shutdown: impl Fn(std::pin::Pin<&mut F>),
     goaway: &mut tokio::sync::watch::Receiver<u64>,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
+    [stop, down]: [&mut tokio::sync::watch::Receiver<bool>; 2],
 ) {
     let mut served = std::pin::pin!(served);
     loop {
@@ -126,6 +154,7 @@ async fn drive<F: std::future::Future>(
             _ = served.as_mut() => return,
             Ok(()) = goaway.changed() => shutdown(served.as_mut()),
             _ = crate::state::stopped(stop) => return,
+            _ = crate::state::stopped(down) => return,
         }
     }
 }

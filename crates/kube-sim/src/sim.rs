@@ -162,6 +162,24 @@ impl Sim {
         crate::state::stopped(&mut self.shared.shutdown.subscribe()).await;
     }
 
+    /// An API server outage: the port refuses connections and every open connection is
+    /// dropped, while the cluster behind it runs on (pods keep logging, controllers keep
+    /// acting) and keeps its state, as when a control plane restarts over its etcd.
+    /// [`Sim::come_back`] ends it.
+    pub async fn go_down(&self) {
+        self.shared.down.send_replace(true);
+        // Until the port is closed: connection attempts from now on are refused.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && std::net::TcpStream::connect(self.addr()).is_ok() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Ends an outage: the API server listens on the same address again.
+    pub fn come_back(&self) {
+        self.shared.down.send_replace(false);
+    }
+
     /// Stops listening, drops every connection (ending all open streams) and stops the
     /// background tasks.
     pub async fn shutdown(&self) {

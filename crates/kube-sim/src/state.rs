@@ -43,6 +43,9 @@ pub(crate) struct Shared {
     /// Bumped after every state change, including log writes (for `wait_for`).
     pub(crate) ticked: watch::Sender<u64>,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// The API server is down (`Sim::go_down`): the port is closed and every connection
+    /// dropped, while the cluster behind it (kubelets, controllers) runs on.
+    pub(crate) down: watch::Sender<bool>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) requests: AtomicU64,
     /// The bearer tokens accepted now: `SimOptions::token` at start, changed at runtime
@@ -96,6 +99,7 @@ impl Shared {
             changed: watch::channel(0).0,
             ticked: watch::channel(0).0,
             shutdown: watch::channel(false).0,
+            down: watch::channel(false).0,
             faults: Mutex::new(Faults::default()),
             requests: AtomicU64::new(0),
             addr,
