@@ -23,7 +23,7 @@ _ktail() {
 
     case "${cmd}" in
         ktail)
-            opts="-l -n -A -c -E -i -e -H -s -p -t -o -T -d -h -V --selector --field-selector --namespace --all-namespaces --namespace-regex --namespace-selector --container --exclude-container --exclude-pod --node --condition --container-state --init-containers --ephemeral-containers --include --exclude --highlight --level --since --since-time --until --previous --tail --no-follow --until-done --timestamps --timezone --output --template --template-file --diff-container --pod-colors --container-colors --color --raw-escapes --output-dir --files-only --only-log-lines --events --stdin --silence-timeout --max-log-requests --context --kubeconfig --as --as-group --config --help --version"
+            opts="-l -n -A -c -E -i -e -H -s -p -t -o -T -d -h -V --selector --field-selector --namespace --all-namespaces --namespace-regex --namespace-selector --container --exclude-container --exclude-pod --node --condition --container-state --init-containers --ephemeral-containers --include --exclude --highlight --level --since --since-time --until --previous --tail --no-follow --until-done --timestamps --timezone --output --template --template-file --diff-container --pod-colors --container-colors --color --raw-escapes --output-dir --files-only --sort --sort-window --only-log-lines --events --stdin --silence-timeout --max-log-requests --context --context-regex --kubeconfig --as --as-group --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,6 +193,10 @@ _ktail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --sort-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --events)
                     COMPREPLY=($(compgen -W "warning all" -- "${cur}"))
                     return 0
@@ -206,6 +210,10 @@ _ktail() {
                     return 0
                     ;;
                 --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context-regex)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,7 +47,8 @@ complete -c ktail -l events -d 'Also print the Kubernetes events of the selected
 all\t'Normal and Warning events'"
 complete -c ktail -l silence-timeout -d 'Re-open a follow stream that has delivered nothing for this long; 0 never does' -r
 complete -c ktail -l max-log-requests -d 'Maximum number of log streams open at once; -1 means 50 when following, 5 with --no-follow' -r
-complete -c ktail -l context -d 'Kubeconfig context to use (default: the current context)' -r
+complete -c ktail -l context -d 'Kubeconfig context to use (default: the current context); repeat it or give a comma list to follow several clusters at once' -r
+complete -c ktail -l context-regex -d 'Follow every kubeconfig context whose name matches this regex' -r
 complete -c ktail -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)' -r -F
 complete -c ktail -l as -d 'Username to impersonate for the operation, as kubectl --as' -r
 complete -c ktail -l as-group -d 'Group to impersonate for the operation, with --as; repeatable, as kubectl --as-group' -r

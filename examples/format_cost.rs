@@ -59,6 +59,7 @@ fn main() {
     let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
     let none = BTreeMap::new();
     let origin = Origin {
+        context: "",
         namespace: "prod",
         pod: "web-7d9c8b6f5-x2x7q",
         container: "app",

@@ -62,6 +62,9 @@ mod reasons;
 /// --sort: time order across containers, exact with --no-follow, windowed when following.
 mod sorted;
 
+/// Several kubeconfig contexts in one run.
+mod contexts;
+
 /// Never lose a line: every fault the simulator injects, counted exactly.
 mod faults;
 

@@ -62,7 +62,7 @@ impl Completion {
                 self.pods.insert(uid.clone(), (name.clone(), state));
             }
             // A pod that ended keeps its end when it is deleted (a Job's failed pods are).
-            SourceEvent::PodGone { uid } => {
+            SourceEvent::PodGone { uid, .. } => {
                 if let Some((_, state)) = self.pods.get_mut(uid)
                     && matches!(state, PodState::Running)
                 {
@@ -210,7 +210,10 @@ mod tests {
         c.observe(&pod("a", ok()));
         c.observe(&pod("b", ok()));
         assert_eq!(c.verdict(), None, "c still runs");
-        c.observe(&SourceEvent::PodGone { uid: "c".into() });
+        c.observe(&SourceEvent::PodGone {
+            uid: "c".into(),
+            context: "".into(),
+        });
         let v = c.verdict().unwrap();
         assert!(!v.failed);
         assert_eq!(
@@ -226,7 +229,10 @@ mod tests {
         c.observe(&pod("b", exited(137, "OOMKilled")));
         c.observe(&pod("a", ok()));
         // A failed pod that is then deleted stays failed.
-        c.observe(&SourceEvent::PodGone { uid: "b".into() });
+        c.observe(&SourceEvent::PodGone {
+            uid: "b".into(),
+            context: "".into(),
+        });
         let v = c.verdict().unwrap();
         assert!(v.failed);
         assert_eq!(v.notice, "the selection failed: 1 pod of 2 failed");

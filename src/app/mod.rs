@@ -9,6 +9,7 @@
 //! already received are written. What a source is, how a tail reads and how a line
 //! looks are the lower layers' business.
 
+mod clusters;
 mod completion;
 mod tails;
 #[cfg(test)]
@@ -27,10 +28,8 @@ use crate::error::{Error, Result, exit};
 use crate::kube::SourceEvent;
 use crate::kube::auth;
 use crate::kube::client::{self, Cluster};
-use crate::kube::preflight;
 use crate::kube::query::Kind;
-use crate::kube::source::{self, ClusterSource};
-use crate::output::writer::{self, Out, WriterEnd};
+use crate::output::writer::{self, WriterEnd};
 use crate::output::{files, merge};
 use crate::signals::Stop;
 use crate::tail::{self, TailContext, TailEnd};
@@ -69,14 +68,14 @@ impl Io {
 /// stdout is closed; returns the exit code.
 pub async fn run(settings: Settings, io: Io, stop: impl Future<Output = Stop>) -> Result<u8> {
     let mut stop = std::pin::pin!(stop);
-    let cluster = match settings.input {
-        Input::Stdin => None,
+    let clusters = match settings.input {
+        Input::Stdin => Vec::new(),
         Input::Cluster => tokio::select! {
-            c = client::connect(&settings.kube) => Some(c?),
+            c = client::connect(&settings.kube) => c?,
             s = &mut stop => return Ok(s.exit_code()),
         },
     };
-    run_with(settings, cluster, io, stop).await
+    run_clusters(settings, clusters, io, stop).await
 }
 
 /// `run` with the cluster already connected (`None` with `--stdin`): tests bring their
@@ -84,6 +83,16 @@ pub async fn run(settings: Settings, io: Io, stop: impl Future<Output = Stop>) -
 pub async fn run_with(
     settings: Settings,
     cluster: Option<Cluster>,
+    io: Io,
+    stop: impl Future<Output = Stop>,
+) -> Result<u8> {
+    run_clusters(settings, cluster.into_iter().map(Ok).collect(), io, stop).await
+}
+
+/// `run` with every context's client built (or why it could not be).
+async fn run_clusters(
+    settings: Settings,
+    clusters: Vec<Result<Cluster>>,
     io: Io,
     stop: impl Future<Output = Stop>,
 ) -> Result<u8> {
@@ -99,28 +108,16 @@ pub async fn run_with(
         .sort
         .filter(|_| settings.output.stdout)
         .map(|order| merge::spawn(order, out.clone()).0);
-    let source = match (settings.input, cluster) {
-        (Input::Stdin, _) => Source::Stdin(io.stdin),
-        (Input::Cluster, None) => {
-            return Err(Error::Other("no cluster to read pods from".into()));
-        }
-        (Input::Cluster, Some(cluster)) => {
-            for warning in &cluster.warnings {
-                let _ = out.send(Out::Warning(warning.clone())).await;
-            }
-            let checked = tokio::select! {
-                c = preflight::check(&cluster, &settings.query) => c?,
+    let source = match settings.input {
+        Input::Stdin => Source::Stdin(io.stdin),
+        Input::Cluster => {
+            let query = Arc::new(settings.query);
+            let selection = Arc::new(settings.selection);
+            let plans = tokio::select! {
+                p = clusters::check(clusters, &query, &selection, settings.tail.follow, &out) => p?,
                 s = &mut stop => return Ok(s.exit_code()),
             };
-            for warning in checked.warnings {
-                let _ = out.send(Out::Warning(warning)).await;
-            }
-            Source::Cluster(Box::new(ClusterSource {
-                cluster,
-                query: Arc::new(settings.query),
-                selection: Arc::new(settings.selection),
-                scopes: checked.scopes,
-            }))
+            Source::Clusters(plans)
         }
     };
     let ctx = Arc::new(TailContext::new(
@@ -180,7 +177,7 @@ pub async fn run_with(
 
 /// Where a run's targets come from.
 enum Source {
-    Cluster(Box<ClusterSource>),
+    Clusters(clusters::Plans),
     Stdin(tail::stdin::Input),
 }
 
@@ -208,8 +205,8 @@ async fn drive(
     let mut sources: JoinSet<Result<()>> = JoinSet::new();
     let mut tails = Tails::new(ctx.clone());
     let mut completion = match &source {
-        Source::Cluster(src) if src.query.until_done => {
-            let job = src
+        Source::Clusters(plans) if plans.query.until_done => {
+            let job = plans
                 .query
                 .resource
                 .as_ref()
@@ -223,11 +220,8 @@ async fn drive(
         _ => None,
     };
     match source {
-        Source::Cluster(src) if ctx.settings.follow => {
-            sources.spawn(source::follow(*src, tx.clone()));
-        }
-        Source::Cluster(src) => {
-            sources.spawn(source::list_once(*src, tx.clone()));
+        Source::Clusters(plans) => {
+            clusters::spawn(plans, ctx.settings.follow, &tx, &mut sources);
         }
         Source::Stdin(input) => tails.spawn(tail::stdin::run(ctx.clone(), input)),
     }
@@ -271,6 +265,7 @@ async fn drive(
             }
             ev = events.recv(), if listening => match ev {
                 Some(ev) => {
+                    failed |= matches!(ev, SourceEvent::Lost(_));
                     if let Some(c) = completion.as_mut() {
                         c.observe(&ev);
                     }

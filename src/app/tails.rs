@@ -23,13 +23,13 @@ pub(crate) struct Tails {
     /// Every instance ever started, with the sender that tells its tail what the watch
     /// says of it.
     running: HashMap<TargetKey, watch::Sender<Presence>>,
-    /// The instances of each pod, by pod UID.
-    by_pod: HashMap<String, Vec<TargetKey>>,
+    /// The instances of each pod, by context and pod UID.
+    by_pod: HashMap<(Arc<str>, String), Vec<TargetKey>>,
     /// A previous instance's tail signals when it is done, and the current instance of
     /// the same container (pod UID, container name) waits for it.
     /// With `--sort` the signal carries the previous instance's merge stream, which the
     /// current instance goes on with.
-    previous_done: HashMap<(String, String), oneshot::Receiver<Handover>>,
+    previous_done: HashMap<(Arc<str>, String, String), oneshot::Receiver<Handover>>,
 }
 
 impl Tails {
@@ -83,9 +83,8 @@ impl Tails {
                     {
                         let k = &target.key;
                         let text = format!(
-                            "ktail: {}/{} › {} ended: {}",
-                            k.namespace,
-                            k.pod,
+                            "ktail: {} › {} ended: {}",
+                            k.pod_path(),
                             k.container,
                             ending.describe()
                         );
@@ -97,10 +96,14 @@ impl Tails {
                 let (tx, presence) = watch::channel(Presence::Live);
                 self.running.insert(key.clone(), tx);
                 self.by_pod
-                    .entry(key.pod_uid.clone())
+                    .entry((key.context.clone(), key.pod_uid.clone()))
                     .or_default()
                     .push(key.clone());
-                let container = (key.pod_uid.clone(), key.container.clone());
+                let container = (
+                    key.context.clone(),
+                    key.pod_uid.clone(),
+                    key.container.clone(),
+                );
                 let (mut after, mut done) = (None, None);
                 if target.state == InstanceState::Previous {
                     let (tx, rx) = oneshot::channel();
@@ -127,14 +130,14 @@ impl Tails {
                 };
                 self.tasks.spawn(tail::run(self.ctx.clone(), job));
             }
-            SourceEvent::PodGone { uid } => {
-                for key in self.by_pod.remove(&uid).unwrap_or_default() {
+            SourceEvent::PodGone { uid, context } => {
+                for key in self.by_pod.remove(&(context, uid)).unwrap_or_default() {
                     if let Some(tx) = self.running.remove(&key) {
                         let _ = tx.send(Presence::Gone);
                     }
                 }
             }
-            SourceEvent::Warning(msg) => {
+            SourceEvent::Warning(msg) | SourceEvent::Lost(msg) => {
                 let _ = self.ctx.out.send(Out::Warning(msg)).await;
             }
             SourceEvent::Notice(msg) => {

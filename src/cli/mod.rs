@@ -341,9 +341,18 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = -1, allow_negative_numbers = true, help_heading = KUBERNETES)]
     pub max_log_requests: i64,
 
-    /// Kubeconfig context to use (default: the current context)
-    #[arg(long, value_name = "NAME", help_heading = KUBERNETES)]
-    pub context: Option<String>,
+    /// Kubeconfig context to use (default: the current context); repeat it or give a
+    /// comma list to follow several clusters at once
+    ///
+    /// With more than one context, every line, notice and --output-dir path says which
+    /// context it came from; a context that cannot be reached is a warning and the others
+    /// stream on.
+    #[arg(long, value_name = "NAME", value_delimiter = ',', help_heading = KUBERNETES)]
+    pub context: Vec<String>,
+
+    /// Follow every kubeconfig context whose name matches this regex
+    #[arg(long, value_name = "REGEX", conflicts_with = "context", help_heading = KUBERNETES)]
+    pub context_regex: Option<String>,
 
     /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
     #[arg(long, value_name = "FILE", help_heading = KUBERNETES)]

@@ -93,7 +93,12 @@ impl Settings {
             kubeconfig: args.kubeconfig.clone(),
             kubeconfig_env: env.var("KUBECONFIG").map(str::to_string),
             home: env.var("HOME").filter(|h| !h.is_empty()).map(Into::into),
-            context: parse::non_empty(&args.context),
+            contexts: dedup(args.context.iter().filter(|c| !c.is_empty()).cloned()),
+            context_regex: args
+                .context_regex
+                .as_deref()
+                .map(|r| parse::compile("--context-regex", r))
+                .transpose()?,
             impersonate: parse::non_empty(&args.as_user),
             impersonate_groups: args.as_group.clone(),
         };
@@ -134,6 +139,12 @@ fn sort_order(args: &Args, follow: bool) -> Result<Option<Order>> {
         true => Order::Window(window),
         false => Order::Exact,
     }))
+}
+
+/// The values in their first order, each once.
+fn dedup(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    values.filter(|v| seen.insert(v.clone())).collect()
 }
 
 #[cfg(test)]
@@ -585,7 +596,7 @@ mod tests {
                 let cfg = Settings::resolve(&Args::try_parse_from(argv).unwrap(), &Env::default()).unwrap();
                 let labels = Default::default();
                 let mut f = cfg.render.target(&crate::render::Origin {
-                    namespace: "n", pod: "abc", container: "c", node: "",
+                    context: "", namespace: "n", pod: "abc", container: "c", node: "",
                     labels: &labels, annotations: &labels, previous: false,
                 });
                 let mut out = Vec::new();

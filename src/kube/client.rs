@@ -13,7 +13,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use crate::error::{Error, Result};
 use crate::kube::{auth, failure, h2, proxy};
 
-/// Which cluster to reach, as the user and the environment said it: everything
+/// Which clusters to reach, as the user and the environment said it: everything
 /// `connect` reads, so that it reads nothing from the process itself.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KubeSource {
@@ -23,8 +23,10 @@ pub(crate) struct KubeSource {
     pub(crate) kubeconfig_env: Option<String>,
     /// `$HOME`, for `~/.kube/config`.
     pub(crate) home: Option<PathBuf>,
-    /// `--context`.
-    pub(crate) context: Option<String>,
+    /// `--context`, each once; empty: the current context.
+    pub(crate) contexts: Vec<String>,
+    /// `--context-regex`: every context whose name matches.
+    pub(crate) context_regex: Option<regex::Regex>,
     /// `--as`: the user to impersonate.
     pub(crate) impersonate: Option<String>,
     /// `--as-group`: groups to impersonate, with `--as`.
@@ -65,47 +67,72 @@ impl Cluster {
     }
 }
 
-/// Builds a client from the kubeconfig and context the user chose. No request is sent.
-pub(crate) async fn connect(src: &KubeSource) -> Result<Cluster> {
+/// Builds a client for every context the user chose (one, unless `--context` named
+/// several or `--context-regex` matched several), in the order given, or the
+/// kubeconfig's order for a regex. No request is sent. A context whose client cannot be
+/// built is an `Err` in its place: with several, the others can still run.
+pub(crate) async fn connect(src: &KubeSource) -> Result<Vec<Result<Cluster>>> {
     let (kubeconfig, source) = load_kubeconfig(src)?;
-    let (config, context) = match kubeconfig {
-        Some(kc) => {
-            let context = src
-                .context
-                .clone()
-                .or_else(|| kc.current_context.clone())
-                .unwrap_or_default();
-            if let Some(wanted) = &src.context
-                && !kc.contexts.iter().any(|c| &c.name == wanted)
-            {
-                let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+    let Some(kc) = kubeconfig else {
+        let config = kube::Config::incluster().map_err(|_| {
+            Error::Kubeconfig(
+                "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or create ~/.kube/config".into(),
+            )
+        })?;
+        return Ok(vec![cluster(config, "in-cluster".to_string(), src)]);
+    };
+    let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
+    let known_list = || match known.is_empty() {
+        true => "none".to_string(),
+        false => known.join(", "),
+    };
+    let chosen: Vec<Option<String>> = if let Some(re) = &src.context_regex {
+        let matching: Vec<Option<String>> = known
+            .iter()
+            .filter(|name| re.is_match(name))
+            .map(|name| Some(name.to_string()))
+            .collect();
+        if matching.is_empty() {
+            return Err(Error::Kubeconfig(format!(
+                "--context-regex '{re}' matches no context in {source}; known contexts: {}",
+                known_list()
+            )));
+        }
+        matching
+    } else if src.contexts.is_empty() {
+        vec![None]
+    } else {
+        for wanted in &src.contexts {
+            if !known.contains(&wanted.as_str()) {
                 return Err(Error::Kubeconfig(format!(
                     "context '{wanted}' not found in {source}; known contexts: {}",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
+                    known_list()
                 )));
             }
-            let opts = KubeConfigOptions {
-                context: src.context.clone(),
-                ..Default::default()
-            };
-            let config = kube::Config::from_custom_kubeconfig(kc, &opts)
-                .await
-                .map_err(|e| kubeconfig_error(&e, &source))?;
-            (config, context)
         }
-        None => {
-            let config = kube::Config::incluster().map_err(|_| {
-                Error::Kubeconfig(
-                    "no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, or create ~/.kube/config".into(),
-                )
-            })?;
-            (config, "in-cluster".to_string())
-        }
+        src.contexts.iter().cloned().map(Some).collect()
     };
+    let mut clusters = Vec::with_capacity(chosen.len());
+    for context in chosen {
+        let name = context
+            .clone()
+            .or_else(|| kc.current_context.clone())
+            .unwrap_or_default();
+        let opts = KubeConfigOptions {
+            context,
+            ..Default::default()
+        };
+        clusters.push(
+            match kube::Config::from_custom_kubeconfig(kc.clone(), &opts).await {
+                Ok(config) => cluster(config, name, src),
+                Err(e) => Err(kubeconfig_error(&e, &source)),
+            },
+        );
+    }
+    Ok(clusters)
+}
+
+fn cluster(config: kube::Config, context: String, src: &KubeSource) -> Result<Cluster> {
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();
     let warnings = connection_warnings(&config, &context);

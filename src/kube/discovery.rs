@@ -129,7 +129,10 @@ impl ScopeState {
                 Seen::Gone(uid) => {
                     self.ended.remove(&uid);
                     self.blocked.retain(|(u, _), _| *u != uid);
-                    events.push(SourceEvent::PodGone { uid });
+                    events.push(SourceEvent::PodGone {
+                        uid,
+                        context: Arc::from(""),
+                    });
                 }
                 Seen::DeletedUnknown(uid) => {
                     self.dropped.remove(&uid);
@@ -150,7 +153,10 @@ impl ScopeState {
             if self.pods.remove(&uid) {
                 self.dropped.insert(uid.clone());
                 self.ended.remove(&uid);
-                events.push(SourceEvent::PodGone { uid });
+                events.push(SourceEvent::PodGone {
+                    uid,
+                    context: Arc::from(""),
+                });
             }
             return;
         }
@@ -204,7 +210,10 @@ impl ScopeState {
         self.pods
             .forget_all()
             .into_iter()
-            .map(|uid| SourceEvent::PodGone { uid })
+            .map(|uid| SourceEvent::PodGone {
+                uid,
+                context: Arc::from(""),
+            })
             .collect()
     }
 }

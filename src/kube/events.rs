@@ -167,6 +167,7 @@ impl Shown {
         }
         self.counts.insert(uid, count);
         Some(EventRecord {
+            context: Arc::from(""),
             pod,
             container: ev
                 .involved_object

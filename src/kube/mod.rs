@@ -40,9 +40,16 @@ pub(crate) enum SourceEvent {
         client: kube::Client,
     },
     /// The pod was deleted or is no longer selected: its tails drain and end.
-    PodGone { uid: String },
+    PodGone {
+        uid: String,
+        /// The pod's context when several are followed, else empty.
+        context: Arc<str>,
+    },
     /// Something the user should know; the source keeps trying.
     Warning(String),
+    /// One of several clusters could not be read (a warning): the others go on, and the
+    /// run's exit code says that something was not read.
+    Lost(String),
     /// Something the user should hear of that is not a failure (one line, no prefix).
     Notice(String),
     /// How a followed workload's rollout goes (one line, no prefix); a notice that
@@ -86,6 +93,8 @@ pub(crate) struct SelectedPod {
 /// One event as `--events` shows it.
 #[derive(Debug, Clone)]
 pub(crate) struct EventRecord {
+    /// The pod's context when several are followed, else empty.
+    pub(crate) context: Arc<str>,
     pub(crate) pod: Arc<SelectedPod>,
     /// From the event's `fieldPath` (`spec.containers{app}`), or empty.
     pub(crate) container: String,

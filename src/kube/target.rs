@@ -136,6 +136,9 @@ pub(crate) enum ContainerKind {
 /// The identity of one container instance in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct TargetKey {
+    /// The kubeconfig context the pod lives in when several are followed, else empty:
+    /// the same names in two clusters are two containers.
+    pub(crate) context: Arc<str>,
     pub(crate) namespace: String,
     pub(crate) pod: String,
     pub(crate) pod_uid: String,
@@ -191,6 +194,17 @@ pub(crate) struct Target {
     pub(crate) waiting: Option<String>,
     /// How the instance ended, when it has.
     pub(crate) ended: Option<Ending>,
+}
+
+impl TargetKey {
+    /// `namespace/pod`, or `context/namespace/pod` when several contexts are followed:
+    /// how messages name the pod.
+    pub(crate) fn pod_path(&self) -> String {
+        match self.context.is_empty() {
+            true => format!("{}/{}", self.namespace, self.pod),
+            false => format!("{}/{}/{}", self.context, self.namespace, self.pod),
+        }
+    }
 }
 
 impl Target {
@@ -253,6 +267,7 @@ fn select(pod: &Pod, sel: &Selection, include_unstarted: bool, previous: bool) -
         let container_state = cs.map(current_state).unwrap_or(ContainerState::Waiting);
         let target = |container_id: String, state, started_at| Target {
             key: TargetKey {
+                context: Arc::from(""),
                 namespace: meta.namespace.clone().unwrap_or_default(),
                 pod: meta.name.clone().unwrap_or_default(),
                 pod_uid: meta.uid.clone().unwrap_or_default(),
@@ -675,6 +690,7 @@ mod tests {
     fn instance_states_follow_restarts() {
         let p = pod();
         let key = |c: &str, id: &str| TargetKey {
+            context: Arc::from(""),
             namespace: "prod".into(),
             pod: "web-1".into(),
             pod_uid: "u1".into(),

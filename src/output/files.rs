@@ -24,8 +24,18 @@ const TOTAL_BUFFER: usize = 1024 * 1024;
 
 /// The file of one container under `dir`. Names are made path-safe even though
 /// Kubernetes names cannot contain `/` or be `.`/`..`: a file must never land outside
-/// `dir`.
-pub(crate) fn path_for(dir: &Path, namespace: &str, pod: &str, container: &str) -> PathBuf {
+/// `dir`. With several contexts the context is the first level.
+pub(crate) fn path_for(
+    dir: &Path,
+    context: &str,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+) -> PathBuf {
+    let dir = match context {
+        "" => dir.to_path_buf(),
+        _ => dir.join(component(context)),
+    };
     dir.join(component(namespace))
         .join(component(pod))
         .join(format!("{}.log", component(container)))
@@ -238,18 +248,24 @@ mod tests {
     fn paths_stay_inside_the_directory() {
         let d = Path::new("/logs");
         assert_eq!(
-            path_for(d, "prod", "web-1", "app"),
+            path_for(d, "", "prod", "web-1", "app"),
             Path::new("/logs/prod/web-1/app.log")
         );
-        let odd = path_for(d, "..", "a/b", ".");
+        let odd = path_for(d, "", "..", "a/b", ".");
         assert_eq!(odd, Path::new("/logs/%2E%2E/a%2Fb/%2E.log"));
         assert!(odd.starts_with(d));
+        assert_eq!(
+            path_for(d, "prod-eu", "prod", "web-1", "app"),
+            Path::new("/logs/prod-eu/prod/web-1/app.log"),
+            "several contexts: one level more"
+        );
+        assert!(path_for(d, "..", "n", "p", "c").starts_with(d));
     }
 
     #[test]
     fn first_open_empties_later_opens_append() {
         let dir = temp_dir("append");
-        let path: Arc<Path> = path_for(&dir, "ns", "p", "c").into();
+        let path: Arc<Path> = path_for(&dir, "", "ns", "p", "c").into();
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, "from an earlier run\n").unwrap();
 
@@ -275,7 +291,7 @@ mod tests {
         let dir = temp_dir("cap");
         let mut files = LogFiles::default();
         let paths: Vec<Arc<Path>> = (0..MAX_OPEN_FILES + 20)
-            .map(|i| path_for(&dir, "ns", &format!("p{i}"), "c").into())
+            .map(|i| path_for(&dir, "", "ns", &format!("p{i}"), "c").into())
             .collect();
         for round in 0..2 {
             for p in &paths {
@@ -295,7 +311,7 @@ mod tests {
     #[test]
     fn a_busy_file_is_listed_once_between_flushes() {
         let dir = temp_dir("busy");
-        let path: Arc<Path> = path_for(&dir, "ns", "p", "c").into();
+        let path: Arc<Path> = path_for(&dir, "", "ns", "p", "c").into();
         let mut files = LogFiles::default();
         let chunk = vec![b'x'; FILE_BUFFER / 4];
         for _ in 0..40 {
@@ -318,7 +334,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         // A file where the namespace's directory should be.
         fs::write(dir.join("ns"), "").unwrap();
-        let path: Arc<Path> = path_for(&dir, "ns", "p", "c").into();
+        let path: Arc<Path> = path_for(&dir, "", "ns", "p", "c").into();
         let err = LogFiles::default().open(&path).unwrap_err();
         assert!(
             err.to_string()

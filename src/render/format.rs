@@ -119,9 +119,15 @@ impl RenderSettings {
     /// The rendering of one container's lines.
     pub(crate) fn target(&self, o: &Origin<'_>) -> TargetFormat {
         let (pod_sgr, container_sgr) = self.palette.colors(o.pod, o.container);
+        // Several clusters: the context leads, in a colour of its own name.
+        let context_sgr = self.palette.colors(o.context, o.context).0;
         let mut prefix = Vec::new();
         match self.mode {
             OutputMode::Default => {
+                if !o.context.is_empty() {
+                    paint(&mut prefix, context_sgr, o.context, self.color);
+                    prefix.push(b' ');
+                }
                 if self.show_namespace {
                     paint(&mut prefix, pod_sgr, o.namespace, self.color);
                     prefix.push(b' ');
@@ -143,6 +149,9 @@ impl RenderSettings {
                 });
                 if o.previous {
                     rest["previous"] = serde_json::Value::Bool(true);
+                }
+                if !o.context.is_empty() {
+                    rest["context"] = serde_json::Value::from(o.context);
                 }
                 // `{"annotations":…}` → `,"annotations":…}` so it can follow the message.
                 let text = rest.to_string();
@@ -168,6 +177,9 @@ impl RenderSettings {
                     }
                     prefix.extend_from_slice(sep);
                 };
+                if !o.context.is_empty() {
+                    field("context", o.context, context_sgr);
+                }
                 if self.show_namespace {
                     field("namespace", o.namespace, pod_sgr);
                 }
@@ -179,6 +191,10 @@ impl RenderSettings {
             let mut n = Vec::new();
             paint(&mut n, sign_sgr, sign, self.color_stderr);
             n.push(b' ');
+            if !o.context.is_empty() {
+                paint(&mut n, context_sgr, o.context, self.color_stderr);
+                n.push(b' ');
+            }
             if self.show_namespace {
                 paint(&mut n, pod_sgr, o.namespace, self.color_stderr);
                 n.push(b' ');
@@ -430,6 +446,7 @@ mod tests {
         static ANNOTATIONS: LazyLock<BTreeMap<String, String>> =
             LazyLock::new(|| [("team".to_string(), "core".to_string())].into());
         Origin {
+            context: "",
             namespace: ns,
             pod,
             container: c,

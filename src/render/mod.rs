@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
 /// and the pod's facts that JSON output and templates show.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
+    /// The kubeconfig context when several are followed, else empty (not shown).
+    pub context: &'a str,
     pub namespace: &'a str,
     pub pod: &'a str,
     pub container: &'a str,

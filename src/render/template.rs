@@ -20,7 +20,8 @@ use crate::render::Origin;
 use crate::render::helpers;
 
 /// The fields of a record, in the order the README lists them.
-pub(crate) const FIELDS: [&str; 10] = [
+pub(crate) const FIELDS: [&str; 11] = [
+    "context",
     "namespace",
     "pod",
     "container",
@@ -49,6 +50,8 @@ impl std::fmt::Debug for LineTemplate {
 /// The fields of one container, built once when its tail starts.
 #[derive(Debug)]
 pub(crate) struct TargetFields {
+    /// Empty unless several contexts are followed.
+    pub context: Value,
     pub namespace: Value,
     pub pod: Value,
     pub container: Value,
@@ -69,6 +72,7 @@ impl TargetFields {
             )
         };
         TargetFields {
+            context: Value::from(o.context),
             namespace: Value::from(o.namespace),
             pod: Value::from(o.pod),
             container: Value::from(o.container),
@@ -93,6 +97,7 @@ impl Object for Record {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let t = &self.target;
         Some(match key.as_str()? {
+            "context" => t.context.clone(),
             "namespace" => t.namespace.clone(),
             "pod" => t.pod.clone(),
             "container" => t.container.clone(),
@@ -160,6 +165,7 @@ impl LineTemplate {
         let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
         let sample = Arc::new(TargetFields::new(
             &Origin {
+                context: "",
                 namespace: "default",
                 pod: "web-1",
                 container: "app",
@@ -307,6 +313,7 @@ mod tests {
         let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
         let annotations = BTreeMap::from([("team".to_string(), "core".to_string())]);
         let origin = Origin {
+            context: "",
             namespace: "prod",
             pod: "web-1",
             container: "app",

@@ -80,7 +80,7 @@ impl<'a> ContainerTail<'a> {
         sinks: Sinks,
     ) -> ContainerTail<'a> {
         let k = &target.key;
-        let label = format!("{}/{} › {}", k.namespace, k.pod, k.container);
+        let label = format!("{} › {}", k.pod_path(), k.container);
         ContainerTail {
             ctx,
             api,

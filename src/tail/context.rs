@@ -124,7 +124,14 @@ impl TailContext {
         sorted: Option<mpsc::Sender<SortedBatch>>,
     ) -> Sinks {
         let file = self.files.as_ref().map(|(dir, render)| FileSink {
-            path: files::path_for(dir, origin.namespace, origin.pod, origin.container).into(),
+            path: files::path_for(
+                dir,
+                origin.context,
+                origin.namespace,
+                origin.pod,
+                origin.container,
+            )
+            .into(),
             format: render.target(origin),
         });
         Sinks::new(self.render.target(origin), self.stdout, file, sorted)

@@ -15,6 +15,7 @@ pub(crate) async fn show(ctx: &TailContext, ev: &EventRecord) {
     }
     let pod = &ev.pod;
     let mut format = ctx.render.target(&Origin {
+        context: &ev.context,
         namespace: &pod.namespace,
         pod: &pod.name,
         container: &ev.container,

@@ -32,6 +32,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, input: Input) -> TailEnd {
     let mut lines = Lines {
         sinks: ctx.sinks(
             &Origin {
+                context: "",
                 namespace: "",
                 pod: "",
                 container: "",

@@ -47,8 +47,9 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         if ctx.settings.notices {
             let k = &job.target.key;
             let text = format!(
-                "ktail: {}/{} › {} has not started ({why}): it has no log yet",
-                k.namespace, k.pod, k.container
+                "ktail: {} › {} has not started ({why}): it has no log yet",
+                k.pod_path(),
+                k.container
             );
             let _ = ctx.out.send(ctx.notice(text)).await;
         }
@@ -98,6 +99,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
     let sorted = job.sorted.take();
     let sinks = ctx.sinks(
         &Origin {
+            context: &k.context,
             namespace: &k.namespace,
             pod: &k.pod,
             container: &k.container,

@@ -65,6 +65,7 @@ fn origin<'a>(
     none: &'a BTreeMap<String, String>,
 ) -> Origin<'a> {
     Origin {
+        context: "",
         namespace: "prod",
         pod: POD,
         container: "app",

@@ -697,6 +697,10 @@ async fn w8_filters(
     if has_template {
         variants.push(("ktail --template", vec!["--template", template], total));
     }
+    // Time order across the 100 containers: an exact merge of every stream at once.
+    if help.contains("--sort") {
+        variants.push(("ktail --sort", vec!["--sort"], total));
+    }
     // One file per container beside stdout, and instead of it; the files are counted too.
     let files_dir = std::env::temp_dir().join(format!("ktail-bench-files-{}", std::process::id()));
     let files_arg = files_dir.to_string_lossy().into_owned();
