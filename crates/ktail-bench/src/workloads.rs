@@ -886,6 +886,25 @@ pub async fn w3(ctx: &mut Ctx) -> Result<(), String> {
             true,
         )?;
     }
+    // --sort holds each line until every stream has shown a later one (or the window
+    // passes): the latency it adds, and its CPU.
+    if ktail_help(ctx).contains("--sort") {
+        let mut args = ktail_args.clone();
+        args.push("--sort".into());
+        for run in 1..=p.runs {
+            let cmd = command(ctx, &c, &ctx.tools.ktail, &args);
+            follow_run(
+                ctx,
+                cmd,
+                "ktail --sort",
+                run,
+                p.w3_pods,
+                Duration::from_secs(30),
+                false,
+                true,
+            )?;
+        }
+    }
     if let Some(curl) = ctx.tools.curl.clone() {
         let cfg = curl_config(
             ctx,
