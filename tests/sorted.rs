@@ -260,3 +260,33 @@ async fn sort_flags_that_cannot_work_are_one_line_and_exit_2() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+/// Many containers with long logs, over HTTP/2: the merge reads only the streams it
+/// waits for, so the others stop being read and fill their flow-control windows, which
+/// must never take the window of the streams it waits for; and the run must end once
+/// the last stream does, whichever it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exact_sort_of_forty_long_logs_over_http2_prints_every_line_and_ends() {
+    let c = Cluster::start_tls().await;
+    const PODS: usize = 40;
+    const LINES: u64 = 6000;
+    for i in 0..PODS {
+        c.sim.create_pod(
+            "default",
+            PodSpec::new(&format!("bulk-{i:02}"))
+                .container(ContainerSpec::new("app").backlog(LINES)),
+        );
+    }
+    crate::util::sim_wait(&c.sim, "every backlog written", |s| {
+        (0..PODS).all(|i| s.generated("default", &format!("bulk-{i:02}"), "app") >= LINES)
+    })
+    .await;
+    let out = c.run(&["bulk", "--no-follow", "--sort"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count() as u64, PODS as u64 * LINES);
+    assert!(
+        c.sim.connections().len() < PODS,
+        "the streams share connections: {} for {PODS} streams",
+        c.sim.connections().len()
+    );
+}

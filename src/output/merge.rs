@@ -202,9 +202,13 @@ async fn exact(registrations: &mut mpsc::UnboundedReceiver<Register>, out: &OutT
                 Some(Register::Complete) => complete = true,
                 None => (complete, registering) = (true, false),
             },
-            // A stream that ends leaves `reading` by itself.
-            Some((id, batch)) = reading.next(), if !reading.is_empty() => {
-                if let Some(&(k, _)) = batch.ends.first() {
+            // A stream that ends leaves `reading` by itself; when it was the last one,
+            // `next` says `None`, and the loop must come round (not wait on the other
+            // branch, which may never fire).
+            read = reading.next(), if !reading.is_empty() => {
+                if let Some((id, batch)) = read
+                    && let Some(&(k, _)) = batch.ends.first()
+                {
                     if let Some(rx) = reading.remove(&id) {
                         parked.insert(id, rx);
                     }
@@ -263,7 +267,9 @@ async fn window(
                 Some(Register::Complete) => {}
                 None => registering = false,
             },
-            Some((id, batch)) = streams.next(), if !streams.is_empty() => {
+            read = streams.next(), if !streams.is_empty() => {
+                // `None`: the last stream is gone (its end was told before).
+                let Some((id, batch)) = read else { continue };
                 let Some(batch) = batch else {
                     // A stream that ended holds no one back any more.
                     marks.close(id);
