@@ -125,6 +125,8 @@ fn try_these(kubeconfig: &std::path::Path, sim: &std::path::Path) -> String {
   kubectl create job hello --image=busybox -- echo hello from a job
   {sim} ctl crash $(kubectl get pods -l app=web -o name | head -1 | cut -d/ -f2) --reason OOMKilled --exit-code 137
   {sim} ctl image-pull-fail nginx:1.30 && kubectl set image deploy/web app=nginx:1.30
+  {sim} ctl liveness-fail $(kubectl get pods -l app=web -o name | head -1 | cut -d/ -f2)
+  ktail deploy/web --events     # the Kubernetes events of the pods, in the stream
 ",
         kubeconfig.display()
     )
