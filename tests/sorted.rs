@@ -266,19 +266,20 @@ async fn sort_flags_that_cannot_work_are_one_line_and_exit_2() {
 /// must never take the window of the streams it waits for; and the run must end once
 /// the last stream does, whichever it is.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_exact_sort_of_forty_long_logs_over_http2_prints_every_line_and_ends() {
+async fn an_exact_sort_of_long_logs_over_shared_http2_connections_prints_every_line_and_ends() {
     let c = Cluster::start_tls().await;
-    const PODS: usize = 40;
-    const LINES: u64 = 6000;
+    // As many streams as a connection takes, and more data than its window holds.
+    const PODS: usize = 100;
+    const LINES: u64 = 3000;
     for i in 0..PODS {
         c.sim.create_pod(
             "default",
-            PodSpec::new(&format!("bulk-{i:02}"))
+            PodSpec::new(&format!("bulk-{i:03}"))
                 .container(ContainerSpec::new("app").backlog(LINES)),
         );
     }
     crate::util::sim_wait(&c.sim, "every backlog written", |s| {
-        (0..PODS).all(|i| s.generated("default", &format!("bulk-{i:02}"), "app") >= LINES)
+        (0..PODS).all(|i| s.generated("default", &format!("bulk-{i:03}"), "app") >= LINES)
     })
     .await;
     let out = c.run(&["bulk", "--no-follow", "--sort"]).await;

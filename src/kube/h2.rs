@@ -32,9 +32,14 @@ const PING_EVERY: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(15);
 /// Flow-control window of one stream: a log stream buffers at most this much that
 /// ktail has not read yet.
-const STREAM_WINDOW: u32 = 1024 * 1024;
-/// Flow-control window of a connection (shared by its streams).
-const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+const STREAM_WINDOW: u32 = 256 * 1024;
+/// Streams on one connection at most, whatever the server allows (kube-apiserver: 100).
+const MAX_STREAMS: usize = 100;
+/// Flow-control window of a connection: room for every stream's whole window, so that
+/// streams nobody reads for a while (an exact `--sort` merge reads only the streams it
+/// waits for) can never take the window of the streams that are read. With a smaller
+/// connection window they can, and the connection stalls for good.
+const CONNECTION_WINDOW: u32 = STREAM_WINDOW * MAX_STREAMS as u32;
 
 /// The body of a response, whichever protocol carried it.
 pub(crate) type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -67,7 +72,7 @@ impl H2Conn {
         if self.closed.load(Ordering::SeqCst) {
             return None;
         }
-        let max = self.send.current_max_send_streams().max(1);
+        let max = self.send.current_max_send_streams().clamp(1, MAX_STREAMS);
         let mut now = self.active.load(Ordering::SeqCst);
         loop {
             if now >= max {
