@@ -488,6 +488,11 @@ impl Sim {
         self.shared.requests.load(Ordering::Relaxed)
     }
 
+    /// The requests received so far, as `METHOD path?query` (the first 100,000).
+    pub fn request_log(&self) -> Vec<String> {
+        self.shared.request_log()
+    }
+
     /// The journals of a container, previous instance first (for tests of the log model).
     pub fn journal_lens(&self, ns: &str, pod: &str, container: &str) -> Vec<usize> {
         self.shared

@@ -48,6 +48,9 @@ pub(crate) struct Shared {
     pub(crate) down: watch::Sender<bool>,
     pub(crate) faults: Mutex<Faults>,
     pub(crate) requests: AtomicU64,
+    /// The first `REQUEST_LOG_MAX` request lines (`GET /api/v1/pods?watch=true`), for
+    /// tests that count what a client asks for.
+    request_log: Mutex<Vec<String>>,
     /// The bearer tokens accepted now: `SimOptions::token` at start, changed at runtime
     /// by `Sim::set_tokens` as a real cluster revokes and issues tokens.
     tokens: Mutex<Vec<String>>,
@@ -66,6 +69,10 @@ pub(crate) struct Shared {
     /// The accept loop, awaited on shutdown so the port is closed when `stop` returns.
     acceptor: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// Request lines kept for `Sim::request_log`: a benchmark's millions of requests must not
+/// grow the simulator without bound.
+const REQUEST_LOG_MAX: usize = 100_000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread must not take the simulator down with it.
@@ -92,6 +99,7 @@ impl Shared {
             connections: Mutex::new(Vec::new()),
             goaway: watch::channel(0).0,
             impersonations: Mutex::new(Vec::new()),
+            request_log: Mutex::new(Vec::new()),
             cluster: Mutex::new(cluster),
             opts,
             seed,
@@ -145,6 +153,18 @@ impl Shared {
     }
 
     /// Records an impersonation a request asked for, once.
+    pub(crate) fn saw_request(&self, method: &hyper::Method, uri: &hyper::Uri) {
+        let mut log = lock(&self.request_log);
+        if log.len() < REQUEST_LOG_MAX {
+            let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+            log.push(format!("{method} {target}"));
+        }
+    }
+
+    pub(crate) fn request_log(&self) -> Vec<String> {
+        lock(&self.request_log).clone()
+    }
+
     pub(crate) fn saw_impersonation(&self, user: String, groups: Vec<String>) {
         let mut seen = lock(&self.impersonations);
         if !seen.iter().any(|(u, g)| *u == user && *g == groups) {

@@ -34,6 +34,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
     shared
         .requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.saw_request(req.method(), req.uri());
     // `Sim::wait_for` conditions may count requests: wake them.
     shared.ticked.send_modify(|v| *v += 1);
     if let Some(resp) = apply_faults(&shared).await {
