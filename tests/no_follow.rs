@@ -91,3 +91,47 @@ async fn queued_streams_all_print_with_a_low_max_log_requests() {
     assert_eq!(t.len(), 6);
     assert!(t.values().all(|s| *s == (0..10).collect::<Vec<_>>()));
 }
+
+/// A drain asks the API for each container's log once and for nothing per container
+/// besides: a pod GET per stream would double the load a large namespace puts on the
+/// apiserver (stern and kubectl make one request per container too).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_makes_one_request_per_container() {
+    let c = Cluster::start().await;
+    c.sim.create_namespace("batch");
+    for i in 0..100 {
+        c.sim.create_pod(
+            "batch",
+            PodSpec::new(&format!("w-{i:03}"))
+                .label("app", "w")
+                .container(ContainerSpec::new("app").backlog(5)),
+        );
+    }
+    sim_wait(&c.sim, "pods running", |s| {
+        (0..100).all(|i| s.generated("batch", &format!("w-{i:03}"), "app") == 5)
+    })
+    .await;
+    let before = c.sim.request_log().len();
+    let out = c.run(&["-n", "batch", "-l", "app=w", "--no-follow"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let t = tally(&out.lines(), None);
+    assert_eq!(t.len(), 100, "every container was read");
+    assert!(t.values().all(|seqs| seqs == &[0, 1, 2, 3, 4]), "{t:?}");
+    let requests: Vec<String> = c.sim.request_log().split_off(before);
+    let logs = requests.iter().filter(|r| r.contains("/log?")).count();
+    let pod_gets: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /api/v1/namespaces/batch/pods/") && !r.contains("/log"))
+        .collect();
+    assert_eq!(logs, 100, "one log request per container: {requests:#?}");
+    assert!(
+        pod_gets.is_empty(),
+        "no pod GET per container: {pod_gets:#?}"
+    );
+    // The rest: the pod list and what a client asks once per run (version, discovery).
+    assert!(
+        requests.len() <= 100 + 5,
+        "{} requests for 100 containers: {requests:#?}",
+        requests.len()
+    );
+}

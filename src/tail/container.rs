@@ -197,29 +197,13 @@ impl<'a> ContainerTail<'a> {
             Ok(r) => {
                 // The kubelet serves whichever instance is current (or last, with
                 // `previous`) when the request arrives; instances cannot be named. If ours
-                // still holds that place now, after the headers, it held it when the
-                // request was resolved (restarts only move forward).
-                let checked = {
-                    let _permit = self.ctx.checks.acquire().await;
-                    self.api.get_opt(&key.pod).await
-                };
-                match checked {
-                    Ok(Some(pod)) => {
-                        let state = instance_state(&pod, key);
-                        let ours = match mode {
-                            Mode::Once { previous: true } => state == InstanceState::Previous,
-                            _ => {
-                                matches!(state, InstanceState::Running | InstanceState::Terminated)
-                            }
-                        };
-                        if !ours {
-                            return Err(OpenError::Moved);
-                        }
-                    }
-                    // Gone since: what the response holds is the end of our instance.
-                    Ok(None) => {}
-                    // Unverifiable now: do not read what may be another instance.
-                    Err(e) => return Err(OpenError::Retry(describe_error(&e))),
+                // still holds that place after the headers, it held it when the request
+                // was resolved (restarts only move forward): a look at the pod proves it.
+                // The pod watch cannot: its news of a restart may still be on the way.
+                // `--no-follow` reads each container the list showed once, as kubectl
+                // and stern do, without the look: one request per container, not two.
+                if self.ctx.settings.follow || mode == (Mode::Once { previous: true }) {
+                    self.check_instance(mode).await?;
                 }
                 Ok(Box::pin(r))
             }
@@ -238,6 +222,30 @@ impl<'a> ContainerTail<'a> {
                     Err(OpenError::Final(status.message.clone()))
                 }
             }
+            Err(e) => Err(OpenError::Retry(describe_error(&e))),
+        }
+    }
+
+    /// Whether the stream just opened in `mode` serves this tail's instance, by a look at
+    /// its pod.
+    async fn check_instance(&self, mode: Mode) -> Result<(), OpenError> {
+        let key = &self.target.key;
+        let checked = {
+            let _permit = self.ctx.checks.acquire().await;
+            self.api.get_opt(&key.pod).await
+        };
+        match checked {
+            Ok(Some(pod)) => {
+                let state = instance_state(&pod, key);
+                let ours = match mode {
+                    Mode::Once { previous: true } => state == InstanceState::Previous,
+                    _ => matches!(state, InstanceState::Running | InstanceState::Terminated),
+                };
+                if ours { Ok(()) } else { Err(OpenError::Moved) }
+            }
+            // Gone since: what the response holds is the end of our instance.
+            Ok(None) => Ok(()),
+            // Unverifiable now: do not read what may be another instance.
             Err(e) => Err(OpenError::Retry(describe_error(&e))),
         }
     }
