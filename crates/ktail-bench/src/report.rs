@@ -315,6 +315,33 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         &|x| x <= 3.0,
     );
     check(
+        "W4",
+        "ktail: server connections for 1000 streams",
+        med("W4", "ktail", "connections"),
+        "",
+        "≤ 12 (HTTP/2)",
+        &|x| x <= 12.0,
+    );
+    for wire in ["HTTP/2", "HTTP/1.1"] {
+        let tool = format!("ktail {wire}");
+        check(
+            "W9",
+            &format!("ktail: 5000 streams delivering, {wire}"),
+            med("W9", &tool, "all_streams_s"),
+            "s",
+            "≤ 10 s",
+            &|x| x <= 10.0,
+        );
+        check(
+            "W9",
+            &format!("ktail RSS, 5000 idle streams, {wire}"),
+            med("W9", &tool, "idle_rss_mib"),
+            "MiB",
+            "≤ 128 MiB",
+            &|x| x <= 128.0,
+        );
+    }
+    check(
         "W5",
         "ktail RSS, 1000 idle streams",
         med("W5", "ktail", "idle_rss_mib"),

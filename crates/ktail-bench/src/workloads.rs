@@ -50,6 +50,7 @@ pub struct Plan {
     pub w5_rate: f64,
     pub w5_block: Duration,
     pub w5_runs: usize,
+    pub w9_pods: usize,
     pub w6_replicas: u32,
     pub w6_rollouts: usize,
     pub w6_runs: usize,
@@ -73,6 +74,7 @@ impl Plan {
             w5_rate: 2000.0,
             w5_block: Duration::from_secs(10),
             w5_runs: runs.min(3),
+            w9_pods: 5000,
             w6_replicas: 20,
             w6_rollouts: 3,
             w6_runs: runs.min(3),
@@ -97,6 +99,7 @@ impl Plan {
             w5_rate: 500.0,
             w5_block: Duration::from_secs(2),
             w5_runs: 1,
+            w9_pods: 200,
             w6_replicas: 3,
             w6_rollouts: 1,
             w6_runs: 1,
@@ -131,6 +134,22 @@ impl Ctx {
     }
 }
 
+/// The protocol a cluster's server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Http2,
+    Http1,
+}
+
+impl Wire {
+    fn label(self) -> &'static str {
+        match self {
+            Wire::Http2 => "HTTP/2",
+            Wire::Http1 => "HTTP/1.1",
+        }
+    }
+}
+
 /// A simulator with its kubeconfig and CA file.
 struct Cluster {
     sim: Sim,
@@ -141,9 +160,20 @@ struct Cluster {
 
 impl Cluster {
     async fn start(ctx: &Ctx, name: &'static str, chunking: Chunking) -> Result<Cluster, String> {
+        Cluster::start_with(ctx, name, chunking, Wire::Http2).await
+    }
+
+    /// A cluster that offers HTTP/2 (as kube-apiserver does) or only HTTP/1.1.
+    async fn start_with(
+        ctx: &Ctx,
+        name: &'static str,
+        chunking: Chunking,
+        wire: Wire,
+    ) -> Result<Cluster, String> {
         let sim = Sim::start(SimOptions {
             tls: true,
             chunking,
+            http2: wire == Wire::Http2,
             ..SimOptions::default()
         })
         .await
@@ -1089,72 +1119,136 @@ fn follow_run(
 
 // ---- W4 and W5 (idle) ----------------------------------------------------------------
 
-pub async fn w4_w5_idle(ctx: &mut Ctx) -> Result<(), String> {
-    let p = ctx.plan.clone();
-    let c = Cluster::start(ctx, "w4", Chunking::PerLine).await?;
+/// What one follower run over many idle streams showed.
+struct FanOut {
+    /// From start until every stream has printed its line.
+    all_streams: Duration,
+    /// RSS and open descriptors 3 s later, with every stream idle.
+    idle_rss_kib: u64,
+    fds: usize,
+    /// The server's connections open at that moment.
+    connections: usize,
+    max_rss_kib: u64,
+}
+
+/// Follows the `app=<ns>` pods of namespace `ns` (`pods` of them, one line each) with ktail
+/// until every stream has printed its line, then measures the follower while they idle.
+fn fan_out(ctx: &Ctx, c: &Cluster, ns: &str, pods: usize) -> Result<FanOut, String> {
+    let streams = pods.to_string();
+    let selector = format!("app={ns}");
+    let args = strings(&["-l", &selector, "-n", ns, "--max-log-requests", &streams]);
+    let mut cmd = command(ctx, c, &ctx.tools.ktail, &args);
+    let mut child = Child::spawn(&mut cmd).map_err(|e| format!("cannot start ktail: {e}"))?;
+    let reader = OutputReader::start(child.take_stdout().ok_or("no stdout pipe")?);
+    let all = reader.wait_until(Duration::from_secs(60), |s| s.streams.len() >= pods);
+    let all_streams = child.started().elapsed();
+    if !all {
+        let live = reader.seen().streams.len();
+        child.stop(Duration::from_secs(2));
+        return Err(format!(
+            "ktail: only {live} of {pods} streams delivered within 60 s; {}",
+            stderr_tail(ctx)
+        ));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let idle_rss_kib = proc::sample(child.pid()).map_or(0, |s| s.rss_kib);
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", child.pid())).map_or(0, |d| d.count());
+    let connections = c.sim.connections().iter().filter(|s| s.open).count();
+    let u = child.stop(Duration::from_secs(2));
+    Ok(FanOut {
+        all_streams,
+        idle_rss_kib,
+        fds,
+        connections,
+        max_rss_kib: u.max_rss_kib,
+    })
+}
+
+/// Starts a cluster offering `wire` with `pods` pods of one line each in namespace `fan`,
+/// runs [`fan_out`] `runs` times and records the time under `workloads.0` and the idle
+/// follower under `workloads.1`. Returns the cluster for more tools to run against.
+async fn fan_out_runs(
+    ctx: &mut Ctx,
+    wire: Wire,
+    pods: usize,
+    runs: usize,
+    tool: &str,
+    workloads: (&'static str, &'static str),
+) -> Result<Cluster, String> {
     let ns = "fan";
-    let pods = c.create_pods(
+    let name = match wire {
+        Wire::Http2 => "fan-http2",
+        Wire::Http1 => "fan-http1",
+    };
+    let c = Cluster::start_with(ctx, name, Chunking::PerLine, wire).await?;
+    let names = c.create_pods(
         ns,
-        "fan",
-        p.w4_pods,
+        ns,
+        pods,
         &ContainerSpec::new("app").backlog(1),
         "Always",
     );
-    c.wait_generated(ns, &pods, 1).await?;
+    c.wait_generated(ns, &names, 1).await?;
+    let (time, memory) = workloads;
+    for run in 1..=runs {
+        let f = fan_out(ctx, &c, ns, pods)?;
+        let r = &mut ctx.results;
+        r.add(
+            time,
+            tool,
+            run,
+            "all_streams_s",
+            f.all_streams.as_secs_f64(),
+        );
+        r.add(time, tool, run, "connections", f.connections as f64);
+        r.add(memory, tool, run, "idle_rss_mib", mib(f.idle_rss_kib));
+        let per_stream = f.idle_rss_kib as f64 / pods as f64;
+        r.add(memory, tool, run, "idle_kib_per_stream", per_stream);
+        r.add(memory, tool, run, "open_fds", f.fds as f64);
+        r.add(memory, tool, run, "max_rss_mib", mib(f.max_rss_kib));
+        progress(
+            time,
+            tool,
+            run,
+            format!(
+                "{:.2} s to {pods} streams over {}, idle RSS {:.1} MiB, {} fds, {} connections",
+                f.all_streams.as_secs_f64(),
+                wire.label(),
+                mib(f.idle_rss_kib),
+                f.fds,
+                f.connections
+            ),
+        );
+    }
+    Ok(c)
+}
+
+pub async fn w4_w5_idle(ctx: &mut Ctx) -> Result<(), String> {
+    let p = ctx.plan.clone();
     ctx.results.title(
         "W4",
-        format!("fan-out — {} pods followed (one line each, then idle), HTTPS; time from start until every stream has printed its line", p.w4_pods),
+        format!("fan-out — {} pods followed (one line each, then idle), HTTPS over HTTP/2 (as kube-apiserver offers it, 100 streams per connection) and over HTTP/1.1 only; time from start until every stream has printed its line", p.w4_pods),
     );
     ctx.results.title(
         "W5",
         format!("memory — RSS of the follower with the {} W4 streams idle (3 s after the last first line); then peak RSS with stdout blocked for {} s while {} pods write {} lines/s each, and every line checked afterwards", p.w4_pods, p.w5_block.as_secs(), p.w5_pods, p.w5_rate),
     );
-    let streams = p.w4_pods.to_string();
-    let args = strings(&["-l", "app=fan", "-n", ns, "--max-log-requests", &streams]);
-    for run in 1..=p.runs {
-        let mut cmd = command(ctx, &c, &ctx.tools.ktail, &args);
-        let mut child = Child::spawn(&mut cmd).map_err(|e| format!("cannot start ktail: {e}"))?;
-        let reader = OutputReader::start(child.take_stdout().ok_or("no stdout pipe")?);
-        let all = reader.wait_until(Duration::from_secs(60), |s| s.streams.len() >= p.w4_pods);
-        let t = child.started().elapsed();
-        let live = reader.seen().streams.len();
-        if !all {
-            child.stop(Duration::from_secs(2));
-            return Err(format!(
-                "ktail: only {live} of {} streams delivered within 60 s; {}",
-                p.w4_pods,
-                stderr_tail(ctx)
-            ));
+    let mut h2_cluster = None;
+    for wire in [Wire::Http2, Wire::Http1] {
+        let tool = match wire {
+            Wire::Http2 => "ktail",
+            Wire::Http1 => "ktail (HTTP/1.1)",
+        };
+        let c = fan_out_runs(ctx, wire, p.w4_pods, p.runs, tool, ("W4", "W5")).await?;
+        if wire == Wire::Http2 {
+            h2_cluster = Some(c);
+        } else {
+            c.stop().await;
         }
-        ctx.results
-            .add("W4", "ktail", run, "all_streams_s", t.as_secs_f64());
-        std::thread::sleep(Duration::from_secs(3));
-        let rss = proc::sample(child.pid()).map_or(0, |s| s.rss_kib);
-        let fds = std::fs::read_dir(format!("/proc/{}/fd", child.pid())).map_or(0, |d| d.count());
-        ctx.results
-            .add("W5", "ktail", run, "idle_rss_mib", mib(rss));
-        ctx.results.add(
-            "W5",
-            "ktail",
-            run,
-            "idle_kib_per_stream",
-            rss as f64 / p.w4_pods as f64,
-        );
-        ctx.results.add("W5", "ktail", run, "open_fds", fds as f64);
-        let u = child.stop(Duration::from_secs(2));
-        ctx.results
-            .add("W5", "ktail", run, "max_rss_mib", mib(u.max_rss_kib));
-        progress(
-            "W4",
-            "ktail",
-            run,
-            format!(
-                "{:.2} s to {live} streams, idle RSS {:.1} MiB, {fds} fds",
-                t.as_secs_f64(),
-                mib(rss)
-            ),
-        );
     }
+    let c = h2_cluster.ok_or("no HTTP/2 cluster")?;
+    let ns = "fan";
+    let streams = p.w4_pods.to_string();
     if let Some(kubectl) = ctx.tools.kubectl.clone() {
         let args = strings(&[
             "logs",
@@ -1208,6 +1302,22 @@ pub async fn w4_w5_idle(ctx: &mut Ctx) -> Result<(), String> {
         );
     }
     c.stop().await;
+    Ok(())
+}
+
+// ---- W9 (thousands of streams) -----------------------------------------------------------
+
+pub async fn w9_scale(ctx: &mut Ctx) -> Result<(), String> {
+    let p = ctx.plan.clone();
+    ctx.results.title(
+        "W9",
+        format!("scale — {} pods followed (one line each, then idle), HTTPS over HTTP/2 (100 streams per connection) and over HTTP/1.1 only; time until every stream has printed its line, then RSS, descriptors and the server's open connections 3 s later", p.w9_pods),
+    );
+    for wire in [Wire::Http2, Wire::Http1] {
+        let tool = format!("ktail {}", wire.label());
+        let c = fan_out_runs(ctx, wire, p.w9_pods, p.slow_runs, &tool, ("W9", "W9")).await?;
+        c.stop().await;
+    }
     Ok(())
 }
 
