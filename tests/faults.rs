@@ -210,7 +210,10 @@ async fn all_faults_at_once_on_twenty_pods_for_thirty_seconds() {
             .is_some_and(|last| *last + 1 != sorted.len() as u64);
         assert!(
             !holes || warned_about(&key.0),
-            "{key:?}: a hole without a warning: {s:?}"
+            "{key:?}: a hole without a warning: {s:?}\n{:#?}",
+            err.iter()
+                .filter(|l| l.contains(&key.0))
+                .collect::<Vec<_>>()
         );
         if (s.len() as u64) < c.sim.generated("default", &key.0, &key.1) {
             short += 1;
