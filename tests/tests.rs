@@ -76,6 +76,9 @@ mod limits;
 /// Escape sequences in log lines: neutralised on a terminal, byte-exact in a pipe.
 mod terminal;
 
+/// Shell completion through real bash, zsh and fish, from the simulated cluster.
+mod shells;
+
 /// No input panics: every parser of the command line fed random text.
 mod parsers;
 
