@@ -163,21 +163,13 @@ async fn until_done_ends_within_2_s_of_the_last_container_though_the_kubelet_hol
 /// terminal.
 #[tokio::test(flavor = "multi_thread")]
 async fn completion_against_a_silent_api_server_answers_nothing_within_a_second() {
-    use crate::shells::{SHELLS, Scripts};
+    use crate::shells::{SHELLS, Scripts, kubeconfig_for};
     // Connections complete in the listen backlog; nothing ever reads or answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster:\n    server: http://{}\n\
-             contexts:\n- name: x\n  context:\n    cluster: x\n    user: u\ncurrent-context: x\n\
-             users:\n- name: u\n  user:\n    token: t\n",
-            silent.local_addr().unwrap()
-        ),
-    )
-    .unwrap();
+    let server = format!("http://{}", silent.local_addr().unwrap());
+    std::fs::write(&kubeconfig, kubeconfig_for(&server)).unwrap();
     let scripts = Scripts::new().await;
     for shell in SHELLS {
         for words in [

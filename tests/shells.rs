@@ -139,6 +139,15 @@ pub fn ktail_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// A kubeconfig whose one context reaches `server` with a token.
+pub fn kubeconfig_for(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: x\n  context:\n    cluster: x\n    user: u\ncurrent-context: x\n\
+         users:\n- name: u\n  user:\n    token: t\n"
+    )
+}
+
 /// A cluster with namespace `shop` (deployments `web` and `api`), and a kubeconfig with
 /// two contexts on it, `sim` (namespace `shop`, current) and `staging`.
 async fn shop() -> Cluster {
@@ -262,12 +271,7 @@ async fn completion_without_a_cluster_offers_nothing_and_says_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-kubeconfig");
     let refused = dir.path().join("refused");
-    std::fs::write(
-        &refused,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster:\n    server: http://127.0.0.1:1\n\
-         contexts:\n- name: x\n  context:\n    cluster: x\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: t\n",
-    )
-    .unwrap();
+    std::fs::write(&refused, kubeconfig_for("http://127.0.0.1:1")).unwrap();
     for shell in SHELLS {
         for kubeconfig in [&missing, &refused] {
             for words in [

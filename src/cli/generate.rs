@@ -35,7 +35,9 @@ pub fn completion_registration(shell: Shell) -> Vec<u8> {
 pub(crate) fn man_page() -> Vec<u8> {
     let mut out = Vec::new();
     // Rendering into a Vec cannot fail.
-    let _ = clap_mangen::Man::new(command(Program::Ktail)).render(&mut out);
+    // The version without the commit: the committed page must not change with each commit.
+    let cmd = command(Program::Ktail).version(env!("CARGO_PKG_VERSION"));
+    let _ = clap_mangen::Man::new(cmd).render(&mut out);
     out
 }
 

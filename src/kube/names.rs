@@ -20,13 +20,7 @@ pub(crate) async fn namespaces(client: &kube::Client) -> kube::Result<Vec<String
 
 /// Every node's name.
 pub(crate) async fn nodes(client: &kube::Client) -> kube::Result<Vec<String>> {
-    let api: Api<Node> = Api::all(client.clone());
-    let list = api.list(&ListParams::default()).await?;
-    Ok(list
-        .items
-        .into_iter()
-        .filter_map(|n| n.metadata.name)
-        .collect())
+    names_in(Api::<Node>::all(client.clone())).await
 }
 
 /// The names of the objects of `kind` in `namespace` (`None`: all namespaces).
@@ -40,11 +34,19 @@ pub(crate) async fn objects(
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
+    names_in(api).await
+}
+
+/// The names of what one list request of `api` returns.
+async fn names_in<K>(api: Api<K>) -> kube::Result<Vec<String>>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
     let list = api.list(&ListParams::default()).await?;
     Ok(list
         .items
         .into_iter()
-        .filter_map(|o| o.metadata.name)
+        .filter_map(|o| o.meta().name.clone())
         .collect())
 }
 
