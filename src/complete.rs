@@ -300,3 +300,40 @@ fn namespaces_of(cluster: &Cluster, scope: &NamespaceScope) -> Vec<Option<String
         NamespaceScope::All | NamespaceScope::Pattern { .. } => vec![None],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(words: &[&str], index: usize) -> Line {
+        let words = words.iter().map(OsString::from).collect();
+        Line::new(words, index, Env::default(), Instant::now())
+    }
+
+    #[test]
+    fn the_line_is_read_without_the_word_being_typed_or_its_flag() {
+        let l = line(&["ktail", "web", "-n", "shop", "-c", ""], 5);
+        let args = l.args.unwrap();
+        assert_eq!(args.namespaces, ["shop"]);
+        assert_eq!(args.query.as_deref(), Some("web"));
+        // The flag whose value is typed is left out, with its partial value.
+        let args = line(&["ktail", "--context", "prod", "-c", "ap"], 4)
+            .args
+            .unwrap();
+        assert_eq!(
+            (args.context, args.container),
+            (vec!["prod".into()], ".*".into())
+        );
+        // Words after the cursor count too.
+        let args = line(&["ktail", "deploy/", "-n", "shop"], 1).args.unwrap();
+        assert_eq!((args.query, args.namespaces), (None, vec!["shop".into()]));
+    }
+
+    #[test]
+    fn commands_are_offered_as_the_first_word_only() {
+        assert!(line(&["ktail", ""], 1).offers_commands);
+        assert!(line(&["ktail", "demo", "-"], 2).offers_commands);
+        assert!(!line(&["ktail", "-n", "demo", ""], 3).offers_commands);
+        assert!(!line(&["ktail", "web", ""], 2).offers_commands);
+    }
+}
