@@ -9,7 +9,7 @@
 //! - `render`, `output`, `kube`: how a line looks; the only writer; the cluster;
 //! - `tail`: one task per log, from bytes to rendered batches;
 //! - `config`: the meaning of the command line, one settings value per consumer;
-//! - `app`: the orchestration of a run;
+//! - `app`: the orchestration of a run; `complete`: shell completion from the cluster;
 //! - `bench`: the per-line functions, for the benchmarks.
 //!
 //! Everything is `pub(crate)` but what the binary, the tests and the benchmarks use.
@@ -20,6 +20,7 @@ mod app;
 mod backoff;
 pub mod bench;
 pub mod cli;
+pub mod complete;
 mod config;
 mod error;
 mod kube;

@@ -3,35 +3,40 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use ktail::cli::{Args, Command, Env};
+use ktail::cli::{Builtin, Command, Env, Parsed, Program};
 use ktail::{Error, Io, Settings, Signals, exit};
 
 fn main() -> ExitCode {
+    // A shell asking for completion candidates (`COMPLETE=bash ktail -- …`) is answered
+    // and the process ends there.
+    ktail::complete::answer_if_asked();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let program = Program::from_argv0(argv.first());
     let argv = match Command::from_argv(argv) {
-        Command::Demo(args) => return finish(ktail::cli::run_demo(&args)),
-        Command::Completions(args) => return finish(ktail::cli::run_completions(&args)),
-        Command::Man(args) => return finish(ktail::cli::run_man(&args)),
+        Command::Builtin(argv) => {
+            return match ktail::cli::parse(program, &argv) {
+                Ok(Parsed::Builtin(builtin)) => finish(program, run_builtin(program, builtin)),
+                Ok(Parsed::Run(_)) => unreachable!("a builtin's command line names it"),
+                Err(e) => clap_exit(program, &e),
+            };
+        }
         Command::Run(argv) => argv,
     };
     let env = Env::from_process();
     // The config file's settings go before the real arguments, which win.
     let argv = match ktail::cli::with_config_file(argv, &env) {
         Ok(argv) => argv,
-        Err(e) => return finish(Err(e)),
+        Err(e) => return finish(program, Err(e)),
     };
-    let args = match Args::try_parse_from(&argv) {
-        Ok(a) => a,
-        // --help and --version print to stdout and succeed.
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            return ExitCode::from(exit::OK);
+    let args = match ktail::cli::parse(program, &argv) {
+        Ok(Parsed::Run(a)) => a,
+        // A command is only the first argument of the command line as typed (settings
+        // from the config file go before it): `Command::from_argv` saw none.
+        Ok(Parsed::Builtin(_)) => {
+            let e = Error::usage("a command goes first, before any flag");
+            return finish(program, Err(e));
         }
-        Err(e) => {
-            eprintln!("ktail: {}", one_line(&e));
-            return ExitCode::from(exit::USAGE);
-        }
+        Err(e) => return clap_exit(program, &e),
     };
     raise_descriptor_limit();
     let result = Settings::resolve(&args, &env).and_then(|settings| {
@@ -48,7 +53,29 @@ fn main() -> ExitCode {
         runtime.shutdown_background();
         result
     });
-    finish(result)
+    finish(program, result)
+}
+
+fn run_builtin(program: Program, builtin: Builtin) -> Result<u8, Error> {
+    match builtin {
+        Builtin::Demo { args } => ktail::cli::run_demo(program, &args),
+        Builtin::Completions { shell } => ktail::cli::run_completions(shell),
+        Builtin::Man => ktail::cli::run_man(),
+    }
+}
+
+/// `--help` and `--version` print to stdout and succeed; a usage error is one line.
+fn clap_exit(program: Program, e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::from(exit::OK);
+    }
+    eprintln!(
+        "{}: {}",
+        program.name(),
+        ktail::cli::clap_error_line(program, e)
+    );
+    ExitCode::from(exit::USAGE)
 }
 
 /// Every log stream is a connection: raise the soft limit on open descriptors to the
@@ -68,36 +95,11 @@ fn raise_descriptor_limit() {
     }
 }
 
-/// clap's error as one line: what was wrong, with which value, and what to do.
-fn one_line(e: &clap::Error) -> String {
-    use clap::error::{ContextKind, ContextValue};
-    let rendered = e.to_string();
-    let mut lines = rendered.lines();
-    let first = lines.next().unwrap_or_default();
-    let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
-    // "the following required arguments were not provided:" lists them below.
-    if msg.ends_with(':') {
-        let listed: Vec<&str> = lines
-            .take_while(|l| !l.trim().is_empty())
-            .map(str::trim)
-            .collect();
-        msg = format!("{msg} {}", listed.join(", "));
-    }
-    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue)
-        && !valid.is_empty()
-    {
-        msg.push_str(&format!(": use one of {}", valid.join(", ")));
-    } else if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
-        msg.push_str(&format!(" (did you mean '{s}'?)"));
-    }
-    format!("{msg}; see ktail --help")
-}
-
-fn finish(result: Result<u8, Error>) -> ExitCode {
+fn finish(program: Program, result: Result<u8, Error>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("ktail: {e}");
+            eprintln!("{}: {e}", program.name());
             ExitCode::from(e.exit_code())
         }
     }

@@ -157,3 +157,38 @@ async fn until_done_ends_within_2_s_of_the_last_container_though_the_kubelet_hol
     );
     assert_eq!(k.stdout(), ["test 1 passed", "test 2 passed"]);
 }
+
+/// A TAB against an API server that accepts connections and never answers: every shell
+/// gets its (empty) answer within the completion's 1 s limit, and nothing on the
+/// terminal.
+#[tokio::test(flavor = "multi_thread")]
+async fn completion_against_a_silent_api_server_answers_nothing_within_a_second() {
+    use crate::shells::{SHELLS, Scripts, kubeconfig_for};
+    // Connections complete in the listen backlog; nothing ever reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let server = format!("http://{}", silent.local_addr().unwrap());
+    std::fs::write(&kubeconfig, kubeconfig_for(&server)).unwrap();
+    let scripts = Scripts::new().await;
+    for shell in SHELLS {
+        for words in [
+            &["ktail", "-n", ""][..],
+            &["ktail", "deploy/"],
+            &["ktail", "x", "-c", ""],
+        ] {
+            let start = std::time::Instant::now();
+            let (offered, stderr) = scripts.offer(shell, &kubeconfig, words).await;
+            let took = start.elapsed();
+            assert!(
+                offered.is_empty() && stderr.is_empty(),
+                "{shell:?} {words:?}: {offered:?} {stderr}"
+            );
+            // The 1 s limit, and the shell's and ktail's own start on a loaded machine.
+            assert!(
+                took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+                "{shell:?} {words:?} took {took:?}"
+            );
+        }
+    }
+}

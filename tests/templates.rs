@@ -169,7 +169,7 @@ async fn level_color() {
     let input = "{\"level\":\"debug\"}\n{\"level\":\"INFO\"}\n{\"level\":\"warning\"}\n{\"level\":\"error\"}\n{\"level\":\"fatal\"}\n{\"level\":\"other\"}\n";
     assert_eq!(
         render_with(&["--color", "always", "--template", t], input).await,
-        "\x1b[35mdebug\x1b[0m\n\x1b[34mINFO\x1b[0m\n\x1b[33mwarning\x1b[0m\n\x1b[31merror\x1b[0m\n\x1b[36mfatal\x1b[0m\nother\n"
+        "\x1b[35mdebug\x1b[0m\n\x1b[38;5;33mINFO\x1b[0m\n\x1b[33mwarning\x1b[0m\n\x1b[31merror\x1b[0m\n\x1b[36mfatal\x1b[0m\nother\n"
     );
 }
 
@@ -179,7 +179,7 @@ async fn bunyan_level_color() {
     let input = "{\"level\":20}\n{\"level\":30}\n{\"level\":40}\n{\"level\":50}\n{\"level\":60}\n";
     assert_eq!(
         render_with(&["--color", "always", "--template", t], input).await,
-        "\x1b[35m20\x1b[0m\n\x1b[34m30\x1b[0m\n\x1b[33m40\x1b[0m\n\x1b[31m50\x1b[0m\n\x1b[36m60\x1b[0m\n"
+        "\x1b[35m20\x1b[0m\n\x1b[38;5;33m30\x1b[0m\n\x1b[33m40\x1b[0m\n\x1b[31m50\x1b[0m\n\x1b[36m60\x1b[0m\n"
     );
 }
 

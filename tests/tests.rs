@@ -76,6 +76,12 @@ mod limits;
 /// Escape sequences in log lines: neutralised on a terminal, byte-exact in a pipe.
 mod terminal;
 
+/// Shell completion through real bash, zsh and fish, from the simulated cluster.
+mod shells;
+
+/// Installing ktail: `kubectl ktail` through a plugin link, `--version`, the crate package.
+mod install;
+
 /// No input panics: every parser of the command line fed random text.
 mod parsers;
 

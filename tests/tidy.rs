@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli", "render", "output", "kube"],
     &["tail"],
     &["config"],
-    &["app"],
+    &["app", "complete"],
     &["bench"],
 ];
 
@@ -212,6 +212,8 @@ struct Row {
     long: Option<String>,
     positional: Option<String>,
     default: String,
+    /// The whole row, for the values it names.
+    text: String,
 }
 
 fn readme_rows() -> Vec<Row> {
@@ -232,6 +234,7 @@ fn readme_rows() -> Vec<Row> {
             long: None,
             positional: None,
             default: cells.get(1).copied().unwrap_or_default().to_string(),
+            text: line.to_string(),
         };
         for name in names.split(", ") {
             if let Some(long) = name.strip_prefix("--") {
@@ -285,6 +288,28 @@ fn the_readme_flag_table_agrees_with_help() {
                 arg.get_short()
             ));
         }
+        // A flag with a fixed set of values (not a boolean's true and false) names each one.
+        let values: Vec<_> = arg
+            .get_possible_values()
+            .into_iter()
+            .filter(|v| !v.is_hide_set())
+            .collect();
+        let boolean = values
+            .iter()
+            .all(|v| ["true", "false"].contains(&v.get_name()));
+        if !boolean {
+            for value in &values {
+                if !row.text.contains(&format!("`{}`", value.get_name()))
+                    && !row.text.contains(&format!("{}\\|", value.get_name()))
+                    && !row.text.contains(&format!("\\|{}", value.get_name()))
+                {
+                    wrong.push(format!(
+                        "{id}: the README's row does not name the value '{}'",
+                        value.get_name()
+                    ));
+                }
+            }
+        }
         let flag = matches!(arg.get_action(), clap::ArgAction::SetTrue);
         for default in arg.get_default_values() {
             let default = default.to_string_lossy();
@@ -310,6 +335,23 @@ fn the_readme_flag_table_agrees_with_help() {
             wrong.push(format!(
                 "the README's row {:?} names no flag of --help",
                 row.long.as_ref().or(row.positional.as_ref())
+            ));
+        }
+    }
+    // ktail's own commands: in the README's usage block, as in --help.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let usage = readme
+        .split("## Usage\n\n```\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a usage block");
+    for sub in ktail::cli::command(ktail::cli::Program::Ktail).get_subcommands() {
+        if !usage.contains(&format!("ktail {} ", sub.get_name()))
+            && !usage.contains(&format!("ktail {}\n", sub.get_name()))
+        {
+            wrong.push(format!(
+                "command {}: not in the README's usage block",
+                sub.get_name()
             ));
         }
     }

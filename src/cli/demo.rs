@@ -14,23 +14,45 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use crate::cli::{Args, Parsed, Program};
 use crate::error::{Error, Result};
 use crate::signals::Signals;
 
 /// Runs the demo and returns ktail's exit code.
 ///
-/// SIGINT and SIGTERM are passed on to the inner ktail, which drains and exits as it
-/// would alone; the simulator is stopped and the temporary kubeconfig removed however
-/// the demo ends, so no process or file is left behind.
-pub fn run(args: &[OsString]) -> Result<u8> {
+/// `args` are checked as ktail's own before anything starts: a bad flag is one line and
+/// exit 2, and `--help` prints ktail's help, without a simulator. SIGINT and SIGTERM are
+/// passed on to the inner ktail, which drains and exits as it would alone; the simulator
+/// runs in its own process group, so a Ctrl-C at the terminal does not stop it under
+/// the draining ktail (which would warn of refused connections): it is stopped, and the
+/// temporary kubeconfig removed, once ktail has ended, so no process or file is left
+/// behind.
+pub fn run(program: Program, args: &[OsString]) -> Result<u8> {
+    let argv: Vec<OsString> = std::iter::once(OsString::from(program.name()))
+        .chain(args.iter().cloned())
+        .collect();
+    let given = match crate::cli::parse(program, &argv) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Builtin(_)) => {
+            return Err(Error::usage(format!(
+                "`{0} demo` takes ktail's flags and QUERY, not a command; see {0} demo --help",
+                program.name()
+            )));
+        }
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return Ok(crate::error::exit::OK);
+        }
+        Err(e) => return Err(Error::usage(crate::cli::clap_error_line(program, &e))),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(demo(args))
+    runtime.block_on(demo(args, &given))
 }
 
-async fn demo(args: &[OsString]) -> Result<u8> {
+async fn demo(args: &[OsString], given: &Args) -> Result<u8> {
     let sim = find_simulator()?;
     let dir = TempDir(std::env::temp_dir().join(format!("ktail-demo-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0)
@@ -44,6 +66,7 @@ async fn demo(args: &[OsString]) -> Result<u8> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Error::Other(format!("cannot start {}: {e}", sim.display())))?;
@@ -73,14 +96,10 @@ async fn demo(args: &[OsString]) -> Result<u8> {
     cmd.arg("--kubeconfig").arg(&kubeconfig);
     cmd.args(args);
     // Fill in what the user left out: every pod (the kubeconfig says namespace `demo`).
-    let given = <crate::cli::Args as clap::Parser>::try_parse_from(
-        std::iter::once(OsString::from("ktail")).chain(args.iter().cloned()),
-    );
-    if let Ok(a) = given
-        && a.query.is_none()
-        && a.selector.is_none()
-        && a.field_selector.is_none()
-        && a.node.is_none()
+    if given.query.is_none()
+        && given.selector.is_none()
+        && given.field_selector.is_none()
+        && given.node.is_none()
     {
         cmd.arg(".");
     }

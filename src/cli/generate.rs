@@ -1,24 +1,33 @@
-//! Shell completions and the man page, generated from the clap command itself so they
-//! can never drift from the flags (`ktail completions SHELL`, `ktail man`).
+//! Shell completion scripts and the man page, generated from the clap command itself so
+//! they can never drift from the flags (`ktail completions SHELL`, `ktail man`).
 //!
-//! The committed copies under `completions/` and `doc/` are checked against these by a
-//! test. Completion is static: flag names and the values of enumerated flags. Namespaces,
-//! contexts, nodes and `kind/name` queries are not completed from the cluster (see the
-//! README for why).
+//! A completion script only registers ktail with the shell: at TAB the shell runs
+//! `COMPLETE=SHELL ktail -- WORDS…` and ktail answers with candidates (clap_complete's
+//! dynamic engine, served by `complete`), so namespaces, contexts and objects come from
+//! the cluster. The committed copies under `completions/` and `doc/` are checked against
+//! these by a test.
 
-use std::ffi::OsString;
 use std::io::Write;
 
-use clap::{CommandFactory, ValueEnum};
 use clap_complete::Shell;
+use clap_complete::env::Shells;
 
-use crate::cli::Args;
+use crate::cli::{Program, command};
 use crate::error::{Error, Result, exit};
 
-/// The completion script for `shell`.
-pub(crate) fn completion_script(shell: Shell) -> Vec<u8> {
+/// The environment variable that asks ktail for candidates instead of a run.
+pub const COMPLETE_VAR: &str = "COMPLETE";
+
+/// The completion script for `shell`: it calls `ktail` on PATH back for candidates.
+pub fn completion_registration(shell: Shell) -> Vec<u8> {
+    // Every shell clap's `Shell` names has a dynamic completer of the same name.
+    let shells = Shells::builtins();
+    let completer = shells
+        .completer(&shell.to_string())
+        .unwrap_or(&clap_complete::env::Bash);
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Args::command(), "ktail", &mut out);
+    // Writing into a Vec cannot fail.
+    let _ = completer.write_registration(COMPLETE_VAR, "ktail", "ktail", "ktail", &mut out);
     out
 }
 
@@ -26,37 +35,19 @@ pub(crate) fn completion_script(shell: Shell) -> Vec<u8> {
 pub(crate) fn man_page() -> Vec<u8> {
     let mut out = Vec::new();
     // Rendering into a Vec cannot fail.
-    let _ = clap_mangen::Man::new(Args::command()).render(&mut out);
+    // The version without the commit: the committed page must not change with each commit.
+    let cmd = command(Program::Ktail).version(env!("CARGO_PKG_VERSION"));
+    let _ = clap_mangen::Man::new(cmd).render(&mut out);
     out
 }
 
 /// `ktail completions SHELL`.
-pub fn run_completions(args: &[OsString]) -> Result<u8> {
-    let names = || {
-        Shell::value_variants()
-            .iter()
-            .filter_map(|s| s.to_possible_value())
-            .map(|v| v.get_name().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let [name] = args else {
-        return Err(Error::usage(format!(
-            "usage: ktail completions SHELL, with SHELL one of {}",
-            names()
-        )));
-    };
-    let name = name.to_string_lossy();
-    let shell = Shell::from_str(&name, true)
-        .map_err(|_| Error::usage(format!("unknown shell '{name}': use one of {}", names())))?;
-    print(&completion_script(shell))
+pub fn run_completions(shell: Shell) -> Result<u8> {
+    print(&completion_registration(shell))
 }
 
 /// `ktail man`.
-pub fn run_man(args: &[OsString]) -> Result<u8> {
-    if !args.is_empty() {
-        return Err(Error::usage("usage: ktail man (it takes no arguments)"));
-    }
+pub fn run_man() -> Result<u8> {
     print(&man_page())
 }
 

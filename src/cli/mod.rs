@@ -18,34 +18,178 @@ use clap::{Parser, ValueEnum};
 pub use config_file::with_config_file;
 pub use demo::run as run_demo;
 pub use env::Env;
-pub use generate::{run_completions, run_man};
+pub use generate::{COMPLETE_VAR, completion_registration, run_completions, run_man};
 
 /// What the process was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Tail logs: the whole command line, program name first.
     Run(Vec<OsString>),
-    /// `ktail demo ARGS`: tail the built-in simulated cluster.
-    Demo(Vec<OsString>),
-    /// `ktail completions SHELL`.
-    Completions(Vec<OsString>),
-    /// `ktail man`.
-    Man(Vec<OsString>),
+    /// One of ktail's own commands ([`Builtin`]): the whole command line, program name
+    /// first, for [`parse`].
+    Builtin(Vec<OsString>),
 }
+
+/// The names of ktail's own commands, as the first argument.
+pub const BUILTINS: [&str; 3] = ["demo", "completions", "man"];
 
 impl Command {
     /// A subcommand is the first argument, exactly. A pod regex spelled like one is given
     /// after `--` (`ktail -- demo`) or after any flag (`ktail -n prod demo`), which clap
     /// then reads as the QUERY.
     pub fn from_argv(argv: Vec<OsString>) -> Command {
-        let rest = || argv.get(2..).unwrap_or_default().to_vec();
         match argv.get(1).and_then(|a| a.to_str()) {
-            Some("demo") => Command::Demo(rest()),
-            Some("completions") => Command::Completions(rest()),
-            Some("man") => Command::Man(rest()),
+            Some(first) if BUILTINS.contains(&first) => Command::Builtin(argv),
             _ => Command::Run(argv),
         }
     }
+}
+
+// ktail's own commands, listed under "Commands" in `--help` and offered by completion.
+// (Not a doc comment: clap would make it the about text of the whole command.)
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Builtin {
+    /// Tail a built-in simulated cluster where a deployment keeps rolling
+    ///
+    /// Starts the kube-sim binary (beside ktail or on PATH) and runs ktail against it
+    /// with ARGS, ktail's own QUERY and flags (every pod of namespace 'demo' when no
+    /// QUERY or selector is given). Prints, once, kubectl commands to try in another
+    /// terminal. Ctrl-C ends the demo and the simulator.
+    Demo {
+        /// ktail's arguments for the demo, e.g. '-l app=web -o json'
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<OsString>,
+    },
+    /// Print the completion script for a shell (it asks ktail for candidates at TAB)
+    Completions {
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+/// How ktail was started: as itself, or as the kubectl plugin `kubectl-ktail` (a link or
+/// a copy on PATH, run as `kubectl ktail`), which help, usage and errors then name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    Ktail,
+    KubectlPlugin,
+}
+
+impl Program {
+    /// From the program name the process was started with (argv[0]).
+    pub fn from_argv0(argv0: Option<&OsString>) -> Program {
+        let stem = argv0
+            .map(std::path::Path::new)
+            .and_then(|p| p.file_stem())
+            .and_then(|s| s.to_str());
+        match stem {
+            Some("kubectl-ktail") => Program::KubectlPlugin,
+            _ => Program::Ktail,
+        }
+    }
+
+    /// The name users type: `ktail` or `kubectl ktail`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Ktail => "ktail",
+            Program::KubectlPlugin => "kubectl ktail",
+        }
+    }
+}
+
+/// The whole command line interface: the flags of [`Args`], ktail's own commands, and
+/// the program's name. Help, usage, completion and the man page all come from it.
+pub fn command(program: Program) -> clap::Command {
+    command_with(program, true)
+}
+
+/// [`command`], with ktail's own commands or without them: a command line whose first
+/// argument names none is parsed without, so that a stray word is "unexpected", not a
+/// command in the wrong place.
+pub fn command_with(program: Program, builtins: bool) -> clap::Command {
+    use clap::{CommandFactory, Subcommand};
+    let name = program.name();
+    let mut cmd = Args::command().after_help(format!(
+        "A pod regex spelled like a command goes after --: `{name} -- demo`."
+    ));
+    if builtins {
+        cmd = Builtin::augment_subcommands(cmd)
+            // A command is only the first argument: after a flag, `demo` is a QUERY.
+            .args_conflicts_with_subcommands(true)
+            // `ktail help` is a QUERY; `--help` is the help.
+            .disable_help_subcommand(true)
+            .subcommand_help_heading("Commands")
+            .subcommand_value_name("COMMAND");
+    }
+    match program {
+        Program::Ktail => cmd,
+        Program::KubectlPlugin => cmd.name("kubectl-ktail").bin_name(name).display_name(name),
+    }
+}
+
+/// What the command line asks for: a run ([`Args`]) or one of ktail's own commands.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    Run(Box<Args>),
+    Builtin(Builtin),
+}
+
+/// Parses a whole command line (program name first). clap's error carries `--help` and
+/// `--version` too, which print to stdout and succeed; the help lists the commands.
+pub fn parse(program: Program, argv: &[OsString]) -> Result<Parsed, clap::Error> {
+    use clap::FromArgMatches;
+    let builtin = matches!(Command::from_argv(argv.to_vec()), Command::Builtin(_));
+    let mut cmd = command_with(program, builtin);
+    let matches = match cmd.try_get_matches_from_mut(argv) {
+        Ok(m) => m,
+        // The same words, parsed with the commands, give the help that lists them.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp && !builtin => {
+            return Err(command(program)
+                .try_get_matches_from(argv)
+                .err()
+                .unwrap_or(e));
+        }
+        Err(e) => return Err(e),
+    };
+    if builtin {
+        return Builtin::from_arg_matches(&matches)
+            .map(Parsed::Builtin)
+            .map_err(|e| e.format(&mut cmd));
+    }
+    Args::from_arg_matches(&matches)
+        .map(|a| Parsed::Run(Box::new(a)))
+        .map_err(|e| e.format(&mut cmd))
+}
+
+/// clap's error as one line: what was wrong, with which value, and what to do.
+pub fn clap_error_line(program: Program, e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = e.to_string();
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    // "the following required arguments were not provided:" lists them below.
+    if msg.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        msg = format!("{msg} {}", listed.join(", "));
+    }
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue)
+        && !valid.is_empty()
+    {
+        msg.push_str(&format!(": use one of {}", valid.join(", ")));
+    } else if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
+        msg.push_str(&format!(" (did you mean '{s}'?)"));
+    }
+    format!("{msg}; see {} --help", program.name())
 }
 
 const SELECTION: &str = "Selection";
@@ -64,13 +208,9 @@ const CONFIG: &str = "Configuration";
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "ktail",
-    version,
+    version = env!("KTAIL_VERSION"),
     about,
     long_about = None,
-    after_help = "Run `ktail demo` to see ktail on a built-in simulated cluster.\n\
-                  Shell completions: `ktail completions bash|zsh|fish|powershell|elvish`; \
-                  man page: `ktail man`.\n\
-                  A pod regex spelled like a command goes after --: `ktail -- demo`.",
     max_term_width = 100
 )]
 pub struct Args {
@@ -242,7 +382,7 @@ pub struct Args {
     pub template: Option<String>,
 
     /// Read the --template from this file (wins over --template)
-    #[arg(short = 'T', long, value_name = "FILE", help_heading = OUTPUT)]
+    #[arg(short = 'T', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = OUTPUT)]
     pub template_file: Option<std::path::PathBuf>,
 
     /// Colour container names by their own name's hash instead of their pod's pair
@@ -281,7 +421,7 @@ pub struct Args {
     /// default format, without the pod and container names its path already gives, so
     /// it reads like 'kubectl logs'. A file is emptied when ktail first opens it; later
     /// instances of the container (restarts, --previous) are appended to it.
-    #[arg(long, value_name = "DIR", conflicts_with = "stdin", help_heading = OUTPUT)]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "stdin", help_heading = OUTPUT)]
     pub output_dir: Option<std::path::PathBuf>,
 
     /// With --output-dir: write log lines only to the files, not to stdout
@@ -355,7 +495,7 @@ pub struct Args {
     pub context_regex: Option<String>,
 
     /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
-    #[arg(long, value_name = "FILE", help_heading = KUBERNETES)]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = KUBERNETES)]
     pub kubeconfig: Option<std::path::PathBuf>,
 
     /// Username to impersonate for the operation, as kubectl --as
@@ -376,7 +516,7 @@ pub struct Args {
     /// Default: $XDG_CONFIG_HOME/ktail/config.toml, else ~/.config/ktail/config.toml;
     /// a missing default file is ignored. Keys are long flag names (tail = 10,
     /// namespace = ["a", "b"]); flags on the command line win.
-    #[arg(long, value_name = "FILE", help_heading = CONFIG)]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = CONFIG)]
     pub config: Option<std::path::PathBuf>,
 }
 
@@ -455,34 +595,69 @@ mod tests {
     #[test]
     fn command_is_consistent() {
         Args::command().debug_assert();
+        command(Program::Ktail).debug_assert();
+        command(Program::KubectlPlugin).debug_assert();
     }
 
     #[test]
     fn subcommands_leave_a_pod_query_of_the_same_name_reachable() {
         let argv = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        let parsed = |words: &[&str]| crate::cli::parse(Program::Ktail, &argv(words));
+        let builtin = |words: &[&str]| match parsed(words) {
+            Ok(Parsed::Builtin(b)) => b,
+            other => panic!("{words:?}: {other:?}"),
+        };
         assert_eq!(
-            Command::from_argv(argv(&["ktail", "demo", "-l", "app=web"])),
-            Command::Demo(argv(&["-l", "app=web"]))
+            builtin(&["ktail", "demo", "-l", "app=web"]),
+            Builtin::Demo {
+                args: argv(&["-l", "app=web"])
+            }
         );
+        assert_eq!(builtin(&["ktail", "man"]), Builtin::Man);
         assert_eq!(
-            Command::from_argv(argv(&["ktail", "man"])),
-            Command::Man(vec![])
-        );
-        assert_eq!(
-            Command::from_argv(argv(&["ktail", "completions", "zsh"])),
-            Command::Completions(argv(&["zsh"]))
+            builtin(&["ktail", "completions", "zsh"]),
+            Builtin::Completions {
+                shell: clap_complete::Shell::Zsh
+            }
         );
         for words in [
             &["ktail", "--", "demo"][..],
             &["ktail", "-n", "prod", "demo"],
             &["ktail", "--no-follow", "completions"],
+            &["ktail", "help"],
         ] {
-            let Command::Run(run) = Command::from_argv(argv(words)) else {
+            let Ok(Parsed::Run(args)) = parsed(words) else {
                 panic!("{words:?} is a run");
             };
-            let query = Args::try_parse_from(run).unwrap().query.unwrap();
-            assert_eq!(&query, words.last().unwrap(), "{words:?}");
+            assert_eq!(args.query.as_deref(), words.last().copied(), "{words:?}");
         }
+        // A stray word is unexpected, not a command in the wrong place.
+        let e = parsed(&["ktail", "web", "man"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn the_kubectl_plugin_is_named_as_kubectl_runs_it() {
+        for (argv0, program) in [
+            ("ktail", Program::Ktail),
+            ("/usr/local/bin/ktail", Program::Ktail),
+            ("/home/u/.krew/bin/kubectl-ktail", Program::KubectlPlugin),
+            ("kubectl-ktail.exe", Program::KubectlPlugin),
+        ] {
+            assert_eq!(Program::from_argv0(Some(&OsString::from(argv0))), program);
+        }
+        let mut cmd = command(Program::KubectlPlugin);
+        let usage = cmd.render_usage().to_string();
+        assert!(usage.contains("kubectl ktail [OPTIONS] [QUERY]"), "{usage}");
+        let e = crate::cli::parse(
+            Program::KubectlPlugin,
+            &[OsString::from("kubectl-ktail"), OsString::from("--bogus")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            clap_error_line(Program::KubectlPlugin, &e),
+            "unexpected argument '--bogus' found; see kubectl ktail --help"
+        );
     }
 
     #[test]

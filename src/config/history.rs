@@ -3,7 +3,7 @@
 //! selection.
 
 use crate::cli::{Args, Env};
-use crate::config::parse::parse_duration;
+use crate::config::parse::{DURATION_FORMS, parse_duration, parse_time};
 use crate::error::{Error, Result};
 use crate::kube::target::Selection;
 use crate::render::filter::LineFilter;
@@ -23,13 +23,7 @@ pub(crate) fn resolve(
     let since_time = args
         .since_time
         .as_deref()
-        .map(|t| {
-            t.trim().parse::<jiff::Timestamp>().map_err(|e| {
-                Error::usage(format!(
-                    "invalid --since-time '{t}': {e} (use RFC3339, e.g. 2026-11-27T10:00:00Z)"
-                ))
-            })
-        })
+        .map(|t| parse_time("--since-time", t))
         .transpose()?;
     let since = parse_duration("--since", &args.since)?;
     let silence =
@@ -118,7 +112,7 @@ fn parse_until(value: &str, now: jiff::Timestamp) -> Result<jiff::Timestamp> {
         .and_then(|d| now.checked_sub(d).ok())
         .ok_or_else(|| {
             Error::usage(format!(
-                "invalid --until '{value}': give an RFC3339 time (2026-11-27T10:00:00Z) or a duration ago (30s, 5m, 1h30m)"
+                "invalid --until '{value}': give an RFC3339 time (2026-11-27T10:00:00Z) or a duration ago, {DURATION_FORMS}"
             ))
         })
 }

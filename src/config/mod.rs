@@ -89,19 +89,7 @@ impl Settings {
             sanitize: env.stdout_is_terminal && !args.raw_escapes,
             sort,
         };
-        let kube = KubeSource {
-            kubeconfig: args.kubeconfig.clone(),
-            kubeconfig_env: env.var("KUBECONFIG").map(str::to_string),
-            home: env.var("HOME").filter(|h| !h.is_empty()).map(Into::into),
-            contexts: dedup(args.context.iter().filter(|c| !c.is_empty()).cloned()),
-            context_regex: args
-                .context_regex
-                .as_deref()
-                .map(|r| parse::compile("--context-regex", r))
-                .transpose()?,
-            impersonate: parse::non_empty(&args.as_user),
-            impersonate_groups: args.as_group.clone(),
-        };
+        let kube = kube_source(args, env)?;
         Ok(Settings {
             input: if args.stdin {
                 Input::Stdin
@@ -116,6 +104,31 @@ impl Settings {
             output,
         })
     }
+}
+
+/// Which clusters `args` reach, in the environment `env`.
+fn kube_source(args: &Args, env: &Env) -> Result<KubeSource> {
+    Ok(KubeSource {
+        kubeconfig: args.kubeconfig.clone(),
+        kubeconfig_env: env.var("KUBECONFIG").map(str::to_string),
+        home: env.var("HOME").filter(|h| !h.is_empty()).map(Into::into),
+        contexts: dedup(args.context.iter().filter(|c| !c.is_empty()).cloned()),
+        context_regex: args
+            .context_regex
+            .as_deref()
+            .map(|r| parse::compile("--context-regex", r))
+            .transpose()?,
+        impersonate: parse::non_empty(&args.as_user),
+        impersonate_groups: args.as_group.clone(),
+    })
+}
+
+/// What shell completion needs of a command line that is still being typed: the
+/// clusters it reaches, and the pods it selects (query, selectors, namespaces). Checks
+/// only what these need; no network I/O.
+pub(crate) fn for_completion(args: &Args, env: &Env) -> Result<(KubeSource, PodQuery, Selection)> {
+    let (query, selection) = selection::resolve(args, env.now)?;
+    Ok((kube_source(args, env)?, query, selection))
 }
 
 /// The longest and shortest `--sort-window`: a line is held at most 10 s, and less than

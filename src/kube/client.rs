@@ -132,6 +132,14 @@ pub(crate) async fn connect(src: &KubeSource) -> Result<Vec<Result<Cluster>>> {
     Ok(clusters)
 }
 
+/// The names of the kubeconfig's contexts, in its order; reads files only.
+pub(crate) fn context_names(src: &KubeSource) -> Result<Vec<String>> {
+    let (kubeconfig, _) = load_kubeconfig(src)?;
+    Ok(kubeconfig
+        .map(|kc| kc.contexts.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default())
+}
+
 fn cluster(config: kube::Config, context: String, src: &KubeSource) -> Result<Cluster> {
     let server = config.cluster_url.to_string();
     let default_namespace = config.default_namespace.clone();

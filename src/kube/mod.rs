@@ -12,6 +12,7 @@ pub(crate) mod discovery;
 pub(crate) mod events;
 pub(crate) mod failure;
 pub(crate) mod h2;
+pub(crate) mod names;
 pub(crate) mod namespaces;
 pub(crate) mod objects;
 pub(crate) mod outcome;

@@ -29,7 +29,7 @@ use crate::kube::rollout::{self, Rollouts};
 use crate::kube::target::{self, Selection, Sighting};
 use crate::kube::watch::{Seen, WatchSet};
 
-fn api_resource(kind: Kind) -> ApiResource {
+pub(crate) fn api_resource(kind: Kind) -> ApiResource {
     match kind {
         Kind::Deployment => ApiResource::erase::<Deployment>(&()),
         Kind::ReplicaSet => ApiResource::erase::<ReplicaSet>(&()),

@@ -159,7 +159,7 @@ pub(crate) enum Kind {
 
 impl Kind {
     /// Short, long and plural names, as kubectl accepts them.
-    fn parse(s: &str) -> Option<Kind> {
+    pub(crate) fn parse(s: &str) -> Option<Kind> {
         Some(match s.to_ascii_lowercase().as_str() {
             "po" | "pod" | "pods" => Kind::Pod,
             "deploy" | "deployment" | "deployments" => Kind::Deployment,

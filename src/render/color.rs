@@ -1,19 +1,26 @@
 //! Colours: stern's palette, the pair a pod's name picks, and painting text in an SGR code.
 //!
 //! Whether colour is on is decided once, by `config`; this module only paints when told
-//! to. The palette must stay stern's, hash included: a pod keeps its colour across runs,
-//! machines, and between stern and ktail.
+//! to. The hash must stay stern's: a pod keeps its colour across runs, machines, and
+//! between stern and ktail. The palette is stern's but for one colour that dark
+//! terminals cannot show (see [`PALETTE`]).
 
 use std::io::Write;
 
+/// A blue that reads on dark and light backgrounds alike: 256-colour 33 (#0087ff) has a
+/// contrast of 5.9:1 on black and 3.6:1 on white, where SGR 34 (xterm's #0000ee) has
+/// 2.2:1 on black.
+pub(crate) const READABLE_BLUE: &str = "38;5;33";
+
 /// stern's palette: a name's FNV-1 hash picks a pair; the pod is written in the bright
-/// colour, its containers in the normal one (SGR codes).
+/// colour, its containers in the normal one (SGR codes). stern's dark blue container
+/// colour (34) is [`READABLE_BLUE`] here.
 const PALETTE: [(&str, &str); 6] = [
     ("96", "36"),
     ("92", "32"),
     ("95", "35"),
     ("93", "33"),
-    ("94", "34"),
+    ("94", READABLE_BLUE),
     ("91", "31"),
 ];
 
@@ -123,6 +130,18 @@ mod tests {
         assert_eq!(color_pair("web-1"), color_pair("web-1"));
         let p = Palette::default();
         assert_eq!(p.colors("web-1", "app"), color_pair("web-1"));
+    }
+
+    #[test]
+    fn no_default_colour_is_dark_blue_or_grey() {
+        // SGR 30 (black), 34 (dark blue) and 90 (grey) vanish on dark backgrounds.
+        for (pod, container) in PALETTE {
+            for sgr in [pod, container] {
+                assert!(!["30", "34", "90"].contains(&sgr), "{sgr}");
+            }
+        }
+        // The pair of a pod is the one stern picks: only the blue container differs.
+        assert_eq!(color_pair("foobar"), PALETTE[(0x31f0_b262u32 % 6) as usize]);
     }
 
     #[test]

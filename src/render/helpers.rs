@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error as TemplateError, ErrorKind, Value};
 
-use crate::render::color::painted;
+use crate::render::color::{READABLE_BLUE, painted};
 use crate::render::level::Level;
 
 fn fail(msg: impl Into<String>) -> TemplateError {
@@ -105,7 +105,7 @@ pub(crate) fn register(env: &mut Environment<'static>, color: bool, tz: TimeZone
         let n = n as i64;
         let sgr = match n {
             n if n < 30 => "35",
-            n if n < 40 => "34",
+            n if n < 40 => READABLE_BLUE,
             n if n < 50 => "33",
             n if n < 60 => "31",
             n if n < 100 => "36",
@@ -117,11 +117,12 @@ pub(crate) fn register(env: &mut Environment<'static>, color: bool, tz: TimeZone
     env.add_filter("bunyan_level_color", bunyan);
 }
 
-/// stern's `levelColor` table, then ktail's synonyms (trace, err, crit…).
+/// stern's `levelColor` table, then ktail's synonyms (trace, err, crit…). Info is a
+/// blue that dark terminals show too, as in the default output.
 fn stern_level_sgr(word: &str) -> Option<&'static str> {
     Some(match word.to_ascii_lowercase().as_str() {
         "debug" => "35",
-        "info" => "34",
+        "info" => READABLE_BLUE,
         "warn" | "warning" => "33",
         "error" | "dpanic" | "panic" => "31",
         "fatal" | "critical" => "36",

@@ -84,11 +84,11 @@ impl Level {
     }
 
     /// stern's `levelColor`/`bunyanLevelColor` colours (SGR): debug and trace magenta,
-    /// info blue, warn yellow, error red, fatal cyan.
+    /// info blue (a blue that dark terminals show too), warn yellow, error red, fatal cyan.
     pub(crate) fn sgr(self) -> &'static str {
         match self {
             Level::Trace | Level::Debug => "35",
-            Level::Info => "34",
+            Level::Info => crate::render::color::READABLE_BLUE,
             Level::Warn => "33",
             Level::Error => "31",
             Level::Fatal => "36",
