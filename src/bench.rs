@@ -11,7 +11,7 @@ use crate::render::format::RenderSettings;
 pub use crate::render::Origin;
 pub use crate::render::format::TargetFormat;
 pub use crate::render::time::parse_rfc3339_second;
-pub use crate::tail::lines::{Line, LineSplitter, parse_line};
+pub use crate::tail::lines::{Line, LineSplitter, Part, parse_line};
 
 /// The line filter and the rendering of a run.
 pub struct LineRenderer {

@@ -59,6 +59,10 @@ mod ci;
 /// Saying why: how tailed containers ended, what keeps one from running.
 mod reasons;
 
+/// Long lines: printed whole in bounded memory, split where a format needs records,
+/// resumed within a line.
+mod long_lines;
+
 /// --sort: time order across containers, exact with --no-follow, windowed when following.
 mod sorted;
 

@@ -10,6 +10,10 @@
 //! another stream with an earlier time can still overtake it; one that arrives later
 //! than the window allows is written at once, and counted. Notices and warnings do not
 //! pass here: only stdout's records.
+//!
+//! The records of a line longer than a piece (one per piece, sharing the line's time)
+//! are not held for the window, which could hold all of a huge line: what is held up to
+//! their time is written, then they follow at once, in their order.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
@@ -32,6 +36,8 @@ pub(crate) struct SortedBatch {
     pub(crate) bytes: Vec<u8>,
     /// Each record's timestamp key and where it ends in `bytes`.
     pub(crate) ends: Vec<(u64, usize)>,
+    /// It holds records of a line longer than a piece, which share the line's time.
+    pub(crate) long: bool,
 }
 
 /// The key of a time: nanoseconds since the epoch (lines before 1970 sort first).
@@ -283,6 +289,19 @@ async fn window(
                     }
                     continue;
                 };
+                if batch.long
+                    && let (Some(&(first, _)), Some(&(last, _))) =
+                        (batch.ends.first(), batch.ends.last())
+                {
+                    if release(&mut held, (first, u64::MAX), &mut written_up_to, out).await.is_err()
+                        || out.send(Out::Lines(batch.bytes)).await.is_err()
+                    {
+                        return end;
+                    }
+                    written_up_to = written_up_to.max(Some(last));
+                    marks.saw(id, last);
+                    continue;
+                }
                 let now = Instant::now();
                 let mut late = Vec::new();
                 let mut start = 0;

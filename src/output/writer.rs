@@ -7,6 +7,13 @@
 //! Notices and warnings travel the same channel so nothing tears mid-line. When stdout
 //! blocks, the channel fills and the tails stop reading their sockets: memory stays
 //! bounded and no line is dropped.
+//!
+//! A tail streaming a line longer than a piece (`tail::lines::PIECE_BYTES`) takes the
+//! writer for itself (`Out::Hold`): it sends the line's pieces on a small channel of its
+//! own, and the writer writes only those until the tail lets go, so the pieces of one
+//! output line follow each other with nothing between them. Everyone else's batches wait
+//! in the bounded channel meanwhile, so memory stays bounded; the tail lets go as soon as
+//! its line ends, and when it has to wait for more of it (`tail::container`).
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -42,6 +49,8 @@ pub(crate) enum Out {
     File(Arc<Path>, Vec<u8>),
     /// The container's tail has ended: write what its file holds and close it.
     FileClose(Arc<Path>),
+    /// Write only what comes on this channel until it closes (see the module's doc).
+    Hold(mpsc::Receiver<Out>),
 }
 
 /// How the writer stopped.
@@ -90,58 +99,100 @@ pub(crate) fn spawn(
 fn write_all(
     mut rx: mpsc::Receiver<Out>,
     stdout: impl Write,
-    mut stderr: impl Write,
+    stderr: impl Write,
     color_stderr: bool,
     neutralise: bool,
 ) -> WriterEnd {
-    let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, stdout);
-    let mut files = LogFiles::default();
-    let mut scratch = Vec::new();
+    let mut w = Writer {
+        out: io::BufWriter::with_capacity(BUFFER_BYTES, stdout),
+        stderr,
+        files: LogFiles::default(),
+        scratch: Vec::new(),
+        color_stderr,
+        neutralise,
+    };
     let result = (|| -> io::Result<()> {
         while let Some(first) = rx.blocking_recv() {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
-                match msg {
-                    Out::Lines(bytes) if neutralise && !sanitize::is_clean(&bytes) => {
-                        scratch.clear();
-                        sanitize::neutralise(&bytes, &mut scratch);
-                        out.write_all(&scratch)?;
-                    }
-                    Out::Lines(bytes) => out.write_all(&bytes)?,
-                    Out::Notice(bytes) => {
-                        out.flush()?;
-                        stderr.write_all(&bytes)?;
-                    }
-                    Out::Warning(text) => {
-                        out.flush()?;
-                        // Warnings quote servers and pods: never let them steer a terminal.
-                        scratch.clear();
-                        sanitize::neutralise(text.as_bytes(), &mut scratch);
-                        let text = String::from_utf8_lossy(&scratch);
-                        let line = if color_stderr {
-                            format!("\x1b[1;33mktail: warning:\x1b[0m {text}\n")
-                        } else {
-                            format!("ktail: warning: {text}\n")
-                        };
-                        stderr.write_all(line.as_bytes())?;
-                    }
-                    Out::FileOpen(path) => files.open(&path)?,
-                    Out::File(path, bytes) => files.write(&path, bytes)?,
-                    Out::FileClose(path) => files.close(&path)?,
-                }
+                w.write(msg)?;
                 next = rx.try_recv().ok();
             }
             // Nothing is waiting: whatever is buffered goes out now.
-            out.flush()?;
-            files.flush()?;
+            w.flush()?;
         }
-        files.flush()?;
-        out.flush()
+        w.flush()
     })();
     match result {
         Ok(()) => WriterEnd::Drained,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => WriterEnd::Closed,
         Err(e) => WriterEnd::Failed(e),
+    }
+}
+
+/// What the writer loop writes to.
+struct Writer<O: Write, E: Write> {
+    out: io::BufWriter<O>,
+    stderr: E,
+    files: LogFiles,
+    scratch: Vec<u8>,
+    color_stderr: bool,
+    /// Make log lines safe for a terminal (see `sanitize`); warnings always are.
+    neutralise: bool,
+}
+
+impl<O: Write, E: Write> Writer<O, E> {
+    fn write(&mut self, msg: Out) -> io::Result<()> {
+        let (out, scratch) = (&mut self.out, &mut self.scratch);
+        match msg {
+            Out::Lines(bytes) if self.neutralise && !sanitize::is_clean(&bytes) => {
+                scratch.clear();
+                sanitize::neutralise(&bytes, scratch);
+                out.write_all(scratch)?;
+            }
+            Out::Lines(bytes) => out.write_all(&bytes)?,
+            Out::Notice(bytes) => {
+                out.flush()?;
+                self.stderr.write_all(&bytes)?;
+            }
+            Out::Warning(text) => {
+                out.flush()?;
+                // Warnings quote servers and pods: never let them steer a terminal.
+                scratch.clear();
+                sanitize::neutralise(text.as_bytes(), scratch);
+                let text = String::from_utf8_lossy(scratch);
+                let line = if self.color_stderr {
+                    format!("\x1b[1;33mktail: warning:\x1b[0m {text}\n")
+                } else {
+                    format!("ktail: warning: {text}\n")
+                };
+                self.stderr.write_all(line.as_bytes())?;
+            }
+            Out::FileOpen(path) => self.files.open(&path)?,
+            Out::File(path, bytes) => self.files.write(&path, bytes)?,
+            Out::FileClose(path) => self.files.close(&path)?,
+            Out::Hold(mut held) => loop {
+                let msg = match held.try_recv() {
+                    Ok(msg) => msg,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        // The holder has nothing ready: what it sent goes out now.
+                        self.flush()?;
+                        match held.blocking_recv() {
+                            Some(msg) => msg,
+                            None => break,
+                        }
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                };
+                self.write(msg)?;
+            },
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.files.flush()
     }
 }
 
@@ -189,6 +240,26 @@ mod tests {
         assert_eq!(data.iter().filter(|b| **b == b'\n').count(), 10);
         assert_eq!(writes, 1, "ten waiting batches leave in one write");
         assert_eq!(err, b"+ p > c\nktail: warning: careful\n");
+    }
+
+    #[test]
+    fn a_holder_is_written_alone_until_it_lets_go() {
+        let (tx, rx) = mpsc::channel(16);
+        let (held_tx, held_rx) = mpsc::channel(2);
+        tx.try_send(Out::Lines(b"before\n".to_vec())).unwrap();
+        tx.try_send(Out::Hold(held_rx)).unwrap();
+        tx.try_send(Out::Lines(b"other\n".to_vec())).unwrap();
+        drop(tx);
+        let holder = std::thread::spawn(move || {
+            for piece in [&b"long "[..], b"line", b"\n"] {
+                held_tx.blocking_send(Out::Lines(piece.to_vec())).unwrap();
+            }
+        });
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let end = write_all(rx, &mut out, &mut err, false, false);
+        holder.join().unwrap();
+        assert!(matches!(end, WriterEnd::Drained));
+        assert_eq!(out, b"before\nlong line\nother\n");
     }
 
     #[test]

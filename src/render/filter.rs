@@ -17,6 +17,11 @@ pub(crate) struct LineFilter {
 }
 
 impl LineFilter {
+    /// No filter is set: every line is kept.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none() && self.min_level.is_none()
+    }
+
     /// stern's rule: any exclude match drops the line; otherwise, with includes, any
     /// include match keeps it. Then `--level`: a line below the level is dropped, a line
     /// without a level is kept.

@@ -21,6 +21,10 @@ use crate::render::level;
 use crate::render::template::{self, LineTemplate, TargetFields};
 use crate::render::time::{TimestampFormat, TimestampWriter};
 
+/// Text output marks each record of a split line but its last with this at its end: the
+/// line goes on in the container's next record. (JSON records carry `"continues": true`.)
+pub(crate) const CONTINUES: &[u8] = b" [continues]";
+
 /// How each line is rendered (`--output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutputMode {
@@ -268,23 +272,11 @@ impl TargetFormat {
                 out.push(b'\n');
             }
             OutputMode::Json => {
-                out.extend_from_slice(b"{\"message\":");
-                write_json_str(out, message);
-                if !timestamp.is_empty() {
-                    out.extend_from_slice(b",\"timestamp\":");
-                    write_json_str(out, timestamp);
-                }
+                json_head(out, timestamp, message);
                 out.extend_from_slice(&self.prefix);
             }
             OutputMode::Extjson | OutputMode::Ppextjson => {
-                let pretty = self.mode == OutputMode::Ppextjson;
-                out.extend_from_slice(&self.prefix);
-                if let Some(ts) = self.timestamps.as_mut() {
-                    out.extend_from_slice(b"\"timestamp\": \"");
-                    ts.write(out, timestamp, second);
-                    out.extend_from_slice(if pretty { b"\",\n  " } else { b"\", " });
-                }
-                out.extend_from_slice(b"\"message\": ");
+                let pretty = self.extjson_head(out, timestamp, second);
                 if is_json(message) {
                     if pretty {
                         write_indented_json(out, message, 1);
@@ -295,6 +287,89 @@ impl TargetFormat {
                     write_json_str(out, message);
                 }
                 out.extend_from_slice(if pretty { b"\n}\n" } else { b"}\n" });
+            }
+        }
+    }
+
+    /// Whether a line longer than a piece can be one record whose bytes follow each other
+    /// unchanged: default and raw output without a template.
+    pub(crate) fn streams(&self) -> bool {
+        self.template.is_none() && matches!(self.mode, OutputMode::Default | OutputMode::Raw)
+    }
+
+    /// A streamed long line's start: the prefix, the timestamp and its first bytes, without
+    /// a newline (see `streams`).
+    pub(crate) fn write_start(
+        &mut self,
+        out: &mut Vec<u8>,
+        timestamp: &[u8],
+        second: Option<i64>,
+        piece: &[u8],
+    ) {
+        out.extend_from_slice(&self.prefix);
+        if let Some(ts) = self.timestamps.as_mut() {
+            ts.write(out, timestamp, second);
+            out.push(b' ');
+        }
+        self.write_message(out, piece);
+    }
+
+    /// More bytes of a streamed long line.
+    pub(crate) fn write_more(&self, out: &mut Vec<u8>, piece: &[u8]) {
+        self.write_message(out, piece);
+    }
+
+    /// The end of a streamed long line's record: its newline, after `CONTINUES` when the
+    /// line goes on in a record of its own.
+    pub(crate) fn write_end(&self, out: &mut Vec<u8>, continues: bool) {
+        if continues {
+            out.extend_from_slice(CONTINUES);
+        }
+        out.push(b'\n');
+    }
+
+    /// One record for a piece of a long line, where a format needs whole records (JSON,
+    /// templates, filters): `continues` on every piece but the last.
+    pub(crate) fn write_piece(
+        &mut self,
+        out: &mut Vec<u8>,
+        timestamp: &[u8],
+        second: Option<i64>,
+        piece: &[u8],
+        continues: bool,
+    ) {
+        if !continues {
+            self.write_line(out, timestamp, second, piece);
+            return;
+        }
+        if self.template.is_some() {
+            // The template sees the marker at the end of the message.
+            let mut marked = Vec::with_capacity(piece.len() + CONTINUES.len());
+            marked.extend_from_slice(piece);
+            marked.extend_from_slice(CONTINUES);
+            self.write_template(out, timestamp, second, &marked);
+            return;
+        }
+        match self.mode {
+            OutputMode::Default | OutputMode::Raw => {
+                self.write_line(out, timestamp, second, piece);
+                out.pop();
+                self.write_end(out, true);
+            }
+            OutputMode::Json => {
+                json_head(out, timestamp, piece);
+                out.extend_from_slice(b",\"continues\":true");
+                out.extend_from_slice(&self.prefix);
+            }
+            OutputMode::Extjson | OutputMode::Ppextjson => {
+                let pretty = self.extjson_head(out, timestamp, second);
+                // A piece of a JSON document is not one: always a string.
+                write_json_str(out, piece);
+                out.extend_from_slice(if pretty {
+                    b",\n  \"continues\": true\n}\n"
+                } else {
+                    b", \"continues\": true}\n"
+                });
             }
         }
     }
@@ -364,6 +439,19 @@ impl TargetFormat {
         }
     }
 
+    /// An extjson record up to its message's value; whether it is ppextjson.
+    fn extjson_head(&mut self, out: &mut Vec<u8>, timestamp: &[u8], second: Option<i64>) -> bool {
+        let pretty = self.mode == OutputMode::Ppextjson;
+        out.extend_from_slice(&self.prefix);
+        if let Some(ts) = self.timestamps.as_mut() {
+            out.extend_from_slice(b"\"timestamp\": \"");
+            ts.write(out, timestamp, second);
+            out.extend_from_slice(if pretty { b"\",\n  " } else { b"\", " });
+        }
+        out.extend_from_slice(b"\"message\": ");
+        pretty
+    }
+
     fn write_message(&self, out: &mut Vec<u8>, part: &[u8]) {
         match &self.highlight {
             Some(re) => color::highlight(out, re, part),
@@ -430,6 +518,16 @@ impl TargetFormat {
 
     pub fn removed_notice(&self) -> &[u8] {
         &self.removed
+    }
+}
+
+/// A json record's message and timestamp, before the container's keys.
+fn json_head(out: &mut Vec<u8>, timestamp: &[u8], message: &[u8]) {
+    out.extend_from_slice(b"{\"message\":");
+    write_json_str(out, message);
+    if !timestamp.is_empty() {
+        out.extend_from_slice(b",\"timestamp\":");
+        write_json_str(out, timestamp);
     }
 }
 
@@ -783,6 +881,50 @@ mod tests {
         let mut out = Vec::new();
         t.write_line(&mut out, TS, SECOND, b"a");
         assert_eq!(out, b"a\n");
+    }
+
+    #[test]
+    fn pieces_of_a_long_line_stream_or_carry_a_marker() {
+        let o = origin("p", "web-1", "app");
+        let mut f = fmt(OutputMode::Default, false, false, None).target(&o);
+        assert!(f.streams());
+        let mut out = Vec::new();
+        f.write_start(&mut out, TS, SECOND, b"aa");
+        f.write_more(&mut out, b"bb");
+        f.write_end(&mut out, false);
+        f.write_start(&mut out, TS, SECOND, b"cc");
+        f.write_end(&mut out, true);
+        f.write_piece(&mut out, TS, SECOND, b"dd", true);
+        f.write_piece(&mut out, TS, SECOND, b"ee", false);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "web-1 app aabb\nweb-1 app cc [continues]\nweb-1 app dd [continues]\nweb-1 app ee\n"
+        );
+        let mut f = fmt(OutputMode::Json, false, false, None).target(&o);
+        assert!(!f.streams());
+        let mut out = Vec::new();
+        f.write_piece(&mut out, TS, SECOND, b"{\"a\":", true);
+        f.write_piece(&mut out, TS, SECOND, b"1}", false);
+        let records: Vec<serde_json::Value> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(records[0]["message"], "{\"a\":");
+        assert_eq!(records[0]["continues"], true);
+        assert_eq!(records[0]["podName"], "web-1");
+        assert_eq!(records[1]["message"], "1}");
+        assert_eq!(records[1].get("continues"), None);
+        for mode in [OutputMode::Extjson, OutputMode::Ppextjson] {
+            let mut f = fmt(mode, false, false, None).target(&o);
+            let mut out = Vec::new();
+            f.write_piece(&mut out, TS, SECOND, b"{\"a\":", true);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(
+                (&v["message"], &v["continues"]),
+                (&"{\"a\":".into(), &true.into())
+            );
+        }
     }
 
     #[test]

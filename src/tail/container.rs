@@ -5,6 +5,15 @@
 //! The reconnect contract (stern's `tail.go`, improved): timestamps are always requested
 //! (and stripped unless `-t`), a `ResumeCursor` remembers the last second and the lines
 //! that carried it, and a reconnect asks for `sinceTime` and skips exactly those lines.
+//!
+//! A line longer than a piece (`lines::PIECE_BYTES`) is handled piece by piece and never
+//! held whole. While its pieces are in flight the tail holds the writer (`Sinks::hold`);
+//! it lets go when the line ends, when its stream ends, and when no more of the line has
+//! come for `HOLD_STALL`, so a container that stops in the middle of a long line (a
+//! progress bar without newlines) does not stop everyone else's output: its record is
+//! then ended with the `CONTINUES` marker and the line goes on in a record of its own. If
+//! the stream breaks within a long line, the cursor remembers how much of it was handled
+//! (`ResumeCursor::open`), and the resumed stream skips exactly that much of it.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -20,13 +29,16 @@ use crate::kube::client::describe_error;
 use crate::kube::failure;
 use crate::kube::target::{InstanceState, Target, TargetKey, instance_state};
 use crate::output::writer::{BATCH_BYTES, Out};
+use crate::render::filter::LineFilter;
 use crate::render::time::parse_rfc3339_nanos;
-use crate::tail::context::{Presence, TailContext, TailEnd, template_warning};
-use crate::tail::lines::{Line, LineSplitter, parse_line};
+use crate::tail::context::{Presence, TailContext, TailEnd, split_warning, template_warning};
+use crate::tail::lines::{
+    API_TIMESTAMP_BYTES, Line, LineSplitter, Part, parse_line, split_timestamp,
+};
 use crate::tail::machine::{
     Break, Located, Machine, Mode, OpenError, Step, StreamEnd, Warning, describe_second,
 };
-use crate::tail::resume::{Replay, Resume, ResumeCursor, line_key};
+use crate::tail::resume::{Replay, Resume, ResumeCursor, line_key, long_line_key};
 use crate::tail::sinks::{Batch, Sinks};
 
 /// After the watch reports the pod deleted, its streams get this long to drain by
@@ -45,6 +57,9 @@ const FINISH_BYTES: usize = 8 << 20;
 /// for more: a busy stream fills it, a quiet one sends after three empty turns.
 const SMALL_BATCH: usize = 4096;
 const SMALL_BATCH_YIELDS: u32 = 3;
+/// A tail in the middle of a long line lets the writer go when no more of the line has
+/// come for this long.
+const HOLD_STALL: Duration = Duration::from_secs(1);
 
 type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
 
@@ -60,6 +75,8 @@ pub(crate) struct ContainerTail<'a> {
     sinks: Sinks,
     cursor: ResumeCursor,
     splitter: LineSplitter,
+    /// The long line being read, once its first piece was.
+    long: Option<LongLine>,
     machine: Machine,
     backoff: Backoff,
     /// `--until` as (second, nanosecond): a line after it ends the stream.
@@ -88,7 +105,8 @@ impl<'a> ContainerTail<'a> {
             presence,
             sinks,
             cursor: ResumeCursor::default(),
-            splitter: LineSplitter::default(),
+            splitter: LineSplitter::with_lead(API_TIMESTAMP_BYTES),
+            long: None,
             machine: Machine::new(ctx.settings.follow),
             backoff: Backoff::stream(),
             until: ctx
@@ -127,10 +145,17 @@ impl<'a> ContainerTail<'a> {
                         let end = self.stream(reader, mode).await;
                         match end {
                             StreamEnd::Clean => self.flush_partial().await,
-                            // The partial line is dropped; the resume fetches it whole.
-                            StreamEnd::Broken(_) => self.splitter.discard(),
+                            // The partial line is dropped; the resume fetches it again
+                            // and skips what was printed of it.
+                            StreamEnd::Broken(_) => {
+                                self.splitter.discard();
+                                self.long = None;
+                            }
                             StreamEnd::Stop(_) => {}
                         }
+                        // A streamed long line that did not end is ended with the
+                        // marker, and the writer is free for the others.
+                        let _ = self.let_go().await;
                         self.machine.stream_ended(mode, end)
                     }
                     Err(e) => self.machine.open_failed(mode, e),
@@ -274,7 +299,12 @@ impl<'a> ContainerTail<'a> {
         let mut finish = false;
         let mut stop = self.ctx.shutdown.subscribe();
         let silence = self.ctx.settings.silence;
+        // No more of a long line came for `HOLD_STALL`: let the writer go.
+        let mut stalled = false;
         loop {
+            if std::mem::take(&mut stalled) && self.let_go().await.is_err() {
+                return StreamEnd::Stop(TailEnd::Cut);
+            }
             if std::mem::take(&mut finish)
                 && let Some(end) = self.finish_ended().await
             {
@@ -294,6 +324,10 @@ impl<'a> ContainerTail<'a> {
             };
             let chunk = tokio::select! {
                 r = reader.fill_buf() => r,
+                _ = tokio::time::sleep(HOLD_STALL), if self.sinks.holding() => {
+                    stalled = true;
+                    continue;
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     if removed_at.is_some() {
                         return StreamEnd::Stop(TailEnd::Cut);
@@ -387,14 +421,20 @@ impl<'a> ContainerTail<'a> {
                     describe_second(Some(from)),
                     describe_second(Some(to))
                 );
-                if self.ctx.out.send(Out::Warning(msg)).await.is_err() {
+                if self
+                    .sinks
+                    .out(&self.ctx.out)
+                    .send(Out::Warning(msg))
+                    .await
+                    .is_err()
+                {
                     return StreamEnd::Stop(TailEnd::Cut);
                 }
             }
             if let Some(why) = self.sinks.take_template_failure() {
                 self.warn(Warning::Api(template_warning(&why))).await;
             }
-            if !batch.is_empty() && self.sinks.send(batch, &self.ctx.out).await.is_err() {
+            if self.send(batch).await.is_err() {
                 return StreamEnd::Stop(TailEnd::Cut);
             }
             // The log goes on past --until: everything in the window is printed.
@@ -419,10 +459,15 @@ impl<'a> ContainerTail<'a> {
             _ => return None,
         };
         let mut reader = self.open(mode).await.ok()?;
-        let (cursor, splitter, past_until) = (
+        let (cursor, splitter, past_until, long, open) = (
             self.cursor.clone(),
-            std::mem::take(&mut self.splitter),
+            std::mem::replace(
+                &mut self.splitter,
+                LineSplitter::with_lead(API_TIMESTAMP_BYTES),
+            ),
             self.past_until,
+            self.long.clone(),
+            self.sinks.open,
         );
         let mut replay = Replay::new(&self.cursor);
         let mut batch = Batch::default();
@@ -446,9 +491,11 @@ impl<'a> ContainerTail<'a> {
             self.cursor = cursor;
             self.splitter = splitter;
             self.past_until = past_until;
+            self.long = long;
+            self.sinks.open = open;
             return None;
         }
-        if !batch.is_empty() && self.sinks.send(batch, &self.ctx.out).await.is_err() {
+        if self.send(batch).await.is_err() {
             return Some(StreamEnd::Stop(TailEnd::Cut));
         }
         self.flush_partial().await;
@@ -473,59 +520,82 @@ impl<'a> ContainerTail<'a> {
         batch: &mut Batch,
     ) -> Option<(i64, i64)> {
         let mut gap = None;
-        let (cursor, sinks) = (&mut self.cursor, &mut self.sinks);
-        let filter = &self.ctx.settings.filter;
-        let (until, past_until) = (self.until, &mut self.past_until);
-        sinks.reserve(batch, buf.len() + buf.len() / 2);
-        self.splitter.feed(buf, |raw| {
-            if *past_until {
-                return;
-            }
-            let line = parse_line(raw);
-            let key = line_key(&line);
-            if let Some(r) = replay.as_mut() {
-                match r.check_line(line.second, key, line.timestamp) {
-                    Resume::Skip => return,
-                    Resume::Take => {}
-                    Resume::Gap { from, to } => gap = Some((from, to)),
-                }
-            }
-            if until.is_some_and(|u| after(&line, u)) {
-                *past_until = true;
-                return;
-            }
-            cursor.advance_line(line.second, key, line.timestamp);
-            if filter.keeps(line.message) {
-                sinks.line(batch, line.timestamp, line.second, line.message);
+        self.sinks.reserve(batch, buf.len() + buf.len() / 2);
+        let (mut lines, splitter) = self.lines();
+        splitter.feed(buf, |raw, part| {
+            if let Some(g) = lines.handle(raw, part, replay, batch) {
+                gap = Some(g);
             }
         });
         gap
     }
 
+    /// What handling lines needs, beside the splitter that hands them out.
+    fn lines(&mut self) -> (Lines<'_>, &mut LineSplitter) {
+        let lines = Lines {
+            cursor: &mut self.cursor,
+            sinks: &mut self.sinks,
+            filter: &self.ctx.settings.filter,
+            until: self.until,
+            past_until: &mut self.past_until,
+            long: &mut self.long,
+        };
+        (lines, &mut self.splitter)
+    }
+
     /// A last line without a newline at a clean end of stream is still a line.
     async fn flush_partial(&mut self) {
         let mut batch = Batch::default();
-        let (cursor, sinks) = (&mut self.cursor, &mut self.sinks);
-        let filter = &self.ctx.settings.filter;
-        let (until, past_until) = (self.until, self.past_until);
-        self.splitter.finish(|raw| {
-            let line = parse_line(raw);
-            if past_until || until.is_some_and(|u| after(&line, u)) {
-                return;
-            }
-            cursor.advance_line(line.second, line_key(&line), line.timestamp);
-            if filter.keeps(line.message) {
-                sinks.line(&mut batch, line.timestamp, line.second, line.message);
-            }
+        let (mut lines, splitter) = self.lines();
+        splitter.finish(|raw, part| {
+            lines.handle(raw, part, &mut None, &mut batch);
         });
+        let _ = self.send(batch).await;
+    }
+
+    /// Sends `batch` to the writer, holding it while a long line is in flight (see the
+    /// module's doc), and says once per run that a line was split.
+    async fn send(&mut self, batch: Batch) -> Result<(), ()> {
         if !batch.is_empty() {
-            let _ = self.sinks.send(batch, &self.ctx.out).await;
+            if self.long.is_some() {
+                self.sinks.hold(&self.ctx.out).await?;
+            }
+            self.sinks.send(batch, &self.ctx.out).await?;
         }
+        if self.long.is_none() {
+            self.sinks.release();
+        }
+        self.notice_split().await
+    }
+
+    /// Lets the writer go: a streamed record still open is ended with the marker (its
+    /// line goes on in a record of its own).
+    async fn let_go(&mut self) -> Result<(), ()> {
+        let mut batch = Batch::default();
+        self.sinks.break_line(&mut batch);
+        let sent = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.sinks.send(batch, &self.ctx.out).await
+        };
+        self.sinks.release();
+        sent?;
+        self.notice_split().await
+    }
+
+    async fn notice_split(&mut self) -> Result<(), ()> {
+        if self.sinks.take_split()
+            && let Some(text) = split_warning(self.ctx, &self.label)
+        {
+            let out = self.sinks.out(&self.ctx.out);
+            out.send(Out::Warning(text)).await.map_err(|_| ())?;
+        }
+        Ok(())
     }
 
     async fn warn(&self, w: Warning) {
         let text = format!("{}: {}", self.label, w.text(self.cursor.second));
-        let _ = self.ctx.out.send(Out::Warning(text)).await;
+        let _ = self.sinks.out(&self.ctx.out).send(Out::Warning(text)).await;
     }
 
     /// Sleeps `d`, or less if the pod is removed meanwhile; true when the tail should stop.
@@ -538,6 +608,130 @@ impl<'a> ContainerTail<'a> {
             _ = tokio::time::sleep(d) => false,
             _ = removed(&mut self.presence) => true,
             _ = stop.wait_for(|s| *s) => true,
+        }
+    }
+}
+
+/// The long line being read: what its later pieces need from its first.
+#[derive(Debug, Clone)]
+struct LongLine {
+    timestamp: [u8; 40],
+    ts_len: usize,
+    second: Option<i64>,
+    /// Bytes of its message printed before the stream broke: not printed again.
+    skip: u64,
+    /// Its pieces are printed; not when a resumed stream sends again a line that was
+    /// printed whole.
+    take: bool,
+}
+
+/// What handling a line needs of its tail, borrowed for one chunk.
+struct Lines<'t> {
+    cursor: &'t mut ResumeCursor,
+    sinks: &'t mut Sinks,
+    filter: &'t LineFilter,
+    until: Option<(i64, u32)>,
+    past_until: &'t mut bool,
+    long: &'t mut Option<LongLine>,
+}
+
+impl Lines<'_> {
+    /// De-duplicates, filters and formats a line or a piece of one into `batch`; returns
+    /// a gap when a resumed stream could not prove continuity.
+    fn handle(
+        &mut self,
+        raw: &[u8],
+        part: Part,
+        replay: &mut Option<Replay>,
+        batch: &mut Batch,
+    ) -> Option<(i64, i64)> {
+        if *self.past_until {
+            return None;
+        }
+        let line = match part {
+            Part::Whole => parse_line(raw),
+            Part::First => split_timestamp(raw),
+            Part::Middle => {
+                self.piece(raw, false, batch);
+                return None;
+            }
+            Part::Last => {
+                self.piece(raw.strip_suffix(b"\r").unwrap_or(raw), true, batch);
+                return None;
+            }
+        };
+        let key = match part {
+            Part::Whole => line_key(&line),
+            _ => long_line_key(line.timestamp),
+        };
+        let mut gap = None;
+        // Bytes of a long line's message already printed, and whether it is printed.
+        let (mut skip, mut take) = (0, true);
+        if let Some(r) = replay.as_mut() {
+            match r.check_line(line.second, key, line.timestamp) {
+                // The long line the stream broke in: the rest of it is new.
+                Resume::Skip if part == Part::First => match self.cursor.open {
+                    Some((open, handled)) if open == key => skip = handled,
+                    _ => take = false,
+                },
+                Resume::Skip => return None,
+                Resume::Take => {}
+                Resume::Gap { from, to } => gap = Some((from, to)),
+            }
+        }
+        if self.until.is_some_and(|u| after(&line, u)) {
+            *self.past_until = true;
+            return gap;
+        }
+        if part == Part::Whole {
+            self.cursor.advance_line(line.second, key, line.timestamp);
+            if self.filter.keeps(line.message) {
+                self.sinks
+                    .line(batch, line.timestamp, line.second, line.message);
+            }
+            return gap;
+        }
+        if take && skip == 0 {
+            self.cursor.advance_line(line.second, key, line.timestamp);
+            self.cursor.open = Some((key, 0));
+        }
+        let mut timestamp = [0u8; 40];
+        let ts_len = line.timestamp.len().min(40);
+        timestamp[..ts_len].copy_from_slice(&line.timestamp[..ts_len]);
+        *self.long = Some(LongLine {
+            timestamp,
+            ts_len,
+            second: line.second,
+            skip,
+            take,
+        });
+        self.piece(line.message, false, batch);
+        gap
+    }
+
+    /// A piece of the long line being read: its first one's message, or a later one.
+    fn piece(&mut self, mut bytes: &[u8], last: bool, batch: &mut Batch) {
+        let Some(long) = self.long.as_mut() else {
+            return;
+        };
+        if long.take {
+            let n = long.skip.min(bytes.len() as u64);
+            long.skip -= n;
+            bytes = &bytes[n as usize..];
+            if let Some((_, handled)) = self.cursor.open.as_mut() {
+                *handled += bytes.len() as u64;
+            }
+            let keep = self.sinks.streams() || self.filter.keeps(bytes);
+            if (!bytes.is_empty() || last) && keep {
+                let ts = &long.timestamp[..long.ts_len];
+                self.sinks.piece(batch, ts, long.second, bytes, last);
+            }
+        }
+        if last {
+            if long.take {
+                self.cursor.open = None;
+            }
+            *self.long = None;
         }
     }
 }

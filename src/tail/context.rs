@@ -13,8 +13,9 @@ use crate::output::merge::{MergeTx, SortedBatch};
 use crate::output::writer::{Out, OutTx};
 use crate::render::Origin;
 use crate::render::filter::LineFilter;
-use crate::render::format::RenderSettings;
+use crate::render::format::{CONTINUES, RenderSettings};
 use crate::render::time::TimestampWriter;
+use crate::tail::lines::PIECE_BYTES;
 use crate::tail::sinks::{FileSink, Sinks};
 
 /// Instance checks (a GET of the pod after a log request opens) in flight at once. When
@@ -60,6 +61,8 @@ pub(crate) struct TailContext {
     /// Instance checks in flight at once (`VERIFY_CONCURRENCY`).
     pub(crate) checks: Semaphore,
     pub(crate) queue_noticed: AtomicBool,
+    /// The run's one notice that a long line was split was given.
+    pub(crate) split_noticed: AtomicBool,
     /// Set on SIGINT/SIGTERM: tails stop reading, hand over what they hold, and end.
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -80,6 +83,7 @@ impl TailContext {
             slots: Arc::new(Semaphore::new(settings.max_log_requests)),
             checks: Semaphore::new(VERIFY_CONCURRENCY),
             queue_noticed: AtomicBool::new(false),
+            split_noticed: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
             stdout: output.stdout,
             settings,
@@ -134,8 +138,31 @@ impl TailContext {
             .into(),
             format: render.target(origin),
         });
-        Sinks::new(self.render.target(origin), self.stdout, file, sorted)
+        let filtered = !self.settings.filter.is_empty();
+        Sinks::new(
+            self.render.target(origin),
+            self.stdout,
+            file,
+            sorted,
+            filtered,
+        )
     }
+}
+
+/// The warning, once per run, that a long line was printed in several records; `label`
+/// names the first container that had one.
+pub(crate) fn split_warning(ctx: &TailContext, label: &str) -> Option<String> {
+    if ctx
+        .split_noticed
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        return None;
+    }
+    Some(format!(
+        "{label}: a line longer than {} MiB was printed in several records; each but the last ends with \"{}\" (JSON: \"continues\": true); said once per run",
+        PIECE_BYTES >> 20,
+        String::from_utf8_lossy(CONTINUES).trim_start(),
+    ))
 }
 
 /// The warning for a line a `--template` failed on (printed once per container).

@@ -12,12 +12,24 @@ use crate::tail::lines::Line;
 /// precision, unique per line of a container instance in practice) and its length.
 /// Cheap: the timestamp is 30 bytes.
 pub(crate) fn line_key(line: &Line<'_>) -> u64 {
+    timestamp_hash(line.timestamp) ^ (line.message.len() as u64).rotate_left(40)
+}
+
+/// The identity of a line longer than a piece (`lines::PIECE_BYTES`): its length is not
+/// known when its first piece comes, so its timestamp alone, marked apart from
+/// `line_key`'s. Whether a line comes in pieces depends only on its length, so a resumed
+/// stream gives it the same key.
+pub(crate) fn long_line_key(timestamp: &[u8]) -> u64 {
+    timestamp_hash(timestamp) ^ u64::MAX.rotate_left(40)
+}
+
+fn timestamp_hash(timestamp: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in line.timestamp {
+    for b in timestamp {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    h ^ (line.message.len() as u64).rotate_left(40)
+    h
 }
 
 /// Where a container's stream stands: what a reconnect must skip.
@@ -30,6 +42,9 @@ pub(crate) struct ResumeCursor {
     /// The timestamp text of the first of them: lines of the same second that sort
     /// before it were never handled (they were before `--tail`/`--since`).
     pub(crate) first: Option<[u8; 40]>,
+    /// The long line a stream broke in (`long_line_key`, one of `seen`), and how many
+    /// bytes of its message were handled: a resume skips those and goes on with the rest.
+    pub(crate) open: Option<(u64, u64)>,
 }
 
 /// What to do with a line on a stream that resumes from a cursor.

@@ -1,6 +1,14 @@
 //! Where one tail's lines are rendered and sent: stdout (unless `--files-only`) and the
 //! container's `--output-dir` file. Each line is split and filtered once by the caller,
 //! rendered once per sink, and a batch goes to the writer as one message per sink.
+//!
+//! A line longer than a piece (`lines::PIECE_BYTES`) comes in pieces. Default and raw
+//! output without filters stream it: one record whose bytes follow each other unchanged,
+//! the prefix before the first piece and the newline after the last. Where a format needs
+//! whole records (JSON, templates, filters, `--sort`), each piece is a record of its own
+//! that says the line goes on (`format::CONTINUES`, `"continues": true`). While pieces are
+//! in flight the tail holds the writer (`Out::Hold`), so they are not interleaved with
+//! other containers' lines and only a few are buffered at once.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +26,10 @@ pub(crate) struct FileSink {
     pub(crate) format: TargetFormat,
 }
 
+/// Batches in flight on a tail's own channel while it holds the writer: with pieces of
+/// 1 MiB, a few MiB.
+const HOLD_BATCHES: usize = 2;
+
 /// One read's formatted lines: for stdout, and for the container's file.
 #[derive(Default)]
 pub(crate) struct Batch {
@@ -25,6 +37,8 @@ pub(crate) struct Batch {
     /// `--sort`: each stdout record's time and where it ends.
     ends: Vec<(u64, usize)>,
     file: Vec<u8>,
+    /// It holds pieces of a long line.
+    long: bool,
 }
 
 impl Batch {
@@ -48,6 +62,15 @@ pub(crate) struct Sinks {
     sorted: Option<mpsc::Sender<SortedBatch>>,
     /// The time of the last stdout record: a line without a timestamp keeps its place.
     last_key: u64,
+    /// A long line is one streamed record (see the module's doc); else a record per piece.
+    streams: bool,
+    /// A streamed record is open: its start was rendered, its newline not yet.
+    pub(crate) open: bool,
+    /// A long line was split into records, or a streamed record broken, since this was
+    /// last taken (for the run's one notice).
+    split: bool,
+    /// The tail's own channel to the writer while it holds it.
+    held: Option<OutTx>,
 }
 
 impl Sinks {
@@ -56,13 +79,18 @@ impl Sinks {
         to_stdout: bool,
         file: Option<FileSink>,
         sorted: Option<mpsc::Sender<SortedBatch>>,
+        filtered: bool,
     ) -> Sinks {
         Sinks {
+            streams: stdout.streams() && !filtered && sorted.is_none(),
             stdout,
             to_stdout,
             file,
             sorted,
             last_key: 0,
+            open: false,
+            split: false,
+            held: None,
         }
     }
 
@@ -87,17 +115,125 @@ impl Sinks {
             let before = batch.stdout.len();
             self.stdout
                 .write_line(&mut batch.stdout, timestamp, second, message);
-            if self.sorted.is_some() && batch.stdout.len() > before {
-                if let Some(s) = second {
-                    self.last_key = merge::key(s, parse_rfc3339_nanos(timestamp));
-                }
-                batch.ends.push((self.last_key, batch.stdout.len()));
-            }
+            self.record_end(batch, before, timestamp, second);
         }
         if let Some(f) = self.file.as_mut() {
             f.format
                 .write_line(&mut batch.file, timestamp, second, message);
         }
+    }
+
+    /// `--sort`: the stdout record that began at `before` ends here.
+    fn record_end(
+        &mut self,
+        batch: &mut Batch,
+        before: usize,
+        timestamp: &[u8],
+        second: Option<i64>,
+    ) {
+        if self.sorted.is_some() && batch.stdout.len() > before {
+            if let Some(s) = second {
+                self.last_key = merge::key(s, parse_rfc3339_nanos(timestamp));
+            }
+            batch.ends.push((self.last_key, batch.stdout.len()));
+        }
+    }
+
+    /// Whether the lines' pieces are one streamed record each (else a record per piece).
+    pub(crate) fn streams(&self) -> bool {
+        self.streams
+    }
+
+    /// Renders a piece of a long line (`timestamp` and `second` are the line's); `last`
+    /// when the line ends with it.
+    pub(crate) fn piece(
+        &mut self,
+        batch: &mut Batch,
+        timestamp: &[u8],
+        second: Option<i64>,
+        piece: &[u8],
+        last: bool,
+    ) {
+        batch.long = true;
+        if !self.streams {
+            self.split |= !last;
+            if self.to_stdout {
+                let before = batch.stdout.len();
+                self.stdout
+                    .write_piece(&mut batch.stdout, timestamp, second, piece, !last);
+                self.record_end(batch, before, timestamp, second);
+            }
+            if let Some(f) = self.file.as_mut() {
+                f.format
+                    .write_piece(&mut batch.file, timestamp, second, piece, !last);
+            }
+            return;
+        }
+        let start = !std::mem::replace(&mut self.open, !last);
+        let stream = |format: &mut TargetFormat, out: &mut Vec<u8>| {
+            if start {
+                format.write_start(out, timestamp, second, piece);
+            } else {
+                format.write_more(out, piece);
+            }
+            if last {
+                format.write_end(out, false);
+            }
+        };
+        if self.to_stdout {
+            stream(&mut self.stdout, &mut batch.stdout);
+        }
+        if let Some(f) = self.file.as_mut() {
+            stream(&mut f.format, &mut batch.file);
+        }
+    }
+
+    /// Ends the open streamed record before its line does (the stream broke, or paused
+    /// while holding the writer): the rest of the line follows in a record of its own.
+    pub(crate) fn break_line(&mut self, batch: &mut Batch) {
+        if !std::mem::take(&mut self.open) {
+            return;
+        }
+        self.split = true;
+        if self.to_stdout {
+            self.stdout.write_end(&mut batch.stdout, true);
+        }
+        if let Some(f) = &self.file {
+            f.format.write_end(&mut batch.file, true);
+        }
+    }
+
+    /// Whether a line was split or broken since the last call.
+    pub(crate) fn take_split(&mut self) -> bool {
+        std::mem::take(&mut self.split)
+    }
+
+    /// Takes the writer for this tail's pieces (see the module's doc); `Err` when the
+    /// writer is gone. With `--sort` the records go to the merge, which keeps them in
+    /// order, and nothing is held.
+    pub(crate) async fn hold(&mut self, out: &OutTx) -> Result<(), ()> {
+        if self.held.is_some() || self.sorted.is_some() {
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::channel(HOLD_BATCHES);
+        out.send(Out::Hold(rx)).await.map_err(|_| ())?;
+        self.held = Some(tx);
+        Ok(())
+    }
+
+    /// Lets the writer go.
+    pub(crate) fn release(&mut self) {
+        self.held = None;
+    }
+
+    pub(crate) fn holding(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Where this tail's messages to the writer go: its own channel while it holds the
+    /// writer (the writer reads nothing else then), else `out`.
+    pub(crate) fn out<'s>(&'s self, out: &'s OutTx) -> &'s OutTx {
+        self.held.as_ref().unwrap_or(out)
     }
 
     /// The `--sort` stream, for the container's next instance.
@@ -117,12 +253,14 @@ impl Sinks {
 
     /// Hands `batch` to the writer; `Err` when the writer is gone.
     pub(crate) async fn send(&self, batch: Batch, out: &OutTx) -> Result<(), ()> {
+        let out = self.out(out);
         if !batch.stdout.is_empty() {
             match &self.sorted {
                 Some(merge) => {
                     let sorted = SortedBatch {
                         bytes: batch.stdout,
                         ends: batch.ends,
+                        long: batch.long,
                     };
                     merge.send(sorted).await.map_err(|_| ())?;
                 }

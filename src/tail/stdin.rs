@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 
 use crate::output::writer::Out;
 use crate::render::Origin;
-use crate::tail::context::{TailContext, TailEnd, template_warning};
-use crate::tail::lines::{LineSplitter, parse_line};
+use crate::tail::context::{TailContext, TailEnd, split_warning, template_warning};
+use crate::tail::lines::{LineSplitter, Part, parse_line, split_timestamp};
 use crate::tail::sinks::{Batch, Sinks};
 
 /// Bytes read at once, and chunks in flight from the reading thread.
@@ -44,6 +44,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, input: Input) -> TailEnd {
             None,
         ),
         timestamps: ctx.render.timestamps.is_some(),
+        long: None,
         ctx: &ctx,
     };
     let mut splitter = LineSplitter::default();
@@ -52,26 +53,38 @@ pub(crate) async fn run(ctx: Arc<TailContext>, input: Input) -> TailEnd {
         let mut batch = Batch::default();
         let last = match chunks.recv().await {
             Some(Ok(chunk)) => {
-                splitter.feed(&chunk, |raw| lines.line(raw, &mut batch));
+                splitter.feed(&chunk, |raw, part| lines.line(raw, part, &mut batch));
                 false
             }
             Some(Err(e)) => {
                 let text = format!("reading standard input failed: {e}");
                 let _ = ctx.out.send(Out::Warning(text)).await;
                 end = TailEnd::Failed;
-                splitter.finish(|raw| lines.line(raw, &mut batch));
+                splitter.finish(|raw, part| lines.line(raw, part, &mut batch));
                 true
             }
             None => {
-                splitter.finish(|raw| lines.line(raw, &mut batch));
+                splitter.finish(|raw, part| lines.line(raw, part, &mut batch));
                 true
             }
         };
         if let Some(why) = lines.sinks.take_template_failure() {
             let _ = ctx.out.send(Out::Warning(template_warning(&why))).await;
         }
+        // A long line's pieces hold the writer, as a container's do.
+        if lines.long.is_some() && lines.sinks.hold(&ctx.out).await.is_err() {
+            return TailEnd::Cut;
+        }
         if lines.sinks.send(batch, &ctx.out).await.is_err() {
             return TailEnd::Cut;
+        }
+        if lines.long.is_none() {
+            lines.sinks.release();
+        }
+        if lines.sinks.take_split()
+            && let Some(text) = split_warning(&ctx, "standard input")
+        {
+            let _ = lines.sinks.out(&ctx.out).send(Out::Warning(text)).await;
         }
         if last {
             return end;
@@ -84,11 +97,40 @@ struct Lines<'a> {
     sinks: Sinks,
     /// Read a leading timestamp for -t, as in a log stream; otherwise all is message.
     timestamps: bool,
+    /// The long line being read: its timestamp text and second, from its first piece.
+    long: Option<(Vec<u8>, Option<i64>)>,
     ctx: &'a TailContext,
 }
 
 impl Lines<'_> {
-    fn line(&mut self, raw: &[u8], batch: &mut Batch) {
+    fn line(&mut self, raw: &[u8], part: Part, batch: &mut Batch) {
+        let (piece, last) = match part {
+            Part::Whole => return self.whole(raw, batch),
+            Part::First => {
+                let line = split_timestamp(raw);
+                let (ts, second, msg) = if self.timestamps {
+                    (line.timestamp, line.second, line.message)
+                } else {
+                    (&[][..], None, raw)
+                };
+                self.long = Some((ts.to_vec(), second));
+                (msg, false)
+            }
+            Part::Middle => (raw, false),
+            Part::Last => (raw.strip_suffix(b"\r").unwrap_or(raw), true),
+        };
+        let Some((ts, second)) = &self.long else {
+            return;
+        };
+        if self.sinks.streams() || self.ctx.settings.filter.keeps(piece) {
+            self.sinks.piece(batch, ts, *second, piece, last);
+        }
+        if last {
+            self.long = None;
+        }
+    }
+
+    fn whole(&mut self, raw: &[u8], batch: &mut Batch) {
         let line = parse_line(raw);
         let (ts, second, msg) = if self.timestamps {
             (line.timestamp, line.second, line.message)

@@ -85,9 +85,9 @@ fn split(c: &mut Criterion) {
             let mut s = LineSplitter::default();
             let mut n = 0usize;
             for chunk in log.chunks(16 * 1024) {
-                s.feed(black_box(chunk), |l| n += l.len());
+                s.feed(black_box(chunk), |l, _| n += l.len());
             }
-            s.finish(|l| n += l.len());
+            s.finish(|l, _| n += l.len());
             black_box(n)
         })
     });
@@ -98,7 +98,7 @@ fn split(c: &mut Criterion) {
             let mut s = LineSplitter::default();
             let mut n = 0usize;
             for chunk in &chunks {
-                s.feed(black_box(chunk), |l| n += l.len());
+                s.feed(black_box(chunk), |l, _| n += l.len());
             }
             black_box(n)
         })

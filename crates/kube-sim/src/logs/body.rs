@@ -2,8 +2,14 @@
 //! before the since-filter, timestamps kept or stripped per line, `limitBytes` cutting
 //! mid-line and ending even a follow stream, follow streams that end when the instance
 //! terminates (or, like the kubelet's, at its next state check after that), per-line or
-//! coalesced chunks. It reads a [`LogJournal`] and must not change
-//! it.
+//! coalesced chunks, and a long line in pieces. It reads a [`LogJournal`] and must not
+//! change it.
+//!
+//! A line longer than `CRI_PARTIAL_BYTES` leaves in frames of at most that size: a
+//! container runtime writes such a line to its log file as partial records (containerd's
+//! `max_container_log_line_size`, 16 KiB by default, `P` tags), and the kubelet copies
+//! them to the response one by one, reassembled into one line (one timestamp, one
+//! newline) but flushed piece by piece.
 
 use std::io;
 use std::pin::Pin;
@@ -21,8 +27,10 @@ use super::format::PREFIX_LEN;
 use super::journal::{LogJournal, clamp_nanos};
 use super::{Chunking, LogQuery, StreamEnd};
 
-/// Largest coalesced frame; a longer single line still goes out as one frame.
+/// Largest coalesced frame.
 const FRAME_MAX: usize = 64 * 1024;
+/// A longer line leaves in frames of this size (see the module's doc).
+pub(super) const CRI_PARTIAL_BYTES: usize = 16 * 1024;
 
 impl LogJournal {
     /// The response body for `q`: tail first, then since, then the byte limit.
@@ -55,6 +63,7 @@ impl LogJournal {
             remaining: q.limit_bytes,
             chunking,
             generation: st.ends.len(),
+            within: 0,
             done: false,
             hold,
         };
@@ -146,6 +155,8 @@ struct Reader {
     remaining: Option<u64>,
     chunking: Chunking,
     generation: usize,
+    /// Bytes of line `next` already sent, when it is a long one.
+    within: usize,
     done: bool,
     /// How long a follow stream stays open after the instance ended.
     hold: Duration,
@@ -187,6 +198,22 @@ impl Reader {
         let first = self.next;
         let (seg_start, seg_end, frozen) = st.segment_of(st.lines[first].off);
         let skip = if self.timestamps { 0 } else { PREFIX_LEN };
+        let line_len = (st.line_end(first) - st.lines[first].off) as usize - skip;
+        if line_len > CRI_PARTIAL_BYTES {
+            // One partial record; a line never spans segments.
+            let from = (st.lines[first].off - seg_start) as usize + skip + self.within;
+            let n = (line_len - self.within).min(CRI_PARTIAL_BYTES);
+            let frame = match frozen {
+                Some(seg) => seg.slice(from..from + n),
+                None => Bytes::copy_from_slice(&st.active[from..from + n]),
+            };
+            drop(st);
+            self.within += n;
+            if self.within == line_len {
+                (self.next, self.within) = (first + 1, 0);
+            }
+            return self.limit(frame);
+        }
         let mut last = first;
         let mut size = 0usize;
         while last < avail {
@@ -195,7 +222,7 @@ impl Reader {
                 break;
             }
             let len = (st.line_end(last) - m.off) as usize - skip;
-            if size > 0 && size + len > FRAME_MAX {
+            if size > 0 && (size + len > FRAME_MAX || len > CRI_PARTIAL_BYTES) {
                 break;
             }
             size += len;
@@ -206,7 +233,7 @@ impl Reader {
         }
         let from = (st.lines[first].off - seg_start) as usize;
         let to = (st.line_end(last - 1) - seg_start) as usize;
-        let mut frame = match (frozen, self.timestamps || last - first == 1) {
+        let frame = match (frozen, self.timestamps || last - first == 1) {
             // One contiguous range: share the segment's bytes.
             (Some(seg), true) => seg.slice(from + skip..to),
             (None, true) => Bytes::copy_from_slice(&st.active[from + skip..to]),
@@ -223,6 +250,11 @@ impl Reader {
         };
         drop(st);
         self.next = last;
+        self.limit(frame)
+    }
+
+    /// `limitBytes`: cuts `frame` to what is left of it.
+    fn limit(&mut self, mut frame: Bytes) -> Step {
         if let Some(rem) = self.remaining {
             // limitBytes may cut a line in half; the stream ends right after.
             let rem_usize = usize::try_from(rem).unwrap_or(usize::MAX);
@@ -489,6 +521,44 @@ mod tests {
             assert!(line.contains(&format!(" seq={i} ")), "{line}");
             assert_eq!(line.len(), PREFIX_LEN + GENERATED_LEN);
         }
+    }
+
+    #[tokio::test]
+    async fn a_long_line_leaves_in_partial_records() {
+        let j = LogJournal::new();
+        let long: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        j.append(b"short");
+        j.append(&long);
+        j.append(b"next");
+        for chunking in [Chunking::PerLine, Chunking::Coalesced] {
+            for timestamps in [false, true] {
+                let with = LogQuery { timestamps, ..q() };
+                let (f, _) = frames(j.body(&with, chunking)).await;
+                let prefix = if timestamps { PREFIX_LEN } else { 0 };
+                let sizes: Vec<usize> = f.iter().map(Bytes::len).collect();
+                let long_frames = [
+                    CRI_PARTIAL_BYTES,
+                    CRI_PARTIAL_BYTES,
+                    prefix + long.len() + 1 - 2 * CRI_PARTIAL_BYTES,
+                ];
+                // Coalesced or not, the long line leaves alone, in partial records.
+                let want = [vec![prefix + 6], long_frames.to_vec(), vec![prefix + 5]].concat();
+                assert_eq!(sizes, want, "{chunking:?}, timestamps {timestamps}");
+                let joined = f.concat();
+                let body = String::from_utf8(joined).unwrap();
+                let lines: Vec<&str> = body.lines().map(|l| &l[prefix..]).collect();
+                assert_eq!(
+                    lines,
+                    ["short", std::str::from_utf8(&long).unwrap(), "next"]
+                );
+            }
+        }
+        // A byte limit cuts within a long line too.
+        let lim = LogQuery {
+            limit_bytes: Some(20_000),
+            ..q()
+        };
+        assert_eq!(text(j.body(&lim, Chunking::PerLine)).await.len(), 20_000);
     }
 
     #[test]
