@@ -3,7 +3,9 @@
 //!
 //! Tails send whole formatted lines in batches over one bounded channel; a dedicated
 //! thread owns a block buffer over the locked stdout, writes each batch, and flushes the
-//! moment the channel is empty: low latency when output is idle, large writes under load.
+//! moment the channel is empty; while lines keep coming it then naps a millisecond before
+//! it looks again (`NAP`): low latency when output is idle, few wake-ups and large writes
+//! under load.
 //! Notices and warnings travel the same channel so nothing tears mid-line. When stdout
 //! blocks, the channel fills and the tails stop reading their sockets: memory stays
 //! bounded and no line is dropped.
@@ -32,6 +34,12 @@ pub(crate) const CHANNEL_BATCHES: usize = 64;
 /// A tail sends its batch once it grows past this size.
 pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 const BUFFER_BYTES: usize = 128 * 1024;
+/// After a flush, the writer naps this long before it looks for more instead of sleeping
+/// until a tail wakes it: while lines keep coming, the tails send without waking a
+/// thread (a futex call each) and one write(2) carries a nap's worth of lines. A line
+/// that arrives during a nap waits at most this long; the first line after a quiet spell
+/// wakes the writer at once.
+const NAP: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// One message to the writer.
 #[derive(Debug)]
@@ -114,12 +122,21 @@ fn write_all(
     let result = (|| -> io::Result<()> {
         while let Some(first) = rx.blocking_recv() {
             let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                w.write(msg)?;
-                next = rx.try_recv().ok();
+            loop {
+                while let Some(msg) = next.take() {
+                    w.write(msg)?;
+                    next = rx.try_recv().ok();
+                }
+                // Nothing is waiting: whatever is buffered goes out now.
+                w.flush()?;
+                // Lines are flowing: nap, then take what came meanwhile. A quiet
+                // channel sends the writer back to sleep until the next batch wakes it.
+                std::thread::sleep(NAP);
+                match rx.try_recv() {
+                    Ok(msg) => next = Some(msg),
+                    Err(_) => break,
+                }
             }
-            // Nothing is waiting: whatever is buffered goes out now.
-            w.flush()?;
         }
         w.flush()
     })();
