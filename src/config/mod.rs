@@ -47,6 +47,12 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Whether the run follows its logs (not `--no-follow`): it then spends its life
+    /// waiting for lines rather than reading them as fast as it can.
+    pub fn follows(&self) -> bool {
+        self.tail.follow
+    }
+
     /// The meaning of `args` in the environment `env`, or the one-line reason it has none.
     pub fn resolve(args: &Args, env: &Env) -> Result<Settings> {
         if args.query.is_none()
