@@ -411,14 +411,7 @@ impl TargetFormat {
                 out.extend_from_slice(&self.prefix);
             }
             OutputMode::Extjson | OutputMode::Ppextjson if self.template.is_none() => {
-                let pretty = self.mode == OutputMode::Ppextjson;
-                out.extend_from_slice(&self.prefix);
-                if let Some(ts) = self.timestamps.as_mut() {
-                    out.extend_from_slice(b"\"timestamp\": \"");
-                    ts.write(out, timestamp, second);
-                    out.extend_from_slice(if pretty { b"\",\n  " } else { b"\", " });
-                }
-                out.extend_from_slice(b"\"message\": ");
+                let pretty = self.extjson_head(out, timestamp, second);
                 write_json_str(out, format!("{}{times}", ev.message).as_bytes());
                 out.extend_from_slice(if pretty {
                     b",\n  \"event\": "
