@@ -1,10 +1,13 @@
 //! Where a container's stream stands, so that a reconnect prints every line once.
 //!
 //! `ResumeCursor` is the resume contract: the last whole second seen and the identity of
-//! each line of that second (`line_key`). A reconnect asks for `sinceTime=<second>` (the
+//! the lines of that second (`line_key`; of a busy second its first and latest few
+//! hundred, and the latest timestamp). A reconnect asks for `sinceTime=<second>` (the
 //! API's precision) and `Replay` recognises the lines already handled by identity, not
 //! by count, so lines that share a timestamp are neither lost nor repeated, and a log
 //! rotated meanwhile shows as a gap rather than as lines skipped.
+
+use std::collections::VecDeque;
 
 use crate::tail::lines::Line;
 
@@ -32,18 +35,32 @@ fn timestamp_hash(timestamp: &[u8]) -> u64 {
     h
 }
 
+/// How many keys of a second a cursor keeps from its start, and how many of its latest:
+/// a container that logs thousands of lines in one second costs a cursor 8 KiB at most,
+/// not 8 bytes per line. A replay recognises the lines between the two by their
+/// timestamps (see `Replay`).
+const KEEP_HEAD: usize = 512;
+const KEEP_TAIL: usize = 512;
+
 /// Where a container's stream stands: what a reconnect must skip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ResumeCursor {
     /// The whole second of the last line handled, if any line was.
     pub(crate) second: Option<i64>,
-    /// The lines of that second handled so far, in order (see `line_key`).
-    pub(crate) seen: Vec<u64>,
+    /// How many lines of that second were handled (printed or filtered out).
+    pub(crate) count: usize,
+    /// The identities (`line_key`) of the first of them, in order, at most `KEEP_HEAD`.
+    head: Vec<u64>,
+    /// The identities of the latest of them after `head`, in order, at most `KEEP_TAIL`.
+    tail: VecDeque<u64>,
     /// The timestamp text of the first of them: lines of the same second that sort
     /// before it were never handled (they were before `--tail`/`--since`).
     pub(crate) first: Option<[u8; 40]>,
-    /// The long line a stream broke in (`long_line_key`, one of `seen`), and how many
-    /// bytes of its message were handled: a resume skips those and goes on with the rest.
+    /// The nanoseconds within the second of the latest of them, when its timestamp has them.
+    last_nanos: Option<u32>,
+    /// The long line a stream broke in (`long_line_key`, the latest line handled), and
+    /// how many bytes of its message were handled: a resume skips those and goes on with
+    /// the rest.
     pub(crate) open: Option<(u64, u64)>,
 }
 
@@ -66,12 +83,13 @@ impl ResumeCursor {
     pub(crate) fn advance_line(&mut self, second: Option<i64>, key: u64, timestamp: &[u8]) {
         let Some(s) = second else { return };
         match self.second {
-            Some(cur) if cur == s => self.seen.push(key),
-            Some(cur) if cur > s => {} // clock went backwards: keep the later mark
+            Some(cur) if cur == s => {}
+            Some(cur) if cur > s => return, // clock went backwards: keep the later mark
             _ => {
                 self.second = Some(s);
-                self.seen.clear();
-                self.seen.push(key);
+                self.count = 0;
+                self.head.clear();
+                self.tail.clear();
                 self.first = (timestamp.len() <= 40).then(|| {
                     let mut t = [0u8; 40];
                     t[..timestamp.len()].copy_from_slice(timestamp);
@@ -79,20 +97,64 @@ impl ResumeCursor {
                 });
             }
         }
+        self.count += 1;
+        self.last_nanos = nanos_of(timestamp);
+        if self.head.len() < KEEP_HEAD {
+            self.head.push(key);
+            return;
+        }
+        if self.tail.len() == KEEP_TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(key);
     }
+}
+
+/// The nanoseconds within its second of an RFC 3339 timestamp (`…:05.123456789Z`), or
+/// `None` for a timestamp without a fraction or with more than nine digits of one.
+fn nanos_of(timestamp: &[u8]) -> Option<u32> {
+    let dot = memchr::memchr(b'.', timestamp)?;
+    let digits = timestamp[dot + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 || digits > 9 {
+        return None;
+    }
+    let mut n = 0u32;
+    for b in &timestamp[dot + 1..dot + 1 + digits] {
+        n = n * 10 + u32::from(b - b'0');
+    }
+    Some(n * 10u32.pow((9 - digits) as u32))
+}
+
+/// Where a replay stands among the lines of the cursor's second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// No line of the second has come back yet.
+    Before,
+    /// The next line expected is the one at this index, whose key the cursor kept.
+    At(usize),
+    /// Among the lines whose keys the cursor did not keep (between its head and tail).
+    Middle,
 }
 
 /// Replays a cursor against the lines of a resumed stream, which the API sends from
 /// the cursor's whole second (`sinceTime` has second precision). Lines already handled
 /// are recognised by identity, not by count: after a rotation the server may hold only
-/// some of them, or none, and counting would then skip new lines.
+/// some of them, or none, and counting would then skip new lines. In a second of more
+/// lines than the cursor keeps keys of, the lines between its head and tail are
+/// recognised by their timestamp (not after the latest handled one); the kubelet's
+/// timestamps only grow within a container's log.
 #[derive(Debug, Clone)]
 pub(crate) struct Replay {
     second: i64,
-    seen: Vec<u64>,
+    count: usize,
+    head: Vec<u64>,
+    tail: Vec<u64>,
     first: Option<[u8; 40]>,
-    /// How many of `seen` the server has sent again, once it started sending them.
-    matched: Option<usize>,
+    last_nanos: Option<u32>,
+    place: Place,
     done: bool,
 }
 
@@ -100,9 +162,12 @@ impl Replay {
     pub(crate) fn new(cursor: &ResumeCursor) -> Option<Replay> {
         cursor.second.map(|second| Replay {
             second,
-            seen: cursor.seen.clone(),
+            count: cursor.count,
+            head: cursor.head.clone(),
+            tail: cursor.tail.iter().copied().collect(),
             first: cursor.first,
-            matched: None,
+            last_nanos: cursor.last_nanos,
+            place: Place::Before,
             done: false,
         })
     }
@@ -110,6 +175,52 @@ impl Replay {
     /// The replay is over: every line from here on is new.
     pub(crate) fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Index of the first of `tail` among the lines of the second.
+    fn tail_start(&self) -> usize {
+        self.count - self.tail.len()
+    }
+
+    /// The key the cursor kept of the line at `index`, if it kept it.
+    fn key_at(&self, index: usize) -> Option<u64> {
+        if index < self.head.len() {
+            return Some(self.head[index]);
+        }
+        let t = index.checked_sub(self.tail_start())?;
+        self.tail.get(t).copied()
+    }
+
+    /// Where a line with this key stands among the kept ones.
+    fn find(&self, key: u64) -> Option<usize> {
+        self.head
+            .iter()
+            .position(|k| *k == key)
+            .or_else(|| self.find_in_tail(key))
+    }
+
+    fn find_in_tail(&self, key: u64) -> Option<usize> {
+        let start = self.tail_start();
+        self.tail.iter().position(|k| *k == key).map(|t| start + t)
+    }
+
+    /// Whether a line, not found among the kept keys, lies among the lines the cursor did
+    /// not keep: there are such lines and it is not later than the latest handled.
+    fn in_middle(&self, timestamp: &[u8]) -> bool {
+        self.head.len() + self.tail.len() < self.count
+            && matches!((nanos_of(timestamp), self.last_nanos), (Some(n), Some(last)) if n <= last)
+    }
+
+    /// The line at `index` was recognised: the next is expected after it.
+    fn matched(&mut self, index: usize) -> Resume {
+        let next = index + 1;
+        self.done = next == self.count;
+        self.place = if self.key_at(next).is_some() || self.done {
+            Place::At(next)
+        } else {
+            Place::Middle
+        };
+        Resume::Skip
     }
 
     /// What to do with a line of the resumed stream. The line's timestamp text lets lines
@@ -124,35 +235,45 @@ impl Replay {
             return Resume::Skip;
         }
         if s == self.second {
-            let next = match self.matched {
-                // The first line of the cursor's second: where does it stand among ours?
-                None => self.seen.iter().position(|k| *k == key),
-                Some(n) => (self.seen.get(n) == Some(&key)).then_some(n),
-            };
-            if let Some(n) = next {
-                self.matched = Some(n + 1);
-                self.done = n + 1 == self.seen.len();
-                return Resume::Skip;
-            }
-            if self.matched.is_none()
-                && let Some(first) = &self.first
-                && !timestamp.is_empty()
-                && timestamp.len() <= 40
-                && timestamp < &first[..timestamp.len()]
-            {
-                // Before the first line ever handled in this second: not ours to print.
-                return Resume::Skip;
+            match self.place {
+                Place::Before => {
+                    // The first line of the cursor's second: where does it stand among ours?
+                    if let Some(n) = self.find(key) {
+                        return self.matched(n);
+                    }
+                    if let Some(first) = &self.first
+                        && !timestamp.is_empty()
+                        && timestamp.len() <= 40
+                        && timestamp < &first[..timestamp.len()]
+                    {
+                        // Before the first line ever handled in this second: not ours to print.
+                        return Resume::Skip;
+                    }
+                    if self.in_middle(timestamp) {
+                        self.place = Place::Middle;
+                        return Resume::Skip;
+                    }
+                }
+                Place::At(n) => {
+                    if self.key_at(n) == Some(key) {
+                        return self.matched(n);
+                    }
+                }
+                Place::Middle => {
+                    if let Some(n) = self.find_in_tail(key) {
+                        return self.matched(n);
+                    }
+                    if self.in_middle(timestamp) {
+                        return Resume::Skip;
+                    }
+                }
             }
         }
         // A line we have not seen, before the last line we printed came back.
         self.done = true;
-        if self.matched == Some(self.seen.len()) {
-            Resume::Take
-        } else {
-            Resume::Gap {
-                from: self.second,
-                to: s,
-            }
+        Resume::Gap {
+            from: self.second,
+            to: s,
         }
     }
 }
@@ -199,7 +320,7 @@ mod tests {
         let l = |s, n| line(s, n);
         let c = cursor_of(&[l(10, 1), l(10, 2), l(11, 1), l(11, 2), l(11, 3)]);
         assert_eq!(c.second, Some(11));
-        assert_eq!(c.seen.len(), 3);
+        assert_eq!(c.count, 3);
         // The server resends from second 11: three old lines, then new ones.
         let mut r = Replay::new(&c).unwrap();
         let got: Vec<Resume> = [l(11, 1), l(11, 2), l(11, 3), l(11, 4), l(12, 0)]
@@ -290,5 +411,69 @@ mod tests {
             .map(|(s, k)| r.check(*s, *k))
             .collect();
         assert_eq!(got, [Resume::Skip, Resume::Skip, Resume::Take]);
+    }
+
+    /// A cursor of `n` lines in one second, a microsecond apart, and the lines.
+    fn busy_second(n: u32) -> (ResumeCursor, Vec<(Option<i64>, u64, String)>) {
+        let lines: Vec<_> = (0..n + 10)
+            .map(|i| {
+                let ts = format!("2024-01-02T03:04:50.{:09}Z", i * 1000);
+                let text = format!("{ts} line {i}");
+                let l = parse_line(text.as_bytes());
+                (l.second, line_key(&l), ts)
+            })
+            .collect();
+        let mut c = ResumeCursor::default();
+        for (s, k, t) in &lines[..n as usize] {
+            c.advance_line(*s, *k, t.as_bytes());
+        }
+        (c, lines)
+    }
+
+    fn replay(c: &ResumeCursor, lines: &[(Option<i64>, u64, String)]) -> Vec<Resume> {
+        let mut r = Replay::new(c).unwrap();
+        lines
+            .iter()
+            .map(|(s, k, t)| r.check_line(*s, *k, t.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn a_busy_second_costs_a_bounded_cursor_and_still_resumes_exactly() {
+        let (c, lines) = busy_second(5000);
+        assert_eq!(c.count, 5000);
+        assert!(c.head.len() + c.tail.len() <= KEEP_HEAD + KEEP_TAIL);
+        // Sent again from the second's start: the 5000 handled lines are skipped, the
+        // ten after them printed.
+        let got = replay(&c, &lines);
+        assert!(
+            got[..5000].iter().all(|r| *r == Resume::Skip),
+            "{:?}",
+            &got[..5000].iter().position(|r| *r != Resume::Skip)
+        );
+        assert!(got[5000..].iter().all(|r| *r == Resume::Take));
+        // Rotated inside the second: the server holds only the handled lines from 2000
+        // on (none of them kept by key until the tail): still nothing twice, nothing lost.
+        let got = replay(&c, &lines[2000..]);
+        assert!(got[..3000].iter().all(|r| *r == Resume::Skip));
+        assert!(got[3000..].iter().all(|r| *r == Resume::Take));
+    }
+
+    #[test]
+    fn a_busy_second_that_does_not_come_back_is_a_gap() {
+        let (c, lines) = busy_second(5000);
+        let s = c.second.unwrap();
+        // The stream broke after line 5000, and the server sends a later line of that
+        // second without the handled ones: a gap, the line printed.
+        let got = replay(&c, &lines[5005..]);
+        assert_eq!(got[0], Resume::Gap { from: s, to: s });
+        assert!(got[1..].iter().all(|r| *r == Resume::Take));
+        // The handled lines come back only up to the middle, then a new one: the lines
+        // between were lost on the server's side.
+        let mut cut: Vec<_> = lines[..3000].to_vec();
+        cut.push(lines[5003].clone());
+        let got = replay(&c, &cut);
+        assert!(got[..3000].iter().all(|r| *r == Resume::Skip));
+        assert_eq!(got[3000], Resume::Gap { from: s, to: s });
     }
 }
