@@ -8,8 +8,9 @@
 //! and load balancers, and a connection that does not answer in [`PING_TIMEOUT`] is
 //! dropped. After GOAWAY a connection takes no new streams; the streams in flight finish
 //! or break like any cut stream, and the tails resume them. A server that chooses
-//! HTTP/1.1 is served by the HTTP/1.1 client from then on. Flow-control windows are
-//! bounded per stream and per connection. Only the transport: requests come fully formed
+//! HTTP/1.1 is served by the HTTP/1.1 client from then on. A connection's streams share
+//! a bounded flow-control window: a lone stream gets a wide one (a long log drains fast
+//! over a long round trip), a hundred get HTTP/2's default each. Only the transport: requests come fully formed
 //! from the layers above.
 
 use std::pin::Pin;
@@ -24,22 +25,43 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Frame;
 use kube::client::Body;
+use tokio::sync::Notify;
 use tower::{BoxError, Service};
 
 /// How often an HTTP/2 connection is pinged.
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// How long a ping may go unanswered before the connection is given up.
 const PING_TIMEOUT: Duration = Duration::from_secs(15);
-/// Flow-control window of one stream: a log stream buffers at most this much that
-/// ktail has not read yet.
-const STREAM_WINDOW: u32 = 256 * 1024;
 /// Streams on one connection at most, whatever the server allows (kube-apiserver: 100).
 const MAX_STREAMS: usize = 100;
-/// Flow-control window of a connection: room for every stream's whole window, so that
-/// streams nobody reads for a while (an exact `--sort` merge reads only the streams it
-/// waits for) can never take the window of the streams that are read. With a smaller
-/// connection window they can, and the connection stalls for good.
-const CONNECTION_WINDOW: u32 = STREAM_WINDOW * MAX_STREAMS as u32;
+/// Flow-control window of a connection: all that its streams may buffer unread, so the
+/// memory a connection can hold. It is more than the streams' windows add up to (see
+/// `stream_window`; up to 64 streams twice as much, room for a burst of new ones before
+/// their windows narrow), so that streams nobody reads for a while (an exact `--sort`
+/// merge reads only the streams it waits for) can never take the window of the streams
+/// that are read; with less, the connection could stall for good.
+const CONNECTION_WINDOW: u32 = 8 << 20;
+/// Flow-control window of a stream, whatever the number of streams: HTTP/2's default.
+const STREAM_WINDOW_MIN: u32 = 64 << 10;
+/// Flow-control window of a stream that has its connection (nearly) to itself: wide
+/// enough that one stream drains a long log at 40 MB/s over a 50 ms round trip.
+const STREAM_WINDOW_MAX: u32 = 2 << 20;
+/// How long the number of streams must stay lower before their windows widen, so that
+/// a burst of new streams does not widen then narrow them again.
+const WIDEN_AFTER: Duration = Duration::from_millis(250);
+/// How soon to try again when the server has not yet acknowledged the last change.
+const SETTINGS_RETRY: Duration = Duration::from_millis(50);
+
+/// The window each stream gets when a connection carries `active` streams: an equal
+/// share of half the connection's window, as a power of two (so that it changes
+/// seldom), between HTTP/2's default and `STREAM_WINDOW_MAX`. One stream of a
+/// `--no-follow` drain can then go fast over a long round trip, while a hundred streams
+/// hold at most 6.25 MiB unread.
+fn stream_window(active: usize) -> u32 {
+    let streams = u32::try_from(active.max(1)).unwrap_or(u32::MAX);
+    let share = (CONNECTION_WINDOW / 2 / streams).max(1);
+    (1u32 << (31 - share.leading_zeros())).clamp(STREAM_WINDOW_MIN, STREAM_WINDOW_MAX)
+}
 
 /// The body of a response, whichever protocol carried it.
 pub(crate) type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -62,6 +84,8 @@ struct H2Conn {
     send: h2::client::SendRequest<Bytes>,
     /// Streams open on it now.
     active: Arc<AtomicUsize>,
+    /// Told when `active` changes, for the connection's driver to size the windows.
+    changed: Arc<Notify>,
     /// GOAWAY received, an error, or no answer to a ping: no new streams.
     closed: Arc<AtomicBool>,
 }
@@ -82,7 +106,10 @@ impl H2Conn {
                 .active
                 .compare_exchange(now, now + 1, Ordering::SeqCst, Ordering::SeqCst)
             {
-                Ok(_) => return Some(Slot(self.active.clone())),
+                Ok(_) => {
+                    self.changed.notify_one();
+                    return Some(Slot(self.active.clone(), self.changed.clone()));
+                }
                 Err(actual) => now = actual,
             }
         }
@@ -90,11 +117,12 @@ impl H2Conn {
 }
 
 /// A stream slot of a connection, given back when dropped.
-struct Slot(Arc<AtomicUsize>);
+struct Slot(Arc<AtomicUsize>, Arc<Notify>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        self.1.notify_one();
     }
 }
 
@@ -178,6 +206,45 @@ where
     }
 }
 
+/// Runs a connection until it ends, sizing its streams' windows to how many it carries
+/// (`stream_window`): narrower at once when streams are added, wider once their number
+/// has stayed lower for `WIDEN_AFTER`. The server applies a change to the streams open
+/// too (RFC 9113 §6.9.2).
+async fn drive<T>(
+    mut connection: h2::client::Connection<T, Bytes>,
+    active: &AtomicUsize,
+    changed: &Notify,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut window = STREAM_WINDOW_MIN;
+    let mut widen_at: Option<tokio::time::Instant> = None;
+    loop {
+        let want = stream_window(active.load(Ordering::SeqCst));
+        let now = tokio::time::Instant::now();
+        if want <= window {
+            widen_at = None;
+        }
+        let due =
+            want < window || (want > window && *widen_at.get_or_insert(now + WIDEN_AFTER) <= now);
+        let mut wake = widen_at;
+        if due {
+            // Refused while the server has not acknowledged the previous change.
+            if connection.set_initial_window_size(want).is_ok() {
+                window = want;
+                (widen_at, wake) = (None, None);
+            } else {
+                wake = Some(now + SETTINGS_RETRY);
+            }
+        }
+        tokio::select! {
+            _ = &mut connection => return,
+            () = changed.notified() => {}
+            () = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
+        }
+    }
+}
+
 enum Sent {
     Done(Response<ResponseBody>),
     Http1(Request<Body>),
@@ -231,16 +298,18 @@ impl Pool {
         }
         self.set_mode(Mode::H2);
         let (send, mut connection) = h2::client::Builder::new()
-            .initial_window_size(STREAM_WINDOW)
+            .initial_window_size(STREAM_WINDOW_MIN)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .enable_push(false)
             .handshake::<_, Bytes>(tls)
             .await?;
         let mut ping = connection.ping_pong().ok_or("HTTP/2 pings unavailable")?;
         let closed = Arc::new(AtomicBool::new(false));
+        let (active, changed) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
         let driver_closed = closed.clone();
+        let (driver_active, driver_changed) = (active.clone(), changed.clone());
         tokio::spawn(async move {
-            let _ = connection.await;
+            drive(connection, &driver_active, &driver_changed).await;
             driver_closed.store(true, Ordering::SeqCst);
         });
         // The server's SETTINGS come before its answer to a first ping: after it the
@@ -274,7 +343,8 @@ impl Pool {
         let send = send.ready().await?;
         Ok(Some(Arc::new(H2Conn {
             send,
-            active: Arc::new(AtomicUsize::new(0)),
+            active,
+            changed,
             closed,
         })))
     }
@@ -442,4 +512,28 @@ pub(crate) fn http1_connector(
         None => builder,
     };
     Ok(builder.enable_http1().wrap_connector(dial))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_share_the_connection_window() {
+        // A lone stream drains wide; many share what the connection may buffer.
+        assert_eq!(stream_window(0), STREAM_WINDOW_MAX);
+        assert_eq!(stream_window(1), STREAM_WINDOW_MAX);
+        assert_eq!(stream_window(3), 1 << 20);
+        assert_eq!(stream_window(100), STREAM_WINDOW_MIN);
+        for active in 1..=MAX_STREAMS {
+            let w = stream_window(active);
+            assert!(w.is_power_of_two() && w >= STREAM_WINDOW_MIN);
+            // Every stream's window fits in the connection's.
+            assert!(
+                active as u64 * u64::from(w) <= u64::from(CONNECTION_WINDOW),
+                "{active} streams of {w}"
+            );
+            assert!(w <= stream_window(active - 1).max(stream_window(1)));
+        }
+    }
 }
