@@ -19,7 +19,7 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use tokio::sync::{mpsc, oneshot};
@@ -59,6 +59,36 @@ pub(crate) enum Out {
     FileClose(Arc<Path>),
     /// Write only what comes on this channel until it closes (see the module's doc).
     Hold(mpsc::Receiver<Out>),
+}
+
+/// Batch buffers the writer has written, kept for the tails to fill again: a busy run
+/// then formats into memory that is already mapped instead of allocating a buffer per
+/// batch on the runtime's threads and freeing it on the writer's.
+static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// Spare buffers kept at most.
+const SPARE_MAX: usize = 16;
+/// A spare buffer larger than this is freed rather than kept (a long line's piece).
+const SPARE_LARGEST: usize = 4 * BATCH_BYTES;
+
+/// An empty buffer for a batch, written before if one is spare.
+pub(crate) fn batch_buffer() -> Vec<u8> {
+    SPARE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_default()
+}
+
+/// Keeps `buf` for a later batch, if it is worth keeping and there is room.
+pub(crate) fn spare(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > SPARE_LARGEST {
+        return;
+    }
+    buf.clear();
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    if spare.len() < SPARE_MAX {
+        spare.push(buf);
+    }
 }
 
 /// How the writer stopped.
@@ -166,8 +196,12 @@ impl<O: Write, E: Write> Writer<O, E> {
                 scratch.clear();
                 sanitize::neutralise(&bytes, scratch);
                 out.write_all(scratch)?;
+                spare(bytes);
             }
-            Out::Lines(bytes) => out.write_all(&bytes)?,
+            Out::Lines(bytes) => {
+                out.write_all(&bytes)?;
+                spare(bytes);
+            }
             Out::Notice(bytes) => {
                 out.flush()?;
                 self.stderr.write_all(&bytes)?;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::output::merge::{self, SortedBatch};
-use crate::output::writer::{Out, OutTx};
+use crate::output::writer::{self, Out, OutTx};
 use crate::render::format::TargetFormat;
 use crate::render::time::parse_rfc3339_nanos;
 
@@ -30,8 +30,8 @@ pub(crate) struct FileSink {
 /// 1 MiB, a few MiB.
 const HOLD_BATCHES: usize = 2;
 
-/// One read's formatted lines: for stdout, and for the container's file.
-#[derive(Default)]
+/// One read's formatted lines: for stdout, and for the container's file. Its stdout
+/// buffer comes from the writer's spares and goes back to them if it is not sent.
 pub(crate) struct Batch {
     stdout: Vec<u8>,
     /// `--sort`: each stdout record's time and where it ends.
@@ -39,6 +39,23 @@ pub(crate) struct Batch {
     file: Vec<u8>,
     /// It holds pieces of a long line.
     long: bool,
+}
+
+impl Default for Batch {
+    fn default() -> Batch {
+        Batch {
+            stdout: writer::batch_buffer(),
+            ends: Vec::new(),
+            file: Vec::new(),
+            long: false,
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        writer::spare(std::mem::take(&mut self.stdout));
+    }
 }
 
 impl Batch {
@@ -252,27 +269,33 @@ impl Sinks {
     }
 
     /// Hands `batch` to the writer; `Err` when the writer is gone.
-    pub(crate) async fn send(&self, batch: Batch, out: &OutTx) -> Result<(), ()> {
+    pub(crate) async fn send(&self, mut batch: Batch, out: &OutTx) -> Result<(), ()> {
         let out = self.out(out);
         if !batch.stdout.is_empty() {
             match &self.sorted {
                 Some(merge) => {
                     let sorted = SortedBatch {
-                        bytes: batch.stdout,
-                        ends: batch.ends,
+                        bytes: std::mem::take(&mut batch.stdout),
+                        ends: std::mem::take(&mut batch.ends),
                         long: batch.long,
                     };
                     merge.send(sorted).await.map_err(|_| ())?;
                 }
-                None => out.send(Out::Lines(batch.stdout)).await.map_err(|_| ())?,
+                None => out
+                    .send(Out::Lines(std::mem::take(&mut batch.stdout)))
+                    .await
+                    .map_err(|_| ())?,
             }
         }
         if let Some(file) = &self.file
             && !batch.file.is_empty()
         {
-            out.send(Out::File(file.path.clone(), batch.file))
-                .await
-                .map_err(|_| ())?;
+            out.send(Out::File(
+                file.path.clone(),
+                std::mem::take(&mut batch.file),
+            ))
+            .await
+            .map_err(|_| ())?;
         }
         Ok(())
     }
