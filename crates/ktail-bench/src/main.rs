@@ -1,5 +1,5 @@
 //! `ktail-bench`: runs ktail, kubectl, kubetail and curl on the same simulated cluster,
-//! workload by workload (W1–W6, W8 and W9, each described in `workloads`), and prints and
+//! workload by workload (W1–W6, W8, W9 and W10, each described in `workloads`), and prints and
 //! writes the table.
 //!
 //! The simulator runs in this process on a two-worker tokio runtime: the workloads are
@@ -131,7 +131,7 @@ async fn run(opts: Opts) -> Result<(), String> {
     );
     // A workload that fails is reported and the others still run.
     type Step = fn(&mut Ctx) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + '_>>;
-    let steps: [(&str, bool, Step); 7] = [
+    let steps: [(&str, bool, Step); 8] = [
         ("W1/W8", want("W1") || want("W8"), |c| {
             let (w1, w8) = (c.only_w1, c.only_w8);
             Box::pin(workloads::w1_w8(c, w1, w8))
@@ -144,6 +144,9 @@ async fn run(opts: Opts) -> Result<(), String> {
         ("W5", want("W5"), |c| Box::pin(workloads::w5_blocked(c))),
         ("W6", want("W6"), |c| Box::pin(workloads::w6(c))),
         ("W9", want("W9"), |c| Box::pin(workloads::w9_scale(c))),
+        ("W10", want("W10"), |c| {
+            Box::pin(workloads::w10_long_line(c))
+        }),
     ];
     ctx.only_w1 = want("W1");
     ctx.only_w8 = want("W8");
@@ -162,7 +165,8 @@ async fn run(opts: Opts) -> Result<(), String> {
                 "W4" => "W4",
                 "W5" => "W5",
                 "W6" => "W6",
-                _ => "W9",
+                "W9" => "W9",
+                _ => "W10",
             };
             ctx.results.note(w, format!("FAILED: {e}"));
             failed.push(name);

@@ -291,6 +291,24 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         &|x| x <= 32.0,
     );
     check(
+        "W10",
+        "ktail peak RSS reading a 100 MiB line",
+        med("W10", "ktail", "max_rss_mib"),
+        "MiB",
+        "≤ 64 MiB",
+        &|x| x <= 64.0,
+    );
+    check(
+        "W2",
+        "plain HTTP drain: ktail wall ÷ curl wall",
+        med("W2", "ktail (plain HTTP)", "wall_s")
+            .zip(med("W2", "curl (plain HTTP)", "wall_s"))
+            .map(|(k, c)| k / c),
+        "×",
+        "≤ 1.5×",
+        &|x| x <= 1.5,
+    );
+    check(
         "W2",
         "ktail CPU per line",
         med("W2", "ktail", "cpu_us_per_line"),

@@ -1,7 +1,8 @@
 //! The workloads and how each tool is run on them: W1 a backlog drain, W2 the same with
-//! one HTTP chunk per line, W3 following at a steady rate (latency and CPU), W4 many
+//! one HTTP chunk per line (over HTTPS, then plain HTTP/1.1), W3 following at a steady rate (latency and CPU), W4 many
 //! streams starting, W5 memory (idle streams, a blocked stdout), W6 a rolling update
-//! (pickup latency), W8 the cost of each output mode and filter.
+//! (pickup latency), W8 the cost of each output mode and filter, W9 thousands of streams,
+//! W10 one 100 MiB line.
 //!
 //! Every workload gets its own simulator (HTTPS, because kubectl sends its token only over
 //! TLS, and every tool talks to the same server in the same run). Pod names are
@@ -139,6 +140,8 @@ impl Ctx {
 enum Wire {
     Http2,
     Http1,
+    /// HTTP/1.1 without TLS (`http://`, as behind `kubectl proxy` or a plain test server).
+    Plain,
 }
 
 impl Wire {
@@ -146,6 +149,7 @@ impl Wire {
         match self {
             Wire::Http2 => "HTTP/2",
             Wire::Http1 => "HTTP/1.1",
+            Wire::Plain => "plain HTTP/1.1",
         }
     }
 }
@@ -171,7 +175,7 @@ impl Cluster {
         wire: Wire,
     ) -> Result<Cluster, String> {
         let sim = Sim::start(SimOptions {
-            tls: true,
+            tls: wire != Wire::Plain,
             chunking,
             http2: wire == Wire::Http2,
             ..SimOptions::default()
@@ -406,8 +410,11 @@ fn curl_config(
 fn curl_args(c: &Cluster, cfg: &Path, parallel: usize, extra: &[&str]) -> Vec<String> {
     let mut a = strings(&["--parallel", "--parallel-immediate", "--parallel-max"]);
     a.push(parallel.to_string());
-    a.extend(strings(&["-sS", "--fail", "--cacert"]));
-    a.push(c.ca.display().to_string());
+    a.extend(strings(&["-sS", "--fail"]));
+    if c.sim.url().starts_with("https:") {
+        a.push("--cacert".into());
+        a.push(c.ca.display().to_string());
+    }
     a.push("-H".into());
     a.push(format!("Authorization: Bearer {}", c.sim.token()));
     a.extend(strings(extra));
@@ -818,7 +825,7 @@ pub async fn w2(ctx: &mut Ctx) -> Result<(), String> {
     let total = pods_n as u64 * lines;
     ctx.results.title(
         "W2",
-        format!("per-line chunks — W1's {pods_n} × {lines} lines served one HTTP chunk per line (kubelet-style), HTTPS, `--no-follow | wc -l`"),
+        format!("per-line chunks — W1's {pods_n} × {lines} lines served one HTTP chunk per line (kubelet-style), HTTPS and then plain HTTP/1.1, `--no-follow | wc -l`"),
     );
     let streams = pods_n.to_string();
     let args = strings(&[
@@ -860,6 +867,68 @@ pub async fn w2(ctx: &mut Ctx) -> Result<(), String> {
                 format!("{:.3} s", wall.as_secs_f64()),
             );
             add_usage(&mut ctx.results, "W2", "curl | wc -l", run, &u, wall, n);
+        }
+    }
+    c.stop().await;
+    w2_plain(ctx, &args, pods_n, lines).await
+}
+
+/// W2 again over plain HTTP/1.1 (no TLS): the drain where a client's own per-chunk cost
+/// shows most, beside curl on the same URLs.
+async fn w2_plain(ctx: &mut Ctx, args: &[String], pods_n: usize, lines: u64) -> Result<(), String> {
+    let c = Cluster::start_with(ctx, "w2-plain", Chunking::PerLine, Wire::Plain).await?;
+    let ns = "perline";
+    let pods = c.create_pods(
+        ns,
+        "perline",
+        pods_n,
+        &ContainerSpec::new("app").backlog(lines),
+        "Always",
+    );
+    c.wait_generated(ns, &pods, lines).await?;
+    let total = pods_n as u64 * lines;
+    verify_drain(ctx, &c, "W2", args, &pods, lines)?;
+    for run in 1..=ctx.plan.runs {
+        let cmd = command(ctx, &c, &ctx.tools.ktail, args);
+        let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(180), "ktail")?;
+        expect_count("ktail", n, total)?;
+        progress(
+            "W2",
+            "ktail (plain HTTP)",
+            run,
+            format!("{:.3} s", wall.as_secs_f64()),
+        );
+        add_usage(
+            &mut ctx.results,
+            "W2",
+            "ktail (plain HTTP)",
+            run,
+            &u,
+            wall,
+            n,
+        );
+    }
+    if let Some(curl) = ctx.tools.curl.clone() {
+        let cfg = curl_config(ctx, &c, ns, &pods, "timestamps=true", false)?;
+        for run in 1..=ctx.plan.runs {
+            let cmd = command(ctx, &c, &curl, &curl_args(&c, &cfg, pods_n, &[]));
+            let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(180), "curl")?;
+            expect_count("curl", n, total)?;
+            progress(
+                "W2",
+                "curl | wc -l (plain HTTP)",
+                run,
+                format!("{:.3} s", wall.as_secs_f64()),
+            );
+            add_usage(
+                &mut ctx.results,
+                "W2",
+                "curl (plain HTTP)",
+                run,
+                &u,
+                wall,
+                n,
+            );
         }
     }
     c.stop().await;
@@ -1178,7 +1247,7 @@ async fn fan_out_runs(
     let ns = "fan";
     let name = match wire {
         Wire::Http2 => "fan-http2",
-        Wire::Http1 => "fan-http1",
+        Wire::Http1 | Wire::Plain => "fan-http1",
     };
     let c = Cluster::start_with(ctx, name, Chunking::PerLine, wire).await?;
     let names = c.create_pods(
@@ -1237,7 +1306,7 @@ pub async fn w4_w5_idle(ctx: &mut Ctx) -> Result<(), String> {
     for wire in [Wire::Http2, Wire::Http1] {
         let tool = match wire {
             Wire::Http2 => "ktail",
-            Wire::Http1 => "ktail (HTTP/1.1)",
+            Wire::Http1 | Wire::Plain => "ktail (HTTP/1.1)",
         };
         let c = fan_out_runs(ctx, wire, p.w4_pods, p.runs, tool, ("W4", "W5")).await?;
         if wire == Wire::Http2 {
@@ -1715,4 +1784,77 @@ pub fn results_markdown(
         md.push_str(&text);
     }
     md
+}
+
+// ---- W10 ------------------------------------------------------------------------------
+
+/// One container's log holds a 100 MiB line without a newline in between, between two
+/// short lines; each tool reads the log once. Peak RSS shows whether a tool holds the
+/// whole line.
+pub async fn w10_long_line(ctx: &mut Ctx) -> Result<(), String> {
+    const MIB: usize = 1 << 20;
+    let len = if ctx.plan.w1_lines < 20_000 {
+        10 * MIB
+    } else {
+        100 * MIB
+    };
+    let c = Cluster::start(ctx, "w10", Chunking::Coalesced).await?;
+    let ns = "long";
+    let pods = c.create_pods(
+        ns,
+        "long",
+        1,
+        &ContainerSpec::new("app").backlog(1),
+        "Always",
+    );
+    c.wait_generated(ns, &pods, 1).await?;
+    let line: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    c.sim.log(ns, &pods[0], "app", &line);
+    c.sim.log(ns, &pods[0], "app", "after");
+    drop(line);
+    ctx.results.title(
+        "W10",
+        format!(
+            "long line — one container logs a {} MiB line between two short ones, read once (`--no-follow`), HTTPS, output piped to `wc -l`",
+            len / MIB
+        ),
+    );
+    let ktail_args = strings(&[&pods[0], "-n", ns, "--no-follow"]);
+    for run in 1..=ctx.plan.runs {
+        let cmd = command(ctx, &c, &ctx.tools.ktail, &ktail_args);
+        let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(120), "ktail")?;
+        expect_count("ktail", n, 3)?;
+        progress(
+            "W10",
+            "ktail",
+            run,
+            format!(
+                "{:.2} s, peak RSS {:.1} MiB",
+                wall.as_secs_f64(),
+                mib(u.max_rss_kib)
+            ),
+        );
+        add_usage(&mut ctx.results, "W10", "ktail", run, &u, wall, n);
+    }
+    if let Some(kubectl) = ctx.tools.kubectl.clone() {
+        let args = strings(&["logs", "-n", ns, &pods[0], "-c", "app"]);
+        for run in 1..=ctx.plan.slow_runs {
+            let cmd = command(ctx, &c, &kubectl, &args);
+            let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(300), "kubectl")?;
+            expect_count("kubectl", n, 3)?;
+            progress(
+                "W10",
+                "kubectl",
+                run,
+                format!(
+                    "{:.2} s, peak RSS {:.1} MiB",
+                    wall.as_secs_f64(),
+                    mib(u.max_rss_kib)
+                ),
+            );
+            add_usage(&mut ctx.results, "W10", "kubectl", run, &u, wall, n);
+        }
+    }
+    c.stop().await;
+    Ok(())
 }
