@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
 use crate::error::{Error, Result};
-use crate::kube::{auth, failure, h2, proxy};
+use crate::kube::{auth, failure, h1, h2, proxy};
 
 /// Which clusters to reach, as the user and the environment said it: everything
 /// `connect` reads, so that it reads nothing from the process itself.
@@ -310,11 +310,6 @@ fn connection_warnings(config: &kube::Config, context: &str) -> Vec<String> {
     warnings
 }
 
-/// The most a connection's read buffer may grow to. hyper's default (about 400 KiB) is
-/// reached by every stream of a bulk read and kept for the connection's life: with 100
-/// parallel drains that alone is 40 MiB. 64 KiB still moves a GB/s per stream.
-const READ_BUFFER_MAX: usize = 64 * 1024;
-
 /// kube's default client, built here so that hyper's read buffer can be bounded: the same
 /// connector (rustls, the kubeconfig's timeouts), base URI, retry and extra headers
 /// (impersonation, with `--as`/`--as-group` from `src`) as `kube::Client::try_from`,
@@ -343,9 +338,10 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
     connector.set_reset_reader_on_write(config.reset_reader_on_write);
+    let logs = h1::dial(connector.clone());
     let http_client =
         hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new())
-            .http1_max_buf_size(READ_BUFFER_MAX)
+            .http1_max_buf_size(h1::READ_BUFFER_MAX)
             .build(connector);
     let retry = config
         .default_retry
@@ -365,6 +361,6 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
         .layer(refresh)
         .layer(config.extra_headers_layer()?)
         .map_err(failure::naming(&config.cluster_url.to_string()))
-        .service(h2::Transport::new(http_client, h2_dial));
+        .service(h2::Transport::new(http_client, h2_dial, Some(logs)));
     Ok(kube::Client::new(service, config.default_namespace))
 }

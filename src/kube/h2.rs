@@ -22,7 +22,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Frame;
 use kube::client::Body;
 use tokio::sync::Notify;
@@ -63,8 +62,7 @@ fn stream_window(active: usize) -> u32 {
     (1u32 << (31 - share.leading_zeros())).clamp(STREAM_WINDOW_MIN, STREAM_WINDOW_MAX)
 }
 
-/// The body of a response, whichever protocol carried it.
-pub(crate) type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+pub(crate) use crate::kube::h1::ResponseBody;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -148,13 +146,21 @@ struct Pool {
 pub(crate) struct Transport<H1> {
     h1: H1,
     pool: Option<Arc<Pool>>,
+    /// Log streams over HTTP/1.1 go on connections of their own (`kube::h1`).
+    logs: Option<crate::kube::h1::Dial>,
 }
 
 impl<H1> Transport<H1> {
-    /// `h1` serves every request when `dial` is `None` (an `http://` server).
-    pub(crate) fn new(h1: H1, dial: Option<TlsDial>) -> Transport<H1> {
+    /// `h1` serves every request when `dial` is `None` (an `http://` server), but log
+    /// streams over HTTP/1.1 when `logs` dials their connections.
+    pub(crate) fn new(
+        h1: H1,
+        dial: Option<TlsDial>,
+        logs: Option<crate::kube::h1::Dial>,
+    ) -> Transport<H1> {
         Transport {
             h1,
+            logs,
             pool: dial.map(|dial| {
                 Arc::new(Pool {
                     dial,
@@ -187,18 +193,20 @@ where
         let fresh = self.h1.clone();
         let mut h1 = std::mem::replace(&mut self.h1, fresh);
         let pool = self.pool.clone();
+        let logs = self.logs.clone();
         Box::pin(async move {
+            let mut req = req;
             if let Some(pool) = pool
                 && pool.mode() != Mode::H1
             {
                 match pool.send(req).await? {
                     Sent::Done(resp) => return Ok(resp),
                     // The server chose HTTP/1.1.
-                    Sent::Http1(req) => {
-                        let resp = h1.call(req).await.map_err(Into::into)?;
-                        return Ok(resp.map(|b| b.map_err(Into::into).boxed_unsync()));
-                    }
+                    Sent::Http1(back) => req = back,
                 }
+            }
+            if let Some(logs) = logs.filter(|_| crate::kube::h1::is_log(&req)) {
+                return crate::kube::h1::send(&logs, req).await;
             }
             let resp = h1.call(req).await.map_err(Into::into)?;
             Ok(resp.map(|b| b.map_err(Into::into).boxed_unsync()))

@@ -11,6 +11,7 @@ pub(crate) mod client;
 pub(crate) mod discovery;
 pub(crate) mod events;
 pub(crate) mod failure;
+pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod names;
 pub(crate) mod namespaces;
