@@ -302,7 +302,7 @@ pub fn verdicts(r: &Results) -> Vec<Verdict> {
         "W2",
         "plain HTTP drain: ktail wall ÷ curl wall",
         med("W2", "ktail (plain HTTP)", "wall_s")
-            .zip(med("W2", "curl (plain HTTP)", "wall_s"))
+            .zip(med("W2", "curl | wc -l (plain HTTP)", "wall_s"))
             .map(|(k, c)| k / c),
         "×",
         "≤ 1.5×",

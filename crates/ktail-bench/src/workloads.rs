@@ -811,8 +811,20 @@ fn count_file_lines(dir: &std::path::Path) -> Result<u64, String> {
 // ---- W2 -------------------------------------------------------------------------------
 
 pub async fn w2(ctx: &mut Ctx) -> Result<(), String> {
+    let pods_n = ctx.plan.w1_pods;
+    ctx.results.title(
+        "W2",
+        format!("per-line chunks — W1's {pods_n} × {} lines served one HTTP chunk per line (kubelet-style), HTTPS and then plain HTTP/1.1, `--no-follow | wc -l`", ctx.plan.w1_lines),
+    );
+    w2_on(ctx, Wire::Http2, "", "w2").await?;
+    // Plain HTTP/1.1: the drain where a client's own per-chunk cost shows most.
+    w2_on(ctx, Wire::Plain, " (plain HTTP)", "w2-plain").await
+}
+
+/// W2 on one kind of server; `label` tells the tools' rows apart.
+async fn w2_on(ctx: &mut Ctx, wire: Wire, label: &str, name: &'static str) -> Result<(), String> {
     let (pods_n, lines) = (ctx.plan.w1_pods, ctx.plan.w1_lines);
-    let c = Cluster::start(ctx, "w2", Chunking::PerLine).await?;
+    let c = Cluster::start_with(ctx, name, Chunking::PerLine, wire).await?;
     let ns = "perline";
     let pods = c.create_pods(
         ns,
@@ -823,10 +835,6 @@ pub async fn w2(ctx: &mut Ctx) -> Result<(), String> {
     );
     c.wait_generated(ns, &pods, lines).await?;
     let total = pods_n as u64 * lines;
-    ctx.results.title(
-        "W2",
-        format!("per-line chunks — W1's {pods_n} × {lines} lines served one HTTP chunk per line (kubelet-style), HTTPS and then plain HTTP/1.1, `--no-follow | wc -l`"),
-    );
     let streams = pods_n.to_string();
     let args = strings(&[
         "-l",
@@ -838,13 +846,14 @@ pub async fn w2(ctx: &mut Ctx) -> Result<(), String> {
         &streams,
     ]);
     verify_drain(ctx, &c, "W2", &args, &pods, lines)?;
+    let (ktail, curl_tool) = (format!("ktail{label}"), format!("curl | wc -l{label}"));
     for run in 1..=ctx.plan.runs {
         let cmd = command(ctx, &c, &ctx.tools.ktail, &args);
         let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(180), "ktail")?;
         expect_count("ktail", n, total)?;
         progress(
             "W2",
-            "ktail",
+            &ktail,
             run,
             format!(
                 "{:.3} s, {:.3} µs CPU/line",
@@ -852,7 +861,7 @@ pub async fn w2(ctx: &mut Ctx) -> Result<(), String> {
                 u.cpu().as_secs_f64() * 1e6 / n as f64
             ),
         );
-        add_usage(&mut ctx.results, "W2", "ktail", run, &u, wall, n);
+        add_usage(&mut ctx.results, "W2", &ktail, run, &u, wall, n);
     }
     if let Some(curl) = ctx.tools.curl.clone() {
         let cfg = curl_config(ctx, &c, ns, &pods, "timestamps=true", false)?;
@@ -862,73 +871,11 @@ pub async fn w2(ctx: &mut Ctx) -> Result<(), String> {
             expect_count("curl", n, total)?;
             progress(
                 "W2",
-                "curl | wc -l",
+                &curl_tool,
                 run,
                 format!("{:.3} s", wall.as_secs_f64()),
             );
-            add_usage(&mut ctx.results, "W2", "curl | wc -l", run, &u, wall, n);
-        }
-    }
-    c.stop().await;
-    w2_plain(ctx, &args, pods_n, lines).await
-}
-
-/// W2 again over plain HTTP/1.1 (no TLS): the drain where a client's own per-chunk cost
-/// shows most, beside curl on the same URLs.
-async fn w2_plain(ctx: &mut Ctx, args: &[String], pods_n: usize, lines: u64) -> Result<(), String> {
-    let c = Cluster::start_with(ctx, "w2-plain", Chunking::PerLine, Wire::Plain).await?;
-    let ns = "perline";
-    let pods = c.create_pods(
-        ns,
-        "perline",
-        pods_n,
-        &ContainerSpec::new("app").backlog(lines),
-        "Always",
-    );
-    c.wait_generated(ns, &pods, lines).await?;
-    let total = pods_n as u64 * lines;
-    verify_drain(ctx, &c, "W2", args, &pods, lines)?;
-    for run in 1..=ctx.plan.runs {
-        let cmd = command(ctx, &c, &ctx.tools.ktail, args);
-        let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(180), "ktail")?;
-        expect_count("ktail", n, total)?;
-        progress(
-            "W2",
-            "ktail (plain HTTP)",
-            run,
-            format!("{:.3} s", wall.as_secs_f64()),
-        );
-        add_usage(
-            &mut ctx.results,
-            "W2",
-            "ktail (plain HTTP)",
-            run,
-            &u,
-            wall,
-            n,
-        );
-    }
-    if let Some(curl) = ctx.tools.curl.clone() {
-        let cfg = curl_config(ctx, &c, ns, &pods, "timestamps=true", false)?;
-        for run in 1..=ctx.plan.runs {
-            let cmd = command(ctx, &c, &curl, &curl_args(&c, &cfg, pods_n, &[]));
-            let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(180), "curl")?;
-            expect_count("curl", n, total)?;
-            progress(
-                "W2",
-                "curl | wc -l (plain HTTP)",
-                run,
-                format!("{:.3} s", wall.as_secs_f64()),
-            );
-            add_usage(
-                &mut ctx.results,
-                "W2",
-                "curl (plain HTTP)",
-                run,
-                &u,
-                wall,
-                n,
-            );
+            add_usage(&mut ctx.results, "W2", &curl_tool, run, &u, wall, n);
         }
     }
     c.stop().await;
