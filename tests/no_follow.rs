@@ -135,3 +135,36 @@ async fn a_drain_makes_one_request_per_container() {
         requests.len()
     );
 }
+
+/// Over HTTP/1.1 a log read has a connection to itself; one read to its end serves the
+/// next container's read, so a drain of many containers, five at a time, does not open
+/// (and, over TLS, handshake) a connection per container.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drain_over_http1_reuses_connections() {
+    let c = Cluster::start().await;
+    c.sim.create_namespace("batch");
+    for i in 0..40 {
+        c.sim.create_pod(
+            "batch",
+            PodSpec::new(&format!("w-{i:03}"))
+                .label("app", "w")
+                .container(ContainerSpec::new("app").backlog(3)),
+        );
+    }
+    sim_wait(&c.sim, "pods running", |s| {
+        (0..40).all(|i| s.generated("batch", &format!("w-{i:03}"), "app") == 3)
+    })
+    .await;
+    let before = c.sim.connections().len();
+    let out = c.run(&["-n", "batch", "-l", "app=w", "--no-follow"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let t = tally(&out.lines(), None);
+    assert_eq!(t.len(), 40, "every container was read");
+    assert!(t.values().all(|seqs| seqs == &[0, 1, 2]), "{t:?}");
+    let opened = c.sim.connections().len() - before;
+    // Five log reads at a time (the default --max-log-requests), plus the list's.
+    assert!(
+        opened <= 5 + 3,
+        "{opened} connections for 40 log reads, five at a time"
+    );
+}

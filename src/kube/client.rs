@@ -338,7 +338,7 @@ fn build_client(mut config: kube::Config, src: &KubeSource) -> kube::Result<kube
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
     connector.set_reset_reader_on_write(config.reset_reader_on_write);
-    let logs = h1::dial(connector.clone());
+    let logs = h1::Logs::new(h1::dial(connector.clone()));
     let http_client =
         hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new())
             .http1_max_buf_size(h1::READ_BUFFER_MAX)

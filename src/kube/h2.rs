@@ -147,7 +147,7 @@ pub(crate) struct Transport<H1> {
     h1: H1,
     pool: Option<Arc<Pool>>,
     /// Log streams over HTTP/1.1 go on connections of their own (`kube::h1`).
-    logs: Option<crate::kube::h1::Dial>,
+    logs: Option<Arc<crate::kube::h1::Logs>>,
 }
 
 impl<H1> Transport<H1> {
@@ -156,7 +156,7 @@ impl<H1> Transport<H1> {
     pub(crate) fn new(
         h1: H1,
         dial: Option<TlsDial>,
-        logs: Option<crate::kube::h1::Dial>,
+        logs: Option<Arc<crate::kube::h1::Logs>>,
     ) -> Transport<H1> {
         Transport {
             h1,
@@ -206,7 +206,7 @@ where
                 }
             }
             if let Some(logs) = logs.filter(|_| crate::kube::h1::is_log(&req)) {
-                return crate::kube::h1::send(&logs, req).await;
+                return logs.send(req).await;
             }
             let resp = h1.call(req).await.map_err(Into::into)?;
             Ok(resp.map(|b| b.map_err(Into::into).boxed_unsync()))
