@@ -173,6 +173,11 @@ async fn a_pod_deleted_before_a_broken_stream_resumes_is_warned_of() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_pod_deleted_while_a_broken_stream_waits_to_resume_is_warned_of() {
+    deleted_while_resuming(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn all_faults_at_once_on_twenty_pods_for_thirty_seconds() {
     let c = Cluster::start().await;
     c.sim.set_controller_grace(Duration::from_millis(300));

@@ -331,6 +331,16 @@ impl Machine {
             }
         }
     }
+
+    /// The pod was removed while the tail waited to take `next`: the API no longer
+    /// serves its log, so `next` would find it gone.
+    pub(crate) fn removed(&mut self, next: Step) -> Transition {
+        match next {
+            Step::Open(mode) => self.open_failed(mode, OpenError::PodGone),
+            Step::Locate { broken } => self.located(broken, Located::Gone),
+            Step::Backoff(_) | Step::Done(_) => Transition::to(Step::Done(TailEnd::Cut)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -586,6 +596,39 @@ mod tests {
         m.opened();
         m.stream_ended(ONCE, StreamEnd::Broken(io()));
         assert_eq!(m.open_failed(ONCE, OpenError::PodGone), lost(io()));
+    }
+
+    #[test]
+    fn a_pod_removed_while_the_tail_waits_is_what_the_next_step_would_find() {
+        let io = || Break::Io("reset".into());
+        let mut m = Machine::new(true);
+        assert_eq!(
+            m.removed(Step::Open(FOLLOW)),
+            Transition::done(TailEnd::Failed, Warning::DeletedBeforeRead),
+            "nothing was read"
+        );
+        m.opened();
+        m.stream_ended(FOLLOW, StreamEnd::Broken(io()));
+        assert_eq!(
+            m.removed(Step::Locate { broken: Some(io()) }),
+            Transition::done(TailEnd::Failed, Warning::BrokenAndGone(io()))
+        );
+        m.located(Some(io()), Located::Running);
+        assert_eq!(
+            m.removed(Step::Open(FOLLOW)),
+            Transition::done(TailEnd::Failed, Warning::BrokenAndGone(io()))
+        );
+        let mut m = Machine::new(true);
+        m.opened();
+        assert_eq!(
+            m.removed(Step::Locate { broken: None }).step,
+            Step::Done(TailEnd::Complete),
+            "a clean end, and the instance gone: its log was read"
+        );
+        assert_eq!(
+            m.removed(Step::Open(PREVIOUS)),
+            Transition::done(TailEnd::Failed, Warning::DeletedBeforeEnd)
+        );
     }
 
     #[test]
