@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, StreamEnd, WorkloadSpec};
+use kube_sim::{ContainerSpec, Sim, StreamEnd, WorkloadSpec};
 
 use crate::util::{
     Cluster, assert_nothing_lost, ground_truth, logging_pod, logging_pods, running_pod, sim_wait,
@@ -115,6 +115,66 @@ async fn a_long_outage_is_warned_of_once_and_loses_nothing() {
         "{}",
         warnings[0]
     );
+}
+
+/// A stream breaks, and the pod is deleted before ktail resumes it: the lines logged
+/// since the break went with the pod. A rolling update does this to streams that a fault
+/// cut. ktail must say so, whether the resume finds the pod gone (`held`: the resume
+/// reaches the API only after the deletion, and the pod watch hears of it later still)
+/// or the pod watch reports the deletion while the tail waits to resume.
+async fn deleted_while_resuming(held: bool) {
+    let c = Cluster::start().await;
+    let names = logging_pods(&c.sim, "cut", 1, 50.0).await;
+    let mut k = c.spawn(&["cut"]);
+    k.wait_for_more_lines(20).await;
+    let looks = |s: &Sim| {
+        s.request_log()
+            .iter()
+            .filter(|l| *l == "GET /api/v1/namespaces/default/pods/cut-0")
+            .count()
+    };
+    let before = looks(&c.sim);
+    // The first three looks at the pod after the break fail: the fourth finds the
+    // container running, and the resume waits a backoff of 600 ms or more.
+    c.sim.fail_next(3, 500, None);
+    c.sim.end_log_streams(StreamEnd::Reset);
+    sim_wait(&c.sim, "a look that finds the container running", |s| {
+        looks(s) >= before + 4
+    })
+    .await;
+    if held {
+        c.sim.stall(Duration::from_secs(2));
+        c.sim.expire_watches();
+    }
+    c.sim.delete_pod("default", "cut-0", Duration::ZERO);
+    k.wait_until("the tail ended", |_, err| {
+        err.iter().any(|l| l.starts_with("- cut-0 › c"))
+    })
+    .await;
+    let printed = k.seqs().remove(&("cut-0".into(), "c".into())).unwrap();
+    assert!(
+        printed.iter().copied().eq(0..printed.len() as u64),
+        "a prefix, nothing twice: {printed:?}"
+    );
+    assert!((printed.len() as u64) < c.sim.generated("default", &names[0], "c"));
+    let warnings = k.warnings();
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "ktail: warning: default/cut-0 › c: the log stream broke (the server closed the connection) and the container instance is gone: lines after "
+        ) && w.ends_with(" may be missing")),
+        "{:?}",
+        k.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_deleted_before_a_broken_stream_resumes_is_warned_of() {
+    deleted_while_resuming(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_deleted_while_a_broken_stream_waits_to_resume_is_warned_of() {
+    deleted_while_resuming(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

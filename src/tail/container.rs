@@ -166,11 +166,15 @@ impl<'a> ContainerTail<'a> {
                 }
                 Step::Backoff(then) => {
                     let delay = self.backoff.next_delay();
-                    if self.wait(delay).await {
-                        return TailEnd::Cut;
+                    match self.wait(delay).await {
+                        Waited::Out => {
+                            step = *then;
+                            continue;
+                        }
+                        Waited::Stopped => return TailEnd::Cut,
+                        // Its log went with it: what was not read yet cannot be.
+                        Waited::Removed => self.machine.removed(*then),
                     }
-                    step = *then;
-                    continue;
                 }
                 Step::Done(end) => return end,
             };
@@ -598,18 +602,31 @@ impl<'a> ContainerTail<'a> {
         let _ = self.sinks.out(&self.ctx.out).send(Out::Warning(text)).await;
     }
 
-    /// Sleeps `d`, or less if the pod is removed meanwhile; true when the tail should stop.
-    async fn wait(&mut self, d: Duration) -> bool {
+    /// Sleeps `d`, or less if the pod is removed or the run stops meanwhile.
+    async fn wait(&mut self, d: Duration) -> Waited {
         let mut stop = self.ctx.shutdown.subscribe();
-        if *self.presence.borrow() == Presence::Gone || *stop.borrow() {
-            return true;
+        if *stop.borrow() {
+            return Waited::Stopped;
+        }
+        if *self.presence.borrow() == Presence::Gone {
+            return Waited::Removed;
         }
         tokio::select! {
-            _ = tokio::time::sleep(d) => false,
-            _ = removed(&mut self.presence) => true,
-            _ = stop.wait_for(|s| *s) => true,
+            _ = tokio::time::sleep(d) => Waited::Out,
+            _ = removed(&mut self.presence) => Waited::Removed,
+            _ = stop.wait_for(|s| *s) => Waited::Stopped,
         }
     }
+}
+
+/// How a wait between attempts ended.
+enum Waited {
+    /// The delay passed.
+    Out,
+    /// The pod was removed.
+    Removed,
+    /// The run stops.
+    Stopped,
 }
 
 /// The long line being read: what its later pieces need from its first.

@@ -35,6 +35,9 @@ pub(crate) enum Break {
     Moved,
     /// Nothing arrived for `--silence-timeout`.
     Silent,
+    /// The server ended the stream cleanly while the instance still ran (a kubelet or a
+    /// proxy ends long streams).
+    Closed,
     /// The connection broke, with the transport's reason.
     Io(String),
 }
@@ -44,6 +47,7 @@ impl fmt::Display for Break {
         match self {
             Break::Moved => f.write_str("the container restarted while ktail opened its log"),
             Break::Silent => f.write_str("no data for --silence-timeout"),
+            Break::Closed => f.write_str("the server ended it while the container ran"),
             Break::Io(why) => f.write_str(why),
         }
     }
@@ -115,7 +119,8 @@ pub(crate) enum Warning {
     DeletedBeforeEnd,
     /// A broken `--no-follow` read, after every attempt.
     StreamBroke(Break),
-    /// The stream broke and then the instance left: lines after the cursor may be lost.
+    /// The stream broke (or ended while the instance ran) and then the instance left
+    /// before the rest was read: lines after the cursor may be lost.
     BrokenAndGone(Break),
     /// A follow tail failed `OUTAGE_WARNING` requests in a row and keeps retrying.
     Outage(String),
@@ -191,6 +196,10 @@ pub(crate) struct Machine {
     outage: u32,
     /// A stream has opened: the `+` notice was given.
     announced: bool,
+    /// Why the last stream ended before the end of its log (it broke, or it ended while
+    /// a look found the instance running), until a stream opens again: lines after the
+    /// cursor are still to be read, and if the pod goes first they may be lost.
+    unread: Option<Break>,
 }
 
 impl Machine {
@@ -201,6 +210,7 @@ impl Machine {
             failures: 0,
             outage: 0,
             announced: false,
+            unread: None,
         }
     }
 
@@ -217,6 +227,7 @@ impl Machine {
     /// A stream opened. True the first time: the tail announces itself.
     pub(crate) fn opened(&mut self) -> bool {
         self.outage = 0;
+        self.unread = None;
         !std::mem::replace(&mut self.announced, true)
     }
 
@@ -242,12 +253,14 @@ impl Machine {
             // An instance that ended is trusted to have been drained by its follow
             // stream (the kubelet ends it only then), as every rollout deletes pods right
             // after their containers stop. One replaced by a restart may have been cut
-            // before: say so.
-            OpenError::PodGone if self.announced => match mode {
-                Mode::Once { previous: true } => {
+            // before, and so was one whose last stream broke or ended while it ran: say
+            // so.
+            OpenError::PodGone if self.announced => match (mode, self.unread.take()) {
+                (Mode::Once { previous: true }, _) => {
                     Transition::done(TailEnd::Failed, Warning::DeletedBeforeEnd)
                 }
-                _ => Transition::to(Step::Done(TailEnd::Complete)),
+                (_, Some(why)) => Transition::done(TailEnd::Failed, Warning::BrokenAndGone(why)),
+                (_, None) => Transition::to(Step::Done(TailEnd::Complete)),
             },
             OpenError::PodGone => Transition::done(TailEnd::Failed, Warning::DeletedBeforeRead),
             OpenError::Retry(msg) => {
@@ -265,6 +278,9 @@ impl Machine {
     /// end while following is not the end of the container (kubelets and proxies end
     /// streams of running containers): where the instance stands decides.
     pub(crate) fn stream_ended(&mut self, mode: Mode, end: StreamEnd) -> Transition {
+        if let StreamEnd::Broken(why) = &end {
+            self.unread = Some(why.clone());
+        }
         match end {
             StreamEnd::Stop(end) => Transition::to(Step::Done(end)),
             StreamEnd::Clean if mode == Mode::Follow => {
@@ -293,7 +309,12 @@ impl Machine {
             _ => Step::Open(mode),
         };
         match at {
-            Located::Running if self.follow => Transition::to(open(Mode::Follow)),
+            Located::Running if self.follow => {
+                // The stream ended before the instance did: the rest is still to be read.
+                self.unread
+                    .get_or_insert_with(|| broken.clone().unwrap_or(Break::Closed));
+                Transition::to(open(Mode::Follow))
+            }
             Located::Running | Located::Terminated => {
                 Transition::to(open(Mode::Once { previous: false }))
             }
@@ -308,6 +329,16 @@ impl Machine {
                 let outage = self.note_failure(&msg);
                 Transition::to(Step::Backoff(Box::new(Step::Locate { broken }))).warn(outage)
             }
+        }
+    }
+
+    /// The pod was removed while the tail waited to take `next`: the API no longer
+    /// serves its log, so `next` would find it gone.
+    pub(crate) fn removed(&mut self, next: Step) -> Transition {
+        match next {
+            Step::Open(mode) => self.open_failed(mode, OpenError::PodGone),
+            Step::Locate { broken } => self.located(broken, Located::Gone),
+            Step::Backoff(_) | Step::Done(_) => Transition::to(Step::Done(TailEnd::Cut)),
         }
     }
 }
@@ -509,6 +540,94 @@ mod tests {
             drain.located(Some(Break::Moved), Located::Running).step,
             Step::Open(ONCE),
             "--no-follow reads a running instance once"
+        );
+    }
+
+    #[test]
+    fn a_pod_gone_before_the_rest_was_read_is_warned_of() {
+        let io = || Break::Io("reset".into());
+        let lost = |why| Transition::done(TailEnd::Failed, Warning::BrokenAndGone(why));
+        // The stream broke, a look found the instance running, the resume found the pod
+        // gone: the lines after the cursor went with it.
+        let mut m = Machine::new(true);
+        m.opened();
+        m.stream_ended(FOLLOW, StreamEnd::Broken(io()));
+        assert_eq!(
+            m.located(Some(io()), Located::Running).step,
+            backoff(Step::Open(FOLLOW))
+        );
+        assert_eq!(
+            m.open_failed(FOLLOW, retry()).step,
+            backoff(Step::Open(FOLLOW))
+        );
+        assert_eq!(m.open_failed(FOLLOW, OpenError::PodGone), lost(io()));
+        // The same after a break once the instance ended, whose rest is read at once.
+        let mut m = Machine::new(true);
+        m.opened();
+        m.stream_ended(FOLLOW, StreamEnd::Broken(io()));
+        m.located(Some(io()), Located::Terminated);
+        assert_eq!(m.open_failed(ONCE, OpenError::PodGone), lost(io()));
+        // A clean end is the instance's end only if the instance ended: one that still
+        // ran was cut by the server.
+        let mut m = Machine::new(true);
+        m.opened();
+        m.stream_ended(FOLLOW, StreamEnd::Clean);
+        m.located(None, Located::Running);
+        assert_eq!(
+            m.open_failed(FOLLOW, OpenError::PodGone),
+            lost(Break::Closed)
+        );
+        // A stream that opened since read on from the cursor: a clean end of the
+        // instance that ended is trusted to have drained it, as before.
+        let mut m = Machine::new(true);
+        m.opened();
+        m.stream_ended(FOLLOW, StreamEnd::Broken(io()));
+        m.located(Some(io()), Located::Running);
+        m.opened();
+        m.stream_ended(FOLLOW, StreamEnd::Clean);
+        m.located(None, Located::Terminated);
+        assert_eq!(
+            m.open_failed(ONCE, OpenError::PodGone).step,
+            Step::Done(TailEnd::Complete)
+        );
+        // --no-follow: a broken read is read again from the cursor, if the pod is still
+        // there.
+        let mut m = Machine::new(false);
+        m.opened();
+        m.stream_ended(ONCE, StreamEnd::Broken(io()));
+        assert_eq!(m.open_failed(ONCE, OpenError::PodGone), lost(io()));
+    }
+
+    #[test]
+    fn a_pod_removed_while_the_tail_waits_is_what_the_next_step_would_find() {
+        let io = || Break::Io("reset".into());
+        let mut m = Machine::new(true);
+        assert_eq!(
+            m.removed(Step::Open(FOLLOW)),
+            Transition::done(TailEnd::Failed, Warning::DeletedBeforeRead),
+            "nothing was read"
+        );
+        m.opened();
+        m.stream_ended(FOLLOW, StreamEnd::Broken(io()));
+        assert_eq!(
+            m.removed(Step::Locate { broken: Some(io()) }),
+            Transition::done(TailEnd::Failed, Warning::BrokenAndGone(io()))
+        );
+        m.located(Some(io()), Located::Running);
+        assert_eq!(
+            m.removed(Step::Open(FOLLOW)),
+            Transition::done(TailEnd::Failed, Warning::BrokenAndGone(io()))
+        );
+        let mut m = Machine::new(true);
+        m.opened();
+        assert_eq!(
+            m.removed(Step::Locate { broken: None }).step,
+            Step::Done(TailEnd::Complete),
+            "a clean end, and the instance gone: its log was read"
+        );
+        assert_eq!(
+            m.removed(Step::Open(PREVIOUS)),
+            Transition::done(TailEnd::Failed, Warning::DeletedBeforeEnd)
         );
     }
 
