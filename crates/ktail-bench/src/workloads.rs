@@ -1602,9 +1602,41 @@ async fn rollout_done(c: &Cluster, ns: &str, replicas: u32, image: &str) -> Resu
             )
         })
         .collect();
+    let sets: Vec<String> = c
+        .sim
+        .objects("replicasets", ns)
+        .iter()
+        .map(|rs| {
+            format!(
+                "{} rev {} {} want {} have {}",
+                rs["metadata"]["name"].as_str().unwrap_or("?"),
+                rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                    .as_str()
+                    .unwrap_or("?"),
+                rs["spec"]["template"]["spec"]["containers"][0]["image"]
+                    .as_str()
+                    .unwrap_or("?"),
+                rs["spec"]["replicas"],
+                rs["status"]["replicas"]
+            )
+        })
+        .collect();
+    let deploy: Vec<String> = c
+        .sim
+        .objects("deployments", ns)
+        .iter()
+        .map(|d| {
+            format!(
+                "generation {} status {}",
+                d["metadata"]["generation"], d["status"]
+            )
+        })
+        .collect();
     Err(format!(
-        "the rollout to {image} did not finish within 120 s; pods: {}",
-        pods.join(", ")
+        "the rollout to {image} did not finish within 120 s; pods: {}; replicasets: {}; deployment: {}",
+        pods.join(", "),
+        sets.join(", "),
+        deploy.join(", ")
     ))
 }
 
