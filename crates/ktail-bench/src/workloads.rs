@@ -1798,32 +1798,24 @@ pub async fn w10_long_line(ctx: &mut Ctx) -> Result<(), String> {
             len / MIB
         ),
     );
-    let ktail_args = strings(&[&pods[0], "-n", ns, "--no-follow"]);
-    for run in 1..=ctx.plan.runs {
-        let cmd = command(ctx, &c, &ctx.tools.ktail, &ktail_args);
-        let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(120), "ktail")?;
-        expect_count("ktail", n, 3)?;
-        progress(
-            "W10",
-            "ktail",
-            run,
-            format!(
-                "{:.2} s, peak RSS {:.1} MiB",
-                wall.as_secs_f64(),
-                mib(u.max_rss_kib)
-            ),
-        );
-        add_usage(&mut ctx.results, "W10", "ktail", run, &u, wall, n);
-    }
+    let mut tools = vec![(
+        "ktail",
+        ctx.tools.ktail.clone(),
+        strings(&[&pods[0], "-n", ns, "--no-follow"]),
+        ctx.plan.runs,
+    )];
     if let Some(kubectl) = ctx.tools.kubectl.clone() {
         let args = strings(&["logs", "-n", ns, &pods[0], "-c", "app"]);
-        for run in 1..=ctx.plan.slow_runs {
-            let cmd = command(ctx, &c, &kubectl, &args);
-            let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(300), "kubectl")?;
-            expect_count("kubectl", n, 3)?;
+        tools.push(("kubectl", kubectl, args, ctx.plan.slow_runs));
+    }
+    for (tool, program, args, runs) in tools {
+        for run in 1..=runs {
+            let cmd = command(ctx, &c, &program, &args);
+            let (u, wall, n) = run_to_wc(ctx, cmd, Duration::from_secs(300), tool)?;
+            expect_count(tool, n, 3)?;
             progress(
                 "W10",
-                "kubectl",
+                tool,
                 run,
                 format!(
                     "{:.2} s, peak RSS {:.1} MiB",
@@ -1831,7 +1823,7 @@ pub async fn w10_long_line(ctx: &mut Ctx) -> Result<(), String> {
                     mib(u.max_rss_kib)
                 ),
             );
-            add_usage(&mut ctx.results, "W10", "kubectl", run, &u, wall, n);
+            add_usage(&mut ctx.results, "W10", tool, run, &u, wall, n);
         }
     }
     c.stop().await;
