@@ -56,7 +56,8 @@ pub(crate) struct ResumeCursor {
     /// The timestamp text of the first of them: lines of the same second that sort
     /// before it were never handled (they were before `--tail`/`--since`).
     pub(crate) first: Option<[u8; 40]>,
-    /// The nanoseconds within the second of the latest of them, when its timestamp has them.
+    /// The nanoseconds within the second of the latest of them, when its timestamp has
+    /// them; kept only once the second has more lines than `head` holds.
     last_nanos: Option<u32>,
     /// The long line a stream broke in (`long_line_key`, the latest line handled), and
     /// how many bytes of its message were handled: a resume skips those and goes on with
@@ -88,6 +89,7 @@ impl ResumeCursor {
             _ => {
                 self.second = Some(s);
                 self.count = 0;
+                self.last_nanos = None;
                 self.head.clear();
                 self.tail.clear();
                 self.first = (timestamp.len() <= 40).then(|| {
@@ -98,11 +100,13 @@ impl ResumeCursor {
             }
         }
         self.count += 1;
-        self.last_nanos = nanos_of(timestamp);
         if self.head.len() < KEEP_HEAD {
             self.head.push(key);
             return;
         }
+        // Only a second of more lines than the kept keys needs the latest timestamp
+        // (`Replay::in_middle`), and every line of it after the head sets it.
+        self.last_nanos = nanos_of(timestamp);
         if self.tail.len() == KEEP_TAIL {
             self.tail.pop_front();
         }
