@@ -92,25 +92,31 @@ async fn queued_streams_all_print_with_a_low_max_log_requests() {
     assert!(t.values().all(|s| *s == (0..10).collect::<Vec<_>>()));
 }
 
+/// `n` running pods `w-000…` (label `app=w`) in namespace `batch`, each container having
+/// written `lines` lines.
+async fn batch_pods(c: &Cluster, n: usize, lines: u64) {
+    c.sim.create_namespace("batch");
+    for i in 0..n {
+        c.sim.create_pod(
+            "batch",
+            PodSpec::new(&format!("w-{i:03}"))
+                .label("app", "w")
+                .container(ContainerSpec::new("app").backlog(lines)),
+        );
+    }
+    sim_wait(&c.sim, "pods running", |s| {
+        (0..n).all(|i| s.generated("batch", &format!("w-{i:03}"), "app") == lines)
+    })
+    .await;
+}
+
 /// A drain asks the API for each container's log once and for nothing per container
 /// besides: a pod GET per stream would double the load a large namespace puts on the
 /// apiserver (stern and kubectl make one request per container too).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drain_makes_one_request_per_container() {
     let c = Cluster::start().await;
-    c.sim.create_namespace("batch");
-    for i in 0..100 {
-        c.sim.create_pod(
-            "batch",
-            PodSpec::new(&format!("w-{i:03}"))
-                .label("app", "w")
-                .container(ContainerSpec::new("app").backlog(5)),
-        );
-    }
-    sim_wait(&c.sim, "pods running", |s| {
-        (0..100).all(|i| s.generated("batch", &format!("w-{i:03}"), "app") == 5)
-    })
-    .await;
+    batch_pods(&c, 100, 5).await;
     let before = c.sim.request_log().len();
     let out = c.run(&["-n", "batch", "-l", "app=w", "--no-follow"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -142,19 +148,7 @@ async fn a_drain_makes_one_request_per_container() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drain_over_http1_reuses_connections() {
     let c = Cluster::start().await;
-    c.sim.create_namespace("batch");
-    for i in 0..40 {
-        c.sim.create_pod(
-            "batch",
-            PodSpec::new(&format!("w-{i:03}"))
-                .label("app", "w")
-                .container(ContainerSpec::new("app").backlog(3)),
-        );
-    }
-    sim_wait(&c.sim, "pods running", |s| {
-        (0..40).all(|i| s.generated("batch", &format!("w-{i:03}"), "app") == 3)
-    })
-    .await;
+    batch_pods(&c, 40, 3).await;
     let before = c.sim.connections().len();
     let out = c.run(&["-n", "batch", "-l", "app=w", "--no-follow"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
