@@ -55,7 +55,7 @@ pub(crate) fn unreachable_in<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a 
 /// What went wrong with a connection, in words, from anywhere in `e`'s chain.
 pub(crate) fn describe(e: &(dyn StdError + 'static)) -> String {
     let mut chain: Vec<&(dyn StdError + 'static)> = vec![e];
-    while let Some(s) = chain[chain.len() - 1].source() {
+    while let Some(s) = cause(chain[chain.len() - 1]) {
         chain.push(s);
     }
     // A proxy's failure already says which proxy and what it did.
@@ -104,6 +104,18 @@ pub(crate) fn describe(e: &(dyn StdError + 'static)) -> String {
         return "the connection timed out".into();
     }
     root_cause(e)
+}
+
+/// The error `e` wraps. An I/O error that wraps another gives that one's source as its
+/// own, skipping the wrapped error and its kind (a response body's error reaches a tail
+/// inside one).
+fn cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+    {
+        return Some(inner);
+    }
+    e.source()
 }
 
 /// An I/O failure in words, when its kind says enough.
@@ -212,5 +224,18 @@ mod tests {
         assert_eq!(describe(&e), "the server reset the stream");
         let e = Wrapper(std::io::Error::other("weird (os error 99)"));
         assert_eq!(describe(&e), "weird");
+    }
+
+    #[test]
+    fn a_body_error_is_told_by_the_kind_it_wraps() {
+        // A response body's error, as it reaches a tail: an I/O error around the body's.
+        let body = |kind, text: &str| {
+            let e: BoxError = Box::new(std::io::Error::new(kind, text.to_string()));
+            std::io::Error::other(e)
+        };
+        let e = body(std::io::ErrorKind::UnexpectedEof, "ended early");
+        assert_eq!(describe(&e), "the server closed the connection");
+        let e = body(std::io::ErrorKind::ConnectionReset, "gone");
+        assert_eq!(describe(&e), "the connection was reset");
     }
 }
