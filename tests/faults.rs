@@ -3,13 +3,14 @@
 //! "0 lost, 0 duplicated" against the simulator's ground truth. Faults whose test also
 //! bounds the time to recover or the memory held are in `limits.rs`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kube_sim::{ContainerSpec, Sim, StreamEnd, WorkloadSpec};
+use kube_sim::{ContainerSpec, PodSpec, Sim, StreamEnd, WorkloadSpec};
 
 use crate::util::{
-    Cluster, assert_nothing_lost, ground_truth, logging_pod, logging_pods, running_pod, sim_wait,
-    tally, wait_pods_logging,
+    Cluster, TIMEOUT, assert_nothing_lost, ground_truth, logging_pod, logging_pods, running_pod,
+    sim_wait, start_pod, tally, wait_pods_logging,
 };
 
 type Key = (String, String);
@@ -175,6 +176,108 @@ async fn a_pod_deleted_before_a_broken_stream_resumes_is_warned_of() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pod_deleted_while_a_broken_stream_waits_to_resume_is_warned_of() {
     deleted_while_resuming(false).await;
+}
+
+/// A stream breaks and ktail resumes it; the kubelet serves the resumed request, and the
+/// pod is deleted before ktail's look at it proves which container instance the request
+/// reached (instances cannot be named in a log request). With `restarted`, the container
+/// restarted before the request arrived, and its new instance's own tail is printing: the
+/// resumed stream holds the new instance's lines, which must not be printed again, and
+/// the lines the old instance logged after the break went with the pod, which must be
+/// said. Without, the stream holds the rest of the tailed instance: all of it is printed.
+async fn deleted_before_the_instance_is_proven(restarted: bool) {
+    let c = Cluster::start().await;
+    start_pod(
+        &c.sim,
+        "default",
+        PodSpec::new("del").container(ContainerSpec::new("c")),
+    )
+    .await;
+    let log = |seq: u64| {
+        c.sim.log(
+            "default",
+            "del",
+            "c",
+            &format!("pod=del container=c seq={seq} "),
+        )
+    };
+    let key = ("del".to_string(), "c".to_string());
+    let printed = |n: usize| {
+        let key = key.clone();
+        move |s: &BTreeMap<Key, Vec<u64>>| s.get(&key).is_some_and(|v| v.len() >= n)
+    };
+    (0..5).for_each(log);
+    let mut k = c.spawn(&["del"]);
+    k.wait_for_seqs("the first lines", printed(5)).await;
+    let resumed = c
+        .sim
+        .hold_next("GET", "/api/v1/namespaces/default/pods/del/log");
+    c.sim.end_log_streams(StreamEnd::Reset);
+    assert!(resumed.arrived(TIMEOUT).await, "ktail resumes the stream");
+    (5..7).for_each(log);
+    if restarted {
+        c.sim.restart_container("default", "del", "c", 137);
+        (7..10).for_each(log);
+        k.wait_for_seqs("the new instance's lines, from its own tail", printed(8))
+            .await;
+    }
+    let look = c
+        .sim
+        .hold_next("GET", "/api/v1/namespaces/default/pods/del");
+    resumed.release();
+    assert!(look.arrived(TIMEOUT).await, "ktail looks at the pod");
+    c.sim.delete_pod("default", "del", Duration::ZERO);
+    sim_wait(&c.sim, "the pod deleted", |s| {
+        s.pod("default", "del").is_none()
+    })
+    .await;
+    look.release();
+    let tails = if restarted { 2 } else { 1 };
+    k.wait_until("every tail ended", |_, err| {
+        err.iter().filter(|l| l.starts_with("- del › c")).count() == tails
+    })
+    .await;
+    // Its lines may still be in the stdout pipe: read it to its end.
+    k.signal(libc::SIGTERM);
+    k.exit_code().await;
+    let mut seqs = tally(&k.stdout(), None).remove(&key).unwrap_or_default();
+    seqs.sort_unstable();
+    let warnings = k.warnings();
+    if restarted {
+        assert_eq!(
+            seqs,
+            [0, 1, 2, 3, 4, 7, 8, 9],
+            "each line once: {:?}",
+            k.stderr()
+        );
+        // Lines 5 and 6 went with the pod: said once, as lines after the last printed.
+        assert!(
+            warnings.len() == 1
+                && warnings[0].starts_with("ktail: warning: default/del › c: ")
+                && warnings[0].contains(" lines after ")
+                && warnings[0].ends_with(" may be missing"),
+            "the old instance's last lines are missing, and said to be: {:?}",
+            k.stderr()
+        );
+    } else {
+        assert_eq!(
+            seqs,
+            [0, 1, 2, 3, 4, 5, 6],
+            "each line once: {:?}",
+            k.stderr()
+        );
+        assert!(warnings.is_empty(), "{:?}", k.stderr());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_and_a_deletion_before_the_instance_check_print_nothing_twice() {
+    deleted_before_the_instance_is_proven(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_before_the_instance_check_loses_nothing() {
+    deleted_before_the_instance_is_proven(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

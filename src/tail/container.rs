@@ -138,11 +138,11 @@ impl<'a> ContainerTail<'a> {
         loop {
             let transition = match step {
                 Step::Open(mode) => match self.open(mode).await {
-                    Ok(reader) => {
+                    Ok((reader, proven)) => {
                         if self.machine.opened() {
                             self.announce().await;
                         }
-                        let end = self.stream(reader, mode).await;
+                        let end = self.stream(reader, mode, proven).await;
                         match end {
                             StreamEnd::Clean => self.flush_partial().await,
                             // The partial line is dropped; the resume fetches it again
@@ -219,7 +219,10 @@ impl<'a> ContainerTail<'a> {
         lp
     }
 
-    async fn open(&mut self, mode: Mode) -> Result<Reader, OpenError> {
+    /// Opens a stream in `mode`, and says whether it is proven to serve this tail's
+    /// instance; one that is not is read only from the cursor, and only once a line of
+    /// it proves it (see `stream`).
+    async fn open(&mut self, mode: Mode) -> Result<(Reader, bool), OpenError> {
         let lp = self.params(mode);
         let key = &self.target.key;
         match self.api.log_stream(&key.pod, &lp).await {
@@ -231,10 +234,13 @@ impl<'a> ContainerTail<'a> {
                 // The pod watch cannot: its news of a restart may still be on the way.
                 // `--no-follow` reads each container the list showed once, as kubectl
                 // and stern do, without the look: one request per container, not two.
-                if self.ctx.settings.follow || mode == (Mode::Once { previous: true }) {
-                    self.check_instance(mode).await?;
+                let look = self.ctx.settings.follow || mode == (Mode::Once { previous: true });
+                let proven = !look || self.check_instance(mode).await?;
+                // Without a cursor no line can prove it either.
+                if !proven && self.cursor.second.is_none() {
+                    return Err(OpenError::Unproven);
                 }
-                Ok(Box::pin(r))
+                Ok((Box::pin(r), proven))
             }
             Err(kube::Error::Api(status)) => {
                 let code = status.code;
@@ -256,8 +262,8 @@ impl<'a> ContainerTail<'a> {
     }
 
     /// Whether the stream just opened in `mode` serves this tail's instance, by a look at
-    /// its pod.
-    async fn check_instance(&self, mode: Mode) -> Result<(), OpenError> {
+    /// its pod: `Moved` if not, false if the pod is gone and the look cannot tell.
+    async fn check_instance(&self, mode: Mode) -> Result<bool, OpenError> {
         let key = &self.target.key;
         let checked = {
             let _permit = self.ctx.checks.acquire().await;
@@ -270,10 +276,16 @@ impl<'a> ContainerTail<'a> {
                     Mode::Once { previous: true } => state == InstanceState::Previous,
                     _ => matches!(state, InstanceState::Running | InstanceState::Terminated),
                 };
-                if ours { Ok(()) } else { Err(OpenError::Moved) }
+                if ours {
+                    Ok(true)
+                } else {
+                    Err(OpenError::Moved)
+                }
             }
-            // Gone since: what the response holds is the end of our instance.
-            Ok(None) => Ok(()),
+            // Gone since. The response holds the end of the instance that was current
+            // when the request arrived: ours, or one that replaced it before (the watch
+            // may not have told of the restart yet), whose lines its own tail prints.
+            Ok(None) => Ok(false),
             // Unverifiable now: do not read what may be another instance.
             Err(e) => Err(OpenError::Retry(describe_error(&e))),
         }
@@ -294,8 +306,11 @@ impl<'a> ContainerTail<'a> {
         }
     }
 
-    /// Reads one response to its end, sending formatted batches to the writer.
-    async fn stream(&mut self, mut reader: Reader, mode: Mode) -> StreamEnd {
+    /// Reads one response to its end, sending formatted batches to the writer. A stream
+    /// not `proven` to serve this tail's instance prints nothing until a line of it
+    /// does (`Replay::vouched`); one that ends first, or sends a line it did not read
+    /// before, may be a later instance's: `Break::Unproven`.
+    async fn stream(&mut self, mut reader: Reader, mode: Mode, mut proven: bool) -> StreamEnd {
         let follow = mode == Mode::Follow;
         let mut replay = Replay::new(&self.cursor);
         let mut removed_at: Option<tokio::time::Instant> = None;
@@ -359,13 +374,13 @@ impl<'a> ContainerTail<'a> {
             let mut batch = Batch::default();
             let mut gap = None;
             let mut end = None;
-            // While a resume is being replayed, keep the cursor as it was: if the lines
-            // turn out to belong to another instance, they are dropped and read again.
-            let saved = replay
-                .as_ref()
-                .filter(|r| !r.is_done())
-                .map(|_| self.cursor.clone());
+            // While a resume is being replayed, or the stream is unproven, keep the cursor
+            // (and the open record) as it was: if the lines turn out to belong to another
+            // instance, they are dropped, and ours is read again where it can be.
+            let saved = (!proven || replay.as_ref().is_some_and(|r| !r.is_done()))
+                .then(|| (self.cursor.clone(), self.sinks.open));
             match chunk {
+                Ok([]) if !proven => return StreamEnd::Broken(Break::Unproven),
                 Ok([]) => return StreamEnd::Clean,
                 Ok(buf) => {
                     let n = buf.len();
@@ -407,15 +422,28 @@ impl<'a> ContainerTail<'a> {
                     }
                 }
             }
+            if !proven {
+                proven = replay.as_ref().is_some_and(Replay::vouched);
+                let unproven = !proven && (!batch.is_empty() || gap.is_some() || end.is_some());
+                if unproven && let Some((cursor, open)) = saved {
+                    // A line ktail did not read before came first, or the stream ended
+                    // before a line could prove it: what it sent may be a later
+                    // instance's. Its lines are dropped; where ours stands decides.
+                    self.cursor = cursor;
+                    self.sinks.open = open;
+                    return StreamEnd::Broken(Break::Unproven);
+                }
+            }
             if gap.is_some()
-                && let Some(saved) = saved
+                && let Some((cursor, open)) = saved
                 && mode != (Mode::Once { previous: true })
                 && self.instance_replaced().await
             {
                 // The kubelet serves the container's current instance: it restarted
                 // between our state check and this request, so these lines are the new
                 // instance's (its own tail prints them). Read ours as the previous one.
-                self.cursor = saved;
+                self.cursor = cursor;
+                self.sinks.open = open;
                 return StreamEnd::Broken(Break::Moved);
             }
             if let Some((from, to)) = gap {
@@ -462,7 +490,12 @@ impl<'a> ContainerTail<'a> {
             Located::Previous => Mode::Once { previous: true },
             _ => return None,
         };
-        let mut reader = self.open(mode).await.ok()?;
+        // A read the pod's deletion left unproven is not one to finish with: the follow
+        // stream, proven, goes on to its end.
+        let (mut reader, proven) = self.open(mode).await.ok()?;
+        if !proven {
+            return None;
+        }
         let (cursor, splitter, past_until, long, open) = (
             self.cursor.clone(),
             std::mem::replace(

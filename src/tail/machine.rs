@@ -33,6 +33,10 @@ pub(crate) enum Break {
     /// The container restarted while ktail opened or resumed its log: what the kubelet
     /// served belongs to another instance, and ours must be found again.
     Moved,
+    /// The pod was deleted before ktail could tell which instance the kubelet served
+    /// (the look at the pod found none, and no line of the stream was one ktail had
+    /// read before): it may be a later instance, whose lines are not ours to print.
+    Unproven,
     /// Nothing arrived for `--silence-timeout`.
     Silent,
     /// The server ended the stream cleanly while the instance still ran (a kubelet or a
@@ -42,10 +46,21 @@ pub(crate) enum Break {
     Io(String),
 }
 
+impl Break {
+    /// The stream may not have been this tail's instance: look for ours, whatever the
+    /// mode.
+    fn lost_track(&self) -> bool {
+        matches!(self, Break::Moved | Break::Unproven)
+    }
+}
+
 impl fmt::Display for Break {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Break::Moved => f.write_str("the container restarted while ktail opened its log"),
+            Break::Unproven => f.write_str(
+                "the pod was deleted before ktail could tell which container instance the log came from",
+            ),
             Break::Silent => f.write_str("no data for --silence-timeout"),
             Break::Closed => f.write_str("the server ended it while the container ran"),
             Break::Io(why) => f.write_str(why),
@@ -58,6 +73,9 @@ impl fmt::Display for Break {
 pub(crate) enum OpenError {
     /// The request may have reached another instance of the container.
     Moved,
+    /// The pod was deleted before the request could be proven to have reached this
+    /// instance, and nothing read from the response could prove it (`Break::Unproven`).
+    Unproven,
     /// The API's answer will not change (a 4xx other than 429): the tail ends.
     Final(String),
     /// The pod does not exist (any more).
@@ -248,6 +266,9 @@ impl Machine {
             OpenError::Moved => Transition::to(Step::Locate {
                 broken: Some(Break::Moved),
             }),
+            OpenError::Unproven => Transition::to(Step::Locate {
+                broken: Some(Break::Unproven),
+            }),
             OpenError::Final(msg) => Transition::done(TailEnd::Failed, Warning::Api(msg)),
             // Deleted between a look at the instance and the read that was to finish it.
             // An instance that ended is trusted to have been drained by its follow
@@ -287,7 +308,7 @@ impl Machine {
                 Transition::to(Step::Locate { broken: None })
             }
             StreamEnd::Clean => Transition::to(Step::Done(TailEnd::Complete)),
-            StreamEnd::Broken(why) if self.follow || why == Break::Moved => {
+            StreamEnd::Broken(why) if self.follow || why.lost_track() => {
                 Transition::to(Step::Locate { broken: Some(why) })
             }
             // A broken one-shot read: read again from the cursor.
@@ -462,6 +483,34 @@ mod tests {
                     broken: Some(Break::Moved)
                 }
             );
+        }
+    }
+
+    #[test]
+    fn a_deletion_before_the_instance_was_proven_is_a_lost_instance() {
+        for follow in [true, false] {
+            let mut m = Machine::new(follow);
+            let lost = Step::Locate {
+                broken: Some(Break::Unproven),
+            };
+            assert_eq!(m.open_failed(FOLLOW, OpenError::Unproven).step, lost);
+            m.opened();
+            assert_eq!(
+                m.stream_ended(PREVIOUS, StreamEnd::Broken(Break::Unproven))
+                    .step,
+                lost,
+                "not read again from the cursor: the pod is gone"
+            );
+            // Its lines after the cursor went with the pod: said, not printed from a
+            // stream that may be another instance's.
+            let t = m.located(Some(Break::Unproven), Located::Gone);
+            assert_eq!(
+                t,
+                Transition::done(TailEnd::Failed, Warning::BrokenAndGone(Break::Unproven))
+            );
+            assert!(t.warning.unwrap().text(Some(0)).ends_with(
+                "(the pod was deleted before ktail could tell which container instance the log came from) and the container instance is gone: lines after 1970-01-01T00:00:00Z may be missing"
+            ));
         }
     }
 

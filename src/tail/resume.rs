@@ -160,6 +160,8 @@ pub(crate) struct Replay {
     last_nanos: Option<u32>,
     place: Place,
     done: bool,
+    /// A line was skipped: see `vouched`.
+    skipped: bool,
 }
 
 impl Replay {
@@ -173,7 +175,16 @@ impl Replay {
             last_nanos: cursor.last_nanos,
             place: Place::Before,
             done: false,
+            skipped: false,
         })
+    }
+
+    /// Whether a line of the stream was recognised as handled before (skipped). Such a
+    /// line was logged no later than the last line handled, so before any later instance
+    /// of the container started: the stream serves the cursor's instance. A line taken
+    /// first proves nothing (a later instance's lines are all new).
+    pub(crate) fn vouched(&self) -> bool {
+        self.skipped
     }
 
     /// The replay is over: every line from here on is new.
@@ -230,6 +241,12 @@ impl Replay {
     /// What to do with a line of the resumed stream. The line's timestamp text lets lines
     /// of the cursor's second that come before anything handled be skipped, not taken.
     pub(crate) fn check_line(&mut self, second: Option<i64>, key: u64, timestamp: &[u8]) -> Resume {
+        let r = self.classify(second, key, timestamp);
+        self.skipped |= r == Resume::Skip;
+        r
+    }
+
+    fn classify(&mut self, second: Option<i64>, key: u64, timestamp: &[u8]) -> Resume {
         if self.done {
             return Resume::Take;
         }
@@ -378,6 +395,24 @@ mod tests {
         );
         assert_eq!(r.check(l(20, 10).0, l(20, 10).1), Resume::Take);
         assert!(Replay::new(&ResumeCursor::default()).is_none());
+    }
+
+    #[test]
+    fn only_a_line_handled_before_vouches_for_the_stream() {
+        let l = |s, n| line(s, n);
+        let c = cursor_of(&[l(40, 1), l(40, 2)]);
+        // The instance that replaced the cursor's: every line of it is new.
+        let mut r = Replay::new(&c).unwrap();
+        r.check(l(41, 0).0, l(41, 0).1);
+        r.check(l(41, 1).0, l(41, 1).1);
+        assert!(!r.vouched());
+        // The cursor's instance: its last lines come back first.
+        let mut r = Replay::new(&c).unwrap();
+        assert!(!r.vouched());
+        r.check(l(40, 2).0, l(40, 2).1);
+        assert!(r.vouched());
+        r.check(l(41, 0).0, l(41, 0).1);
+        assert!(r.vouched(), "and stays vouched for");
     }
 
     #[test]

@@ -67,5 +67,5 @@ pub use connections::{ConnectionStats, Protocol};
 pub use demo::{demo, run_demo};
 pub use logs::{Chunking, StreamEnd};
 pub use options::SimOptions;
-pub use sim::Sim;
+pub use sim::{HeldRequest, Sim};
 pub use spec::{ContainerSpec, CronJobSpec, JobSpec, PodSpec, WorkloadSpec};

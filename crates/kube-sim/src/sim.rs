@@ -19,6 +19,39 @@ use crate::options::SimOptions;
 use crate::spec::{CronJobSpec, JobSpec, PodSpec, WorkloadSpec};
 use crate::state::Shared;
 
+/// A request held on arrival ([`Sim::hold_next`]); dropping the handle releases it.
+pub struct HeldRequest {
+    shared: Arc<Shared>,
+    hold: Arc<crate::state::Hold>,
+}
+
+impl HeldRequest {
+    /// Waits until the request has arrived and is held; false if `timeout` passed first.
+    pub async fn arrived(&self, timeout: Duration) -> bool {
+        let mut rx = self.hold.arrived.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|a| *a)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Lets the request go on (at once, if it has not arrived yet).
+    pub fn release(&self) {
+        self.hold.released.send_replace(true);
+    }
+}
+
+impl Drop for HeldRequest {
+    /// A request that never came is no longer waited for; one that did goes on.
+    fn drop(&mut self) {
+        self.shared
+            .faults()
+            .holds
+            .retain(|h| !Arc::ptr_eq(h, &self.hold));
+        self.release();
+    }
+}
+
 /// A running simulated cluster. Cheap to clone; all clones control the same server.
 #[derive(Clone)]
 pub struct Sim {
@@ -470,6 +503,20 @@ impl Sim {
     /// Every request arriving within `d` is held until `d` has passed.
     pub fn stall(&self, d: Duration) {
         self.shared.faults().stall_until = Some(crate::meta::after(Instant::now(), d));
+    }
+
+    /// Holds the next request whose request line is `method path` (no query: `"GET"`,
+    /// `"/api/v1/namespaces/default/pods/web-1"`) on arrival, before anything looks at it,
+    /// until [`HeldRequest::release`]: a request that a slow network or a busy API server
+    /// delivers late. A test orders a client's requests between changes of the cluster
+    /// with it, without sleeping.
+    pub fn hold_next(&self, method: &str, path: &str) -> HeldRequest {
+        let hold = Arc::new(crate::state::Hold::new(format!("{method} {path}")));
+        self.shared.faults().holds.push(hold.clone());
+        HeldRequest {
+            shared: self.shared.clone(),
+            hold,
+        }
     }
 
     /// The next `k` requests get 429 TooManyRequests (with Retry-After) or 500.

@@ -28,6 +28,28 @@ pub(crate) struct Faults {
     pub(crate) stall_until: Option<Instant>,
     /// Remaining count, status code, Retry-After seconds.
     pub(crate) fail: Option<(usize, u16, Option<u32>)>,
+    /// Requests to hold on arrival, each the next one of its request line.
+    pub(crate) holds: Vec<Arc<Hold>>,
+}
+
+/// The next request whose request line (`GET /api/v1/namespaces/default/pods/web-1`, no
+/// query) is `line` waits on arrival until `released`: a request that a slow network or a
+/// busy API server delivers late.
+pub(crate) struct Hold {
+    pub(crate) line: String,
+    /// The request came and is held.
+    pub(crate) arrived: watch::Sender<bool>,
+    pub(crate) released: watch::Sender<bool>,
+}
+
+impl Hold {
+    pub(crate) fn new(line: String) -> Hold {
+        Hold {
+            line,
+            arrived: watch::channel(false).0,
+            released: watch::channel(false).0,
+        }
+    }
 }
 
 pub(crate) struct Shared {
@@ -174,6 +196,13 @@ impl Shared {
 
     pub(crate) fn faults(&self) -> MutexGuard<'_, Faults> {
         lock(&self.faults)
+    }
+
+    /// Takes the hold waiting for this request line, if one is.
+    pub(crate) fn take_hold(&self, line: &str) -> Option<Arc<Hold>> {
+        let mut f = self.faults();
+        let i = f.holds.iter().position(|h| h.line == line)?;
+        Some(f.holds.remove(i))
     }
 
     /// The next number of the server's random stream.

@@ -37,7 +37,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resp 
     shared.saw_request(req.method(), req.uri());
     // `Sim::wait_for` conditions may count requests: wake them.
     shared.ticked.send_modify(|v| *v += 1);
-    if let Some(resp) = apply_faults(&shared).await {
+    if let Some(resp) = apply_faults(&shared, req.method(), req.uri().path()).await {
         return resp;
     }
     if trace_enabled() {
@@ -111,8 +111,13 @@ fn trace_enabled() -> bool {
     *ON.get_or_init(|| std::env::var_os("KUBE_SIM_TRACE").is_some_and(|v| v != "0"))
 }
 
-/// Stall and fail-next faults, applied before anything else looks at the request.
-async fn apply_faults(shared: &Shared) -> Option<Resp> {
+/// Hold, stall and fail-next faults, applied before anything else looks at the request.
+async fn apply_faults(shared: &Shared, method: &hyper::Method, path: &str) -> Option<Resp> {
+    if let Some(hold) = shared.take_hold(&format!("{method} {path}")) {
+        hold.arrived.send_replace(true);
+        // The hold is ours too: its sender cannot go before this wait ends.
+        let _ = hold.released.subscribe().wait_for(|r| *r).await;
+    }
     let stall = shared.faults().stall_until;
     if let Some(until) = stall
         && until > tokio::time::Instant::now()
