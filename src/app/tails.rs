@@ -119,7 +119,7 @@ impl Tails {
                     Some(_) => None,
                     None => self.ctx.merge.as_ref().map(|m| m.stream()),
                 };
-                let job = TailJob {
+                let job = Box::new(TailJob {
                     api: Api::namespaced(client, &key.namespace),
                     target: *target,
                     history,
@@ -127,7 +127,7 @@ impl Tails {
                     after,
                     done,
                     sorted,
-                };
+                });
                 self.tasks.spawn(tail::run(self.ctx.clone(), job));
             }
             SourceEvent::PodGone { uid, context } => {

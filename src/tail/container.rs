@@ -132,19 +132,21 @@ impl<'a> ContainerTail<'a> {
         self.sinks
     }
 
-    /// Runs the state machine to its end.
+    /// Runs the state machine to its end. The futures of the steps taken now and then
+    /// (opening, locating, finishing) are boxed while they run: a followed container's
+    /// task then holds only what streaming needs, thousands of times over.
     pub(crate) async fn run(&mut self) -> TailEnd {
         let mut step = self.machine.start(self.target.state);
         loop {
             let transition = match step {
-                Step::Open(mode) => match self.open(mode).await {
+                Step::Open(mode) => match Box::pin(self.open(mode)).await {
                     Ok((reader, proven)) => {
                         if self.machine.opened() {
                             self.announce().await;
                         }
                         let end = self.stream(reader, mode, proven).await;
                         match end {
-                            StreamEnd::Clean => self.flush_partial().await,
+                            StreamEnd::Clean => Box::pin(self.flush_partial()).await,
                             // The partial line is dropped; the resume fetches it again
                             // and skips what was printed of it.
                             StreamEnd::Broken(_) => {
@@ -161,7 +163,7 @@ impl<'a> ContainerTail<'a> {
                     Err(e) => self.machine.open_failed(mode, e),
                 },
                 Step::Locate { broken } => {
-                    let at = self.locate().await;
+                    let at = Box::pin(self.locate()).await;
                     self.machine.located(broken, at)
                 }
                 Step::Backoff(then) => {
@@ -325,7 +327,7 @@ impl<'a> ContainerTail<'a> {
                 return StreamEnd::Stop(TailEnd::Cut);
             }
             if std::mem::take(&mut finish)
-                && let Some(end) = self.finish_ended().await
+                && let Some(end) = Box::pin(self.finish_ended()).await
             {
                 return end;
             }
@@ -437,7 +439,7 @@ impl<'a> ContainerTail<'a> {
             if gap.is_some()
                 && let Some((cursor, open)) = saved
                 && mode != (Mode::Once { previous: true })
-                && self.instance_replaced().await
+                && Box::pin(self.instance_replaced()).await
             {
                 // The kubelet serves the container's current instance: it restarted
                 // between our state check and this request, so these lines are the new

@@ -40,12 +40,23 @@ pub(crate) type Handover = Option<mpsc::Sender<SortedBatch>>;
 
 /// Runs one container's tail to its end: waits for its turn (the previous instance,
 /// then a stream slot), streams, and says `-` when its log was printed to its end.
-pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
+/// The job comes boxed and is taken apart at once: a task's future keeps its arguments
+/// beside its locals, and thousands of tasks may wait at once.
+pub(crate) async fn run(ctx: Arc<TailContext>, job: Box<TailJob>) -> TailEnd {
+    let TailJob {
+        target,
+        history,
+        api,
+        presence,
+        after,
+        done,
+        mut sorted,
+    } = *job;
     // Listed before it ever started (`--no-follow`): there is no log, so nothing failed
     // to be read; say why it waits.
-    if let Some(why) = &job.target.waiting {
+    if let Some(why) = &target.waiting {
         if ctx.settings.notices {
-            let k = &job.target.key;
+            let k = &target.key;
             let text = format!(
                 "ktail: {} › {} has not started ({why}): it has no log yet",
                 k.pod_path(),
@@ -56,10 +67,10 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         return TailEnd::Complete;
     }
     let mut stop = ctx.shutdown.subscribe();
-    if let Some(after) = job.after.take() {
+    if let Some(after) = after {
         tokio::select! {
             handed = after => {
-                job.sorted = match handed {
+                sorted = match handed {
                     Ok(stream) => stream,
                     // The previous instance's tail did not finish (it cannot happen
                     // short of a panic): a stream of its own.
@@ -94,9 +105,8 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
             }
         }
     };
-    let t = &job.target;
+    let t = &target;
     let k = &t.key;
-    let sorted = job.sorted.take();
     let sinks = ctx.sinks(
         &Origin {
             context: &k.context,
@@ -110,14 +120,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         },
         sorted,
     );
-    let mut tail = ContainerTail::new(
-        &ctx,
-        job.api.clone(),
-        job.target.clone(),
-        job.history,
-        job.presence.clone(),
-        sinks,
-    );
+    let mut tail = ContainerTail::new(&ctx, api, target, history, presence, sinks);
     let end = tail.run().await;
     if tail.announced()
         && let Some(file) = &tail.sinks().file
@@ -131,7 +134,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, mut job: TailJob) -> TailEnd {
         let _ = ctx.out.send(notice).await;
     }
     let sorted = tail.into_sinks().into_sorted();
-    if let Some(done) = job.done.take() {
+    if let Some(done) = done {
         let _ = done.send(sorted);
     }
     end
