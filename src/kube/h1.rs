@@ -692,6 +692,121 @@ mod tests {
         ));
     }
 
+    /// A server on 127.0.0.1 that answers the requests of each connection it accepts
+    /// with the next of `answers` (a list per connection), then closes the connection
+    /// and says so on the channel returned.
+    async fn server(
+        answers: Vec<Vec<&'static str>>,
+    ) -> (Client, tokio::sync::mpsc::UnboundedReceiver<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (closed, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            for conn in answers {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                for answer in conn {
+                    let mut head = Vec::new();
+                    while !head.ends_with(b"\r\n\r\n") {
+                        let mut b = [0u8; 1];
+                        if sock.read(&mut b).await.unwrap() == 0 {
+                            return;
+                        }
+                        head.push(b[0]);
+                    }
+                    sock.write_all(answer.as_bytes()).await.unwrap();
+                }
+                drop(sock);
+                let _ = closed.send(());
+            }
+        });
+        let dial: Dial = Arc::new(move |_| {
+            Box::pin(async move {
+                let sock = tokio::net::TcpStream::connect(addr).await?;
+                Ok(Box::new(TokioIo::new(sock)) as Box<dyn Io>)
+            })
+        });
+        let logs = Logs::new(dial);
+        (Client { logs, addr }, rx)
+    }
+
+    /// Log reads from the test's server.
+    struct Client {
+        logs: Arc<Logs>,
+        addr: std::net::SocketAddr,
+    }
+
+    impl Client {
+        /// A log read: its status, and its body or what broke it, in words.
+        async fn get(&self) -> Result<(StatusCode, Result<Bytes, String>), BoxError> {
+            let url = format!("http://{}/api/v1/namespaces/a/pods/p/log", self.addr);
+            let req = Request::get(url).body(Body::empty()).unwrap();
+            let resp = self.logs.send(req).await?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await;
+            let body = body
+                .map(|b| b.to_bytes())
+                .map_err(|e| crate::kube::failure::describe(e.as_ref()));
+            Ok((status, body))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_server_closed_is_replaced() {
+        let (logs, mut closed) = server(vec![
+            vec!["HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nline 1"],
+            vec!["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nline 2\r\n0\r\n\r\n"],
+        ])
+        .await;
+        let (status, body) = logs.get().await.unwrap();
+        assert_eq!(
+            (status, body.unwrap()),
+            (StatusCode::OK, Bytes::from("line 1"))
+        );
+        assert_eq!(
+            logs.logs.idle.lock().unwrap().len(),
+            1,
+            "read to its end: kept"
+        );
+        // The server closes the kept connection while it is idle: the GET goes again,
+        // on a new one.
+        closed.recv().await.unwrap();
+        let (status, body) = logs.get().await.unwrap();
+        assert_eq!(
+            (status, body.unwrap()),
+            (StatusCode::OK, Bytes::from("line 2"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_says_the_server_closed_the_connection() {
+        let (logs, _closed) = server(vec![vec![
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nline 1\r\n6\r\nli",
+        ]])
+        .await;
+        let (status, body) = logs.get().await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body.unwrap_err(), "the server closed the connection");
+        assert!(
+            logs.logs.idle.lock().unwrap().is_empty(),
+            "a broken one is not kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closes_after_answering_is_not_kept() {
+        let (logs, _closed) = server(vec![vec![
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 9\r\n\r\nnot found",
+        ]])
+        .await;
+        let (status, body) = logs.get().await.unwrap();
+        assert_eq!(
+            (status, body.unwrap()),
+            (StatusCode::NOT_FOUND, Bytes::from("not found"))
+        );
+        assert!(logs.logs.idle.lock().unwrap().is_empty());
+    }
+
     #[test]
     fn requests_go_in_origin_form_with_a_host() {
         let req = Request::get("https://10.0.0.1:6443/api/v1/namespaces/a/pods/p/log?follow=true")
