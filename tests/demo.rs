@@ -102,6 +102,10 @@ async fn demo_help_and_bad_flags_answer_without_a_simulator() {
     crate::util::run(command(&["demo", "-o", "yaml"]))
         .await
         .assert_one_error_line(2, "use one of default, raw, json, extjson, ppextjson");
+    // A value clap takes but ktail refuses is refused before the simulator starts too.
+    crate::util::run(command(&["demo", "--since", "5x"]))
+        .await
+        .assert_one_error_line(2, "--since");
     // Without those, the demo does look for its simulator.
     crate::util::run(command(&["demo", "-o", "json"]))
         .await

@@ -45,11 +45,23 @@ pub fn run(program: Program, args: &[OsString]) -> Result<u8> {
         }
         Err(e) => return Err(Error::usage(crate::cli::clap_error_line(program, &e))),
     };
+    // A bad value (`--since 5x`, a template that does not compile) is one line before
+    // the simulator starts, as it would be without the demo.
+    let mut checked = given.clone();
+    if !selects_pods(&checked) {
+        checked.query = Some(".".into());
+    }
+    crate::config::Settings::resolve(&checked, &crate::cli::Env::from_process())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(demo(args, &given))
+}
+
+/// Whether the arguments say which pods to follow.
+fn selects_pods(a: &Args) -> bool {
+    a.query.is_some() || a.selector.is_some() || a.field_selector.is_some() || a.node.is_some()
 }
 
 async fn demo(args: &[OsString], given: &Args) -> Result<u8> {
@@ -96,11 +108,7 @@ async fn demo(args: &[OsString], given: &Args) -> Result<u8> {
     cmd.arg("--kubeconfig").arg(&kubeconfig);
     cmd.args(args);
     // Fill in what the user left out: every pod (the kubeconfig says namespace `demo`).
-    if given.query.is_none()
-        && given.selector.is_none()
-        && given.field_selector.is_none()
-        && given.node.is_none()
-    {
+    if !selects_pods(given) {
         cmd.arg(".");
     }
     let mut ktail = cmd
