@@ -67,7 +67,9 @@ fn main() -> ExitCode {
 
 fn run_builtin(program: Program, builtin: Builtin) -> Result<u8, Error> {
     match builtin {
-        Builtin::Demo { args } => ktail::cli::run_demo(program, &args),
+        Builtin::Demo { args } => ktail::cli::run_demo(program, &args, |a| {
+            Settings::resolve(a, &Env::from_process()).map(drop)
+        }),
         Builtin::Completions { shell } => ktail::cli::run_completions(shell),
         Builtin::Man => ktail::cli::run_man(),
     }

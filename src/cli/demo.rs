@@ -27,7 +27,10 @@ use crate::signals::Signals;
 /// the draining ktail (which would warn of refused connections): it is stopped, and the
 /// temporary kubeconfig removed, once ktail has ended, so no process or file is left
 /// behind.
-pub fn run(program: Program, args: &[OsString]) -> Result<u8> {
+///
+/// `check` is what ktail itself would make of the arguments (the settings, one layer
+/// up): a bad value is refused by it before the simulator starts.
+pub fn run(program: Program, args: &[OsString], check: impl Fn(&Args) -> Result<()>) -> Result<u8> {
     let argv: Vec<OsString> = std::iter::once(OsString::from(program.name()))
         .chain(args.iter().cloned())
         .collect();
@@ -51,7 +54,7 @@ pub fn run(program: Program, args: &[OsString]) -> Result<u8> {
     if !selects_pods(&checked) {
         checked.query = Some(".".into());
     }
-    crate::config::Settings::resolve(&checked, &crate::cli::Env::from_process())?;
+    check(&checked)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
