@@ -72,6 +72,14 @@ async fn deploy_query_follows_rollouts_selector_changes_and_recreation() {
             .all(|p| t.contains_key(&(p.clone(), "app".into())))
     })
     .await;
+    // The deployment had pods when ktail started: nothing says it had none.
+    assert!(
+        !k.stderr()
+            .iter()
+            .any(|l| l.contains("no pod of deployment")),
+        "{:?}",
+        k.stderr()
+    );
 
     // A rollout: the new pods are followed from their first line.
     c.sim.set_image("prod", "web", "app", "web:v2");

@@ -32,6 +32,9 @@ pub(crate) struct PodWatch {
     pub(crate) client: kube::Client,
     /// The server-side filter; `None` watches nothing (the followed object is missing).
     pub(crate) filter: watch::Receiver<Option<PodFilter>>,
+    /// The filter is a followed object's selector, not known until the object's first
+    /// list: the initial `None` means "not yet", and the watch waits for the first value.
+    pub(crate) awaits_filter: bool,
     pub(crate) selection: Arc<Selection>,
     /// For messages: `namespace 'prod'`.
     pub(crate) label: String,
@@ -49,6 +52,9 @@ pub(crate) struct PodWatch {
 /// Watches one scope until its filter channel closes or the receiver goes away.
 pub(crate) async fn watch_scope(mut scope: PodWatch, tx: mpsc::Sender<SourceEvent>) {
     let mut state = ScopeState::default();
+    if scope.awaits_filter && scope.filter.changed().await.is_err() {
+        return;
+    }
     loop {
         let filter = scope.filter.borrow_and_update().clone();
         let Some(filter) = filter else {

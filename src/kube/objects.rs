@@ -142,6 +142,7 @@ pub(crate) async fn follow_object(
     let mut stream = std::pin::pin!(stream);
     let mut set = WatchSet::default();
     let mut warned_selectorless = false;
+    let mut told = false;
     let mut done_reported = false;
     let mut rollouts = Rollouts::default();
     let rolls = matches!(
@@ -185,14 +186,7 @@ pub(crate) async fn follow_object(
                     continue;
                 }
             };
-            // Only real changes restart the pod watch.
-            tx.send_if_modified(|cur| {
-                let changed = *cur != next;
-                if changed {
-                    *cur = next.clone();
-                }
-                changed
-            });
+            tell_selector(&tx, &next, &mut told);
             if rolls && let Some(obj) = &obj {
                 let now = rollout::snapshot(rq.kind, obj);
                 let new_revision =
@@ -225,6 +219,7 @@ pub(crate) async fn follow_object(
                 }
             }
         }
+        tell_listed(&tx, set.listed_once(), &mut told);
         if tx.is_closed() {
             return;
         }
@@ -263,6 +258,28 @@ async fn rolled_back_from(
         .map(String::from)
 }
 
+/// Tells the scope's pod watch what the followed object selects now, if that changed
+/// (each change restarts the pod watch).
+fn tell_selector(tx: &watch::Sender<Option<PodFilter>>, next: &Option<PodFilter>, told: &mut bool) {
+    *told |= tx.send_if_modified(|cur| {
+        let changed = cur != next;
+        if changed {
+            cur.clone_from(next);
+        }
+        changed
+    });
+}
+
+/// The pod watch waits for a first value: once the object's watches have `listed` and
+/// nothing was sent, it is told that the object selects nothing (the object is missing,
+/// or owns no Jobs yet), so that it says so instead of waiting.
+fn tell_listed(tx: &watch::Sender<Option<PodFilter>>, listed: bool, told: &mut bool) {
+    if listed && !*told {
+        tx.send_modify(|_| {});
+        *told = true;
+    }
+}
+
 /// Follows a CronJob in one namespace: the pods of every Job it owns, including Jobs it
 /// creates later, reach `tx` as one selector. With `--until-done`, the run's Job is the
 /// one active when ktail starts, else the next one created; its end is reported.
@@ -291,6 +308,7 @@ pub(crate) async fn follow_cronjob(
     // --until-done: the Jobs there were at start, and the one the run waits for.
     let mut at_start: Option<BTreeSet<String>> = None;
     let mut target: Option<String> = None;
+    let mut told = false;
     let mut done_reported = false;
     loop {
         let mut warnings = Vec::new();
@@ -331,13 +349,12 @@ pub(crate) async fn follow_cronjob(
         let uid = cronjob_uid.clone().unwrap_or_default();
         let owned: Vec<&DynamicObject> = all_jobs.values().filter(|j| owned_by(j, &uid)).collect();
         let next = jobs_filter(&owned, &base);
-        tx.send_if_modified(|cur| {
-            let changed = *cur != next;
-            if changed {
-                *cur = next.clone();
-            }
-            changed
-        });
+        tell_selector(&tx, &next, &mut told);
+        tell_listed(
+            &tx,
+            job_set.listed_once() && cj_set.listed_once(),
+            &mut told,
+        );
         if tx.is_closed() {
             return;
         }

@@ -243,6 +243,7 @@ fn open_scope(
         api: pods_api(client, ns.as_deref()),
         client: client.clone(),
         filter: filter_rx,
+        awaits_filter: handle.follower.is_some(),
         selection: src.selection.clone(),
         label: scope_label(ns.as_deref()),
         initial,
