@@ -1,6 +1,8 @@
 //! Saying why: how a tailed container instance ended, and what keeps a container from
 //! running, on stderr while following.
 
+use std::time::Duration;
+
 use kube_sim::{ContainerSpec, PodSpec};
 
 use crate::util::{Cluster, Running, assert_nothing_lost, ground_truth, logging_pod, sim_wait};
@@ -33,6 +35,55 @@ async fn an_oom_killed_restart_says_why_and_both_instances_print_once() {
             .any(|l| l == "ktail: default/web-1 › app ended: Completed, exit 0")
     })
     .await;
+}
+
+/// Containers that had ended when ktail first saw them: one that failed is told how,
+/// after its lines; one that completed before ktail started is not news.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_found_failed_is_told_after_its_lines_and_one_found_completed_is_not() {
+    let c = Cluster::start().await;
+    let ended = |name: &str, code: i32| {
+        c.sim.create_pod(
+            "default",
+            PodSpec::new(name).restart_policy("Never").container(
+                ContainerSpec::new("app")
+                    .lines([format!("{name} ran")])
+                    .exit_after(Duration::ZERO, code),
+            ),
+        );
+    };
+    ended("failed", 3);
+    ended("done", 0);
+    for name in ["failed", "done"] {
+        sim_wait(&c.sim, &format!("{name} ended"), |s| {
+            s.pod("default", name).is_some_and(|p| {
+                p["status"]["phase"] == "Failed" || p["status"]["phase"] == "Succeeded"
+            })
+        })
+        .await;
+    }
+    let mut k = c.spawn(&["failed|done", "--color", "never"]);
+    k.wait_until("both tails ended", |_, err| {
+        err.iter().filter(|l| l.starts_with("- ")).count() == 2
+    })
+    .await;
+    let err = k.stderr();
+    let at = |line: &str| err.iter().position(|l| l == line);
+    let (plus, ended, minus) = (
+        at("+ failed › app"),
+        at("ktail: default/failed › app ended: Error, exit 3"),
+        at("- failed › app"),
+    );
+    assert!(
+        plus < ended && ended < minus && plus.is_some(),
+        "+, how it ended, then -: {err:?}"
+    );
+    assert_eq!(
+        err.iter().filter(|l| l.contains(" ended: ")).count(),
+        1,
+        "once, and not for the completed one: {err:?}"
+    );
+    assert!(k.stdout().contains(&"failed app failed ran".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread")]

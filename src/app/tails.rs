@@ -13,6 +13,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::kube::SourceEvent;
+use crate::kube::outcome::Ending;
 use crate::kube::target::{InstanceState, TargetKey};
 use crate::output::writer::Out;
 use crate::tail::{self, Handover, Presence, TailContext, TailEnd, TailJob};
@@ -81,19 +82,30 @@ impl Tails {
                         && self.ctx.settings.notices
                         && let Some(ending) = &target.ended
                     {
-                        let k = &target.key;
-                        let text = format!(
-                            "ktail: {} › {} ended: {}",
-                            k.pod_path(),
-                            k.container,
-                            ending.describe()
-                        );
+                        let text = ended_text(&target.key, ending);
                         let _ = self.ctx.out.send(self.ctx.notice(text)).await;
                     }
                     return;
                 }
                 let key = target.key.clone();
-                let (tx, presence) = watch::channel(Presence::Live);
+                // An instance first seen ended (it started and ended between two looks
+                // of the watch, or before ktail started) is tailed as ended; its tail
+                // says how it ended after its lines, if it ended during the run or
+                // failed (a clean end from before the start is not news).
+                let already_ended = matches!(
+                    target.state,
+                    InstanceState::Terminated | InstanceState::Previous
+                );
+                let ended_notice = target
+                    .ended
+                    .as_ref()
+                    .filter(|e| already_ended && (!history || e.exit_code != 0))
+                    .filter(|_| self.ctx.settings.notices)
+                    .map(|e| ended_text(&key, e));
+                let (tx, presence) = watch::channel(match already_ended {
+                    true => Presence::Ended,
+                    false => Presence::Live,
+                });
                 self.running.insert(key.clone(), tx);
                 self.by_pod
                     .entry((key.context.clone(), key.pod_uid.clone()))
@@ -127,6 +139,7 @@ impl Tails {
                     after,
                     done,
                     sorted,
+                    ended_notice,
                 });
                 self.tasks.spawn(tail::run(self.ctx.clone(), job));
             }
@@ -187,4 +200,14 @@ impl Tails {
         .await;
         self.tasks.abort_all();
     }
+}
+
+/// `ktail: ns/pod › c ended: OOMKilled, exit 137`.
+fn ended_text(k: &TargetKey, ending: &Ending) -> String {
+    format!(
+        "ktail: {} › {} ended: {}",
+        k.pod_path(),
+        k.container,
+        ending.describe()
+    )
 }

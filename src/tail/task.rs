@@ -33,6 +33,8 @@ pub(crate) struct TailJob {
     /// was started so that the merge waits for it; a tail that waits for the previous
     /// instance gets that one's stream instead (its lines all come later).
     pub(crate) sorted: Option<mpsc::Sender<SortedBatch>>,
+    /// The instance had ended when it was first seen: how, said after its lines.
+    pub(crate) ended_notice: Option<String>,
 }
 
 /// What a previous instance's tail hands to the current one's: its `--sort` stream.
@@ -51,6 +53,7 @@ pub(crate) async fn run(ctx: Arc<TailContext>, job: Box<TailJob>) -> TailEnd {
         after,
         done,
         mut sorted,
+        ended_notice,
     } = *job;
     // Listed before it ever started (`--no-follow`): there is no log, so nothing failed
     // to be read; say why it waits.
@@ -126,6 +129,11 @@ pub(crate) async fn run(ctx: Arc<TailContext>, job: Box<TailJob>) -> TailEnd {
         && let Some(file) = &tail.sinks().file
     {
         let _ = ctx.out.send(Out::FileClose(file.path.clone())).await;
+    }
+    if let Some(text) = ended_notice
+        && !ctx.stopping()
+    {
+        let _ = ctx.out.send(ctx.notice(text)).await;
     }
     // `-` says a container's log was printed to its end, or that its pod went away; a
     // run stopped by a signal cut every stream and says nothing per container.
