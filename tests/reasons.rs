@@ -455,3 +455,34 @@ async fn events_all_adds_normal_events_and_the_default_shows_warnings_only() {
         "{out:#?}"
     );
 }
+
+/// A restart the kubelet reports in one status update (the new instance running, the
+/// tailed one in `lastState`) still says how the tailed instance ended, once, also for
+/// an instance that ran before ktail started.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_reported_in_one_update_says_how_the_tailed_instance_ended() {
+    let c = Cluster::start().await;
+    // Running for more than a second (timestamps count whole seconds) before ktail
+    // starts: the instance is one ktail found at start, whose earlier runs it would not
+    // read without --previous.
+    logging_pod(&c.sim, "web-1", "app", 20, 50.0, 20 + 75).await;
+    let mut k = c.spawn(&["web-1", "--color", "never"]);
+    k.wait_for_more_lines(40).await;
+    c.sim.restart_container("default", "web-1", "app", 137);
+    k.wait_until("the reason of the end", |_, err| {
+        err.iter().any(|l| {
+            l.starts_with("ktail: default/web-1 › app ended: ")
+                && l.ends_with("exit 137; restart 1")
+        })
+    })
+    .await;
+    k.wait_for_more_lines(40).await;
+    let truth = ground_truth(&c.sim, "default", &["web-1".into()], &["app"]);
+    assert_nothing_lost(&mut k, &truth).await;
+    let ends = k
+        .stderr()
+        .into_iter()
+        .filter(|l| l.contains(" ended: "))
+        .count();
+    assert_eq!(ends, 1, "said once: {:?}", k.stderr());
+}

@@ -240,12 +240,14 @@ fn tag(context: &Arc<str>, ev: SourceEvent) -> SourceEvent {
         SourceEvent::Added {
             mut target,
             history,
+            known_only,
             client,
         } => {
             target.key.context = context.clone();
             SourceEvent::Added {
                 target,
                 history,
+                known_only,
                 client,
             }
         }

@@ -63,6 +63,7 @@ impl Tails {
             SourceEvent::Added {
                 target,
                 history,
+                known_only,
                 client,
             } => {
                 if let Some(tx) = self.running.get(&target.key) {
@@ -85,6 +86,9 @@ impl Tails {
                         let text = ended_text(&target.key, ending);
                         let _ = self.ctx.out.send(self.ctx.notice(text)).await;
                     }
+                    return;
+                }
+                if known_only {
                     return;
                 }
                 let key = target.key.clone();

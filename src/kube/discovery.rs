@@ -178,6 +178,7 @@ impl ScopeState {
             events.push(SourceEvent::Added {
                 target: Box::new(a.target),
                 history: a.history,
+                known_only: a.known_only,
                 client: scope.client.clone(),
             });
         }

@@ -39,6 +39,8 @@ pub(crate) enum SourceEvent {
         target: Box<Target>,
         /// `--since`/`--tail` apply: the instance existed when ktail started.
         history: bool,
+        /// Only news for a tail that already reads the instance (`Admitted::known_only`).
+        known_only: bool,
         client: kube::Client,
     },
     /// The pod was deleted or is no longer selected: its tails drain and end.

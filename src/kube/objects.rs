@@ -424,6 +424,7 @@ async fn report_done(
             let added = SourceEvent::Added {
                 target: Box::new(a.target),
                 history: a.history,
+                known_only: a.known_only,
                 client: client.clone(),
             };
             events.send(added).await.map_err(|_| ())?;

@@ -327,6 +327,7 @@ pub(crate) async fn list_once(src: ClusterSource, tx: mpsc::Sender<SourceEvent>)
                 let added = SourceEvent::Added {
                     target: Box::new(a.target),
                     history: a.history,
+                    known_only: a.known_only,
                     client: client.clone(),
                 };
                 if tx.send(added).await.is_err() {

@@ -77,6 +77,9 @@ pub(crate) enum Sighting {
 pub(crate) struct Admitted {
     pub(crate) target: Target,
     pub(crate) history: bool,
+    /// Not to be tailed anew (an earlier instance of a container found at start, without
+    /// `--previous`): it only tells a tail that already reads it how it ended.
+    pub(crate) known_only: bool,
 }
 
 /// The targets of `pod` that are tailed, the one rule for lists and watches.
@@ -90,6 +93,7 @@ pub(crate) fn admit(pod: &Pod, sel: &Selection, seen: Sighting) -> Vec<Admitted>
             .map(|target| Admitted {
                 target,
                 history: true,
+                known_only: false,
             })
             .collect(),
         Sighting::Watched {
@@ -112,13 +116,23 @@ pub(crate) fn admit(pod: &Pod, sel: &Selection, seen: Sighting) -> Vec<Admitted>
                         || at_start
                         || target.started_at.is_some_and(|t| t < sel.run_start);
                     if target.state == InstanceState::Previous && history && !wants_previous {
-                        return None;
+                        // The instance ktail may be reading: a restart the watch saw
+                        // in one step (new instance running, this one in lastState).
+                        return Some(Admitted {
+                            target,
+                            history,
+                            known_only: true,
+                        });
                     }
                     // --container-state concerns the containers found at start.
                     if history && !target.state_allowed(sel.states) {
                         return None;
                     }
-                    Some(Admitted { target, history })
+                    Some(Admitted {
+                        target,
+                        history,
+                        known_only: false,
+                    })
                 })
                 .collect()
         }
@@ -742,10 +756,21 @@ mod tests {
         .unwrap()
     }
 
+    /// The instances tailed anew, and whether with history.
     fn admitted(pod: &Pod, sel: &Selection, seen: Sighting) -> Vec<(String, bool)> {
         admit(pod, sel, seen)
             .into_iter()
+            .filter(|a| !a.known_only)
             .map(|a| (a.target.key.container_id, a.history))
+            .collect()
+    }
+
+    /// The instances passed only for a tail that already reads them.
+    fn known_only(pod: &Pod, sel: &Selection, seen: Sighting) -> Vec<String> {
+        admit(pod, sel, seen)
+            .into_iter()
+            .filter(|a| a.known_only)
+            .map(|a| a.target.key.container_id)
             .collect()
     }
 
@@ -776,6 +801,9 @@ mod tests {
             admitted(&p, &sel(), watched(true, false)),
             owned(&[("c://a2", true), ("c://s1", true), ("c://l1", true)])
         );
+        // Its previous run still reaches a tail that reads it, to say how it ended.
+        assert_eq!(known_only(&p, &sel(), watched(true, false)), ["c://a1"]);
+        assert!(known_only(&p, &previous, watched(true, false)).is_empty());
         assert_eq!(
             admitted(&p, &previous, watched(true, false)),
             owned(&[
