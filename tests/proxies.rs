@@ -9,6 +9,8 @@
 
 use std::path::PathBuf;
 
+use kube_sim::{Protocol, SimOptions};
+
 use crate::util::proxy::TestProxy;
 use crate::util::{Cluster, Output, issue_certificate, ktail_command, logging_pod, openssl, run};
 
@@ -73,6 +75,27 @@ async fn proxy_url_http_with_credentials_carries_every_connection() {
         out.stderr
     );
     assert!(!out.stderr.contains("p@ss") && !out.stderr.contains("p%40ss"));
+}
+
+/// A server without HTTP/2: the log reads, which ktail makes over connections of their
+/// own (`kube::h1`), go through the proxy as well as the list does.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http1_server_behind_a_proxy_gets_its_log_reads_through_it() {
+    let c = Cluster::start_with(SimOptions {
+        tls: true,
+        http2: false,
+        ..Default::default()
+    })
+    .await;
+    logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
+    let proxy = TestProxy::http(None).await;
+    let kc = kubeconfig(&c, &format!("    proxy-url: {}\n", proxy.url()));
+    assert_proxied(&c, &kc, &proxy).await;
+    let conns = c.sim.connections();
+    assert!(
+        conns.len() >= 2 && conns.iter().all(|c| c.protocol == Protocol::Http1),
+        "the list's connection and the log read's, over HTTP/1.1: {conns:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
