@@ -38,12 +38,7 @@ async fn streams_are_pooled_within_the_server_limit_and_survive_goaway() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_http1_server_gets_http1() {
-    let c = Cluster::start_with(SimOptions {
-        tls: true,
-        http2: false,
-        ..Default::default()
-    })
-    .await;
+    let c = Cluster::start_tls_http1().await;
     logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     let out = c.run(&["web", "--no-follow"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use kube_sim::{Protocol, SimOptions};
+use kube_sim::Protocol;
 
 use crate::util::proxy::TestProxy;
 use crate::util::{Cluster, Output, issue_certificate, ktail_command, logging_pod, openssl, run};
@@ -81,12 +81,7 @@ async fn proxy_url_http_with_credentials_carries_every_connection() {
 /// own (`kube::h1`), go through the proxy as well as the list does.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_http1_server_behind_a_proxy_gets_its_log_reads_through_it() {
-    let c = Cluster::start_with(SimOptions {
-        tls: true,
-        http2: false,
-        ..Default::default()
-    })
-    .await;
+    let c = Cluster::start_tls_http1().await;
     logging_pod(&c.sim, "web-1", "app", 3, 0.0, 3).await;
     let proxy = TestProxy::http(None).await;
     let kc = kubeconfig(&c, &format!("    proxy-url: {}\n", proxy.url()));

@@ -41,6 +41,17 @@ impl Cluster {
         .await
     }
 
+    /// A cluster served over https that does not offer HTTP/2, as some servers and
+    /// proxies do not: every connection is HTTP/1.1.
+    pub async fn start_tls_http1() -> Cluster {
+        Cluster::start_with(SimOptions {
+            tls: true,
+            http2: false,
+            ..Default::default()
+        })
+        .await
+    }
+
     pub async fn start_with(opts: SimOptions) -> Cluster {
         let sim = Sim::start(opts).await.expect("the simulator starts");
         let dir = tempfile::tempdir().unwrap();
