@@ -63,8 +63,11 @@ async fn a_container_found_failed_is_told_after_its_lines_and_one_found_complete
         .await;
     }
     let mut k = c.spawn(&["failed|done", "--color", "never"]);
-    k.wait_until("both tails ended", |_, err| {
+    // stdout and stderr are read apart: wait for both the ends and the lines.
+    k.wait_until("both tails ended and their lines", |out, err| {
         err.iter().filter(|l| l.starts_with("- ")).count() == 2
+            && out.iter().any(|l| l == "failed app failed ran")
+            && out.iter().any(|l| l == "done app done ran")
     })
     .await;
     let err = k.stderr();
@@ -83,7 +86,6 @@ async fn a_container_found_failed_is_told_after_its_lines_and_one_found_complete
         1,
         "once, and not for the completed one: {err:?}"
     );
-    assert!(k.stdout().contains(&"failed app failed ran".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread")]

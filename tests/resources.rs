@@ -72,7 +72,12 @@ async fn deploy_query_follows_rollouts_selector_changes_and_recreation() {
             .all(|p| t.contains_key(&(p.clone(), "app".into())))
     })
     .await;
-    // The deployment had pods when ktail started: nothing says it had none.
+    // The deployment had pods when ktail started: nothing says it had none (such a
+    // message would come before their `+` notices on stderr).
+    k.wait_until("both web pods announced", |_, err| {
+        first.iter().all(|p| err.contains(&format!("+ {p} › app")))
+    })
+    .await;
     assert!(
         !k.stderr()
             .iter()
